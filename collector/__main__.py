@@ -1,0 +1,5 @@
+import sys
+
+from northstar.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The Segment-compatible ingestion routes: `/v1/batch` and the single-event endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.auth import basic_auth_username
+from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
+from collector.responses import error_response, json_response
+from collector.settings import CollectorSettings
+from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single
+from collector.writer import EventWriter
+
+__all__ = ["ingestion_routes"]
+
+_SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+Decoder = Callable[[bytes, int], DecodedBatch]
+
+
+def ingestion_routes(settings: CollectorSettings, writer: EventWriter) -> list[Route]:
+    """Routes that accept events; every event is validated and handed to `writer`."""
+    limits = settings.limits
+
+    def endpoint(decode: Decoder) -> Callable[[Request], object]:
+        async def receive(request: Request) -> Response:
+            received_at_ms = time.time_ns() // 1_000_000
+            header_key = basic_auth_username(request)
+            if header_key is not None and header_key not in settings.write_keys:
+                return error_response(401, "unknown write key")
+            try:
+                body = await read_body(request, limits)
+                decoded = decode(body, received_at_ms)
+            except PayloadTooLarge as error:
+                return error_response(413, str(error))
+            except (UnreadableBody, InvalidPayload) as error:
+                return error_response(400, str(error))
+            write_key = header_key or decoded.write_key
+            if write_key is None or write_key not in settings.write_keys:
+                return error_response(401, "missing or unknown write key")
+            writer.accept(decoded.accepted)
+            rejected = [{"index": r.index, "reason": r.reason} for r in decoded.rejected]
+            status = 400 if rejected and not decoded.accepted else 200
+            return json_response(
+                {"success": status == 200, "accepted": len(decoded.accepted), "rejected": rejected},
+                status,
+            )
+
+        return receive
+
+    def batch(body: bytes, received_at_ms: int) -> DecodedBatch:
+        return decode_batch(body, received_at_ms, limits.max_event_bytes)
+
+    def single(message_type: str) -> Decoder:
+        return lambda body, received_at_ms: decode_single(
+            body, message_type, received_at_ms, limits.max_event_bytes
+        )
+
+    routes = [
+        Route("/v1/batch", endpoint(batch), methods=["POST"]),
+        Route("/v1/import", endpoint(batch), methods=["POST"]),
+    ]
+    routes += [
+        Route(f"/v1/{message_type}", endpoint(single(message_type)), methods=["POST"])
+        for message_type in _SINGLE_EVENT_TYPES
+    ]
+    return routes

@@ -1,0 +1,55 @@
+"""Reading request bodies within size limits, gzip included (decompression-bomb safe)."""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.requests import Request
+
+from collector.settings import Limits
+
+__all__ = ["PayloadTooLarge", "UnreadableBody", "read_body"]
+
+
+class PayloadTooLarge(ValueError):
+    """The body, compressed or not, is over its limit (HTTP 413)."""
+
+
+class UnreadableBody(ValueError):
+    """The body cannot be decoded (bad gzip, unknown encoding)."""
+
+
+async def read_body(request: Request, limits: Limits) -> bytes:
+    """The decompressed body; never holds more than the limits in memory."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.max_compressed_bytes:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limits.max_compressed_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_compressed_bytes:
+            raise PayloadTooLarge(f"body is over {limits.max_compressed_bytes} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        if len(body) > limits.max_batch_bytes:
+            raise PayloadTooLarge(f"body is over {limits.max_batch_bytes} bytes")
+        return body
+    if encoding != "gzip":
+        raise UnreadableBody(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    return _gunzip(body, limits.max_batch_bytes)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise UnreadableBody(f"body is not valid gzip: {error}") from None
+    if len(data) > limit:
+        raise PayloadTooLarge(f"decompressed body is over {limit} bytes")
+    if not decompressor.eof:
+        raise UnreadableBody("gzip body is truncated")
+    return data

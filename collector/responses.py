@@ -1,0 +1,20 @@
+"""JSON responses and the error body every route uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+__all__ = ["json_response", "error_response"]
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encoder.encode(content), status_code, headers, media_type="application/json")
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"success": False, "error": message}, status_code, headers)

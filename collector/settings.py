@@ -1,0 +1,58 @@
+"""Collector configuration: one object built from flags and `NORTHSTAR_*` variables, passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["CollectorSettings", "Limits", "load_or_create_secret"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits on every input, in bytes (decompressed) or events."""
+
+    max_event_bytes: int = 32 * 1024
+    max_batch_bytes: int = 500 * 1024
+    max_compressed_bytes: int = 500 * 1024
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """Everything the collector process needs to know; immutable once built."""
+
+    data_dir: Path
+    clickhouse_dsn: str
+    write_keys: frozenset[str]
+    admin_secret: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    flush_interval_seconds: float = 0.2
+    flush_max_rows: int = 50_000
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+
+def default_clickhouse_dsn(data_dir: Path) -> str:
+    """The embedded default: chDB in this process, data under the data directory."""
+    return f"chdb://{(data_dir / 'clickhouse').resolve()}"
+
+
+def load_or_create_secret(path: Path) -> tuple[str, bool]:
+    """Read a secret from `path`, creating a random one (mode 0600) on first start.
+
+    Returns the secret and whether it was just created, so the caller can print it once.
+    """
+    if path.exists():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
+    return value, True

@@ -1,0 +1,29 @@
+"""The one way to reach ClickHouse: a clickhouse-connect client built from a DSN.
+
+`chdb:///path` runs ClickHouse in this process (one process per path); `http(s)://` reaches
+a server or cluster with the same code. A client serialises its calls, so each thread
+that talks to ClickHouse builds its own.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+__all__ = ["connect", "Client", "is_embedded"]
+
+_SCHEMES = ("chdb", "http", "https")
+
+
+def is_embedded(dsn: str) -> bool:
+    return urlsplit(dsn).scheme == "chdb"
+
+
+def connect(dsn: str) -> Client:
+    """A new client for `dsn`; raises ValueError for an unsupported scheme."""
+    scheme = urlsplit(dsn).scheme
+    if scheme not in _SCHEMES:
+        raise ValueError(f"ClickHouse DSN must start with one of {_SCHEMES}, got {dsn!r}")
+    return clickhouse_connect.get_client(dsn=dsn)

@@ -1,0 +1,65 @@
+"""Versioned storage of experiment definitions as JSON documents.
+
+The collector stores and serves them (SDKs fetch them); `experiments` gives them meaning.
+Every save appends a new version, so the history of a definition is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from collector.storage.clickhouse import Client
+
+__all__ = ["StoredDefinition", "DefinitionStore"]
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    key: str
+    version: int
+    definition: str
+    updated_at: datetime
+
+
+_SELECT = "SELECT key, version, definition, updated_at FROM experiment_definitions"
+
+
+class DefinitionStore:
+    """Reads and appends definition versions; safe to share between threads."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def save(self, key: str, definition: str) -> StoredDefinition:
+        """Append `definition` as the next version of `key`."""
+        with self._lock:
+            current = self.latest(key)
+            version = 1 if current is None else current.version + 1
+            self._client.insert(
+                "experiment_definitions",
+                [[key, version, definition]],
+                column_names=["key", "version", "definition"],
+            )
+            saved = self.latest(key)
+        assert saved is not None and saved.version == version
+        return saved
+
+    def latest(self, key: str) -> StoredDefinition | None:
+        rows = self._query(
+            _SELECT + " WHERE key = {key:String} ORDER BY version DESC LIMIT 1", {"key": key}
+        )
+        return rows[0] if rows else None
+
+    def history(self, key: str) -> list[StoredDefinition]:
+        return self._query(_SELECT + " WHERE key = {key:String} ORDER BY version", {"key": key})
+
+    def all_latest(self) -> list[StoredDefinition]:
+        return self._query(_SELECT + " ORDER BY key, version DESC LIMIT 1 BY key", {})
+
+    def _query(self, sql: str, parameters: dict[str, str]) -> list[StoredDefinition]:
+        with self._lock:
+            rows = self._client.query(sql, parameters=parameters).result_rows
+        return [StoredDefinition(*row) for row in rows]

@@ -1,0 +1,101 @@
+"""The ClickHouse schema as versioned, idempotent migrations applied on start.
+
+`schema_migrations` records each applied version; every statement is safe to run twice,
+so a crash between a statement and its record is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from collector.storage.clickhouse import Client
+
+__all__ = ["Migration", "MIGRATIONS", "migrate", "applied_versions"]
+
+log = logging.getLogger("northstar.collector.schema")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "events table and experiment definitions",
+        (
+            # Sorted by event name first: experiment queries filter on one or two event
+            # names, then group by user. ReplacingMergeTree collapses resent copies of a
+            # message on merge; analysis dedups by message_id exactly in the meantime.
+            # The dedup window keeps a replayed log chunk from being inserted twice.
+            """
+            CREATE TABLE IF NOT EXISTS events (
+                message_id String,
+                type LowCardinality(String),
+                event LowCardinality(String),
+                name String,
+                user_id String,
+                anonymous_id String,
+                group_id String,
+                previous_id String,
+                timestamp DateTime64(3, 'UTC'),
+                original_timestamp DateTime64(3, 'UTC'),
+                sent_at DateTime64(3, 'UTC'),
+                received_at DateTime64(3, 'UTC'),
+                properties String,
+                traits String,
+                context String,
+                experiment_id LowCardinality(String),
+                variation_id LowCardinality(String)
+            )
+            ENGINE = ReplacingMergeTree
+            PARTITION BY toYYYYMM(original_timestamp)
+            ORDER BY (event, user_id, toDate(original_timestamp), message_id)
+            SETTINGS non_replicated_deduplication_window = 10000
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS experiment_definitions (
+                key String,
+                version UInt64,
+                definition String,
+                updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
+            )
+            ENGINE = MergeTree
+            ORDER BY (key, version)
+            """,
+        ),
+    ),
+)
+
+
+def applied_versions(client: Client) -> set[int]:
+    rows = client.query("SELECT version FROM schema_migrations").result_rows
+    return {row[0] for row in rows}
+
+
+def migrate(client: Client) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied now."""
+    client.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version UInt32, description String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    done = applied_versions(client)
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.description]],
+            column_names=["version", "description"],
+        )
+        log.info("applied schema migration %d: %s", migration.version, migration.description)
+        applied.append(migration.version)
+    return applied

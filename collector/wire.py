@@ -1,0 +1,233 @@
+"""Decoding and validating Segment HTTP Tracking API payloads into `StoredEvent`s.
+
+Each event of a batch is decoded on its own, so one malformed event is rejected with its
+index and reason while the rest of the batch is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import msgspec
+
+from collector.events import EXPOSURE_EVENT, MESSAGE_TYPES, StoredEvent
+
+__all__ = [
+    "Rejection",
+    "DecodedBatch",
+    "InvalidPayload",
+    "decode_batch",
+    "decode_single",
+    "timestamp_ms",
+]
+
+_MAX_ID_LENGTH = 512
+_MAX_NAME_LENGTH = 512
+
+
+class InvalidPayload(ValueError):
+    """The request body as a whole is unusable (not JSON, not an object, no batch)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why the event at `index` of a batch was not stored."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    write_key: str | None
+    accepted: list[StoredEvent]
+    rejected: list[Rejection]
+
+
+class _SegmentMessage(msgspec.Struct, rename="camel"):
+    type: str | None = None
+    event: str | None = None
+    name: str | None = None
+    user_id: str | int | None = None
+    anonymous_id: str | int | None = None
+    group_id: str | int | None = None
+    previous_id: str | int | None = None
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = None
+    sent_at: datetime | None = None
+    properties: msgspec.Raw = msgspec.Raw(b"")
+    traits: msgspec.Raw = msgspec.Raw(b"")
+    context: msgspec.Raw = msgspec.Raw(b"")
+    write_key: str | None = None
+
+
+class _SegmentBatch(msgspec.Struct, rename="camel"):
+    batch: list[msgspec.Raw]
+    sent_at: datetime | None = None
+    write_key: str | None = None
+    context: msgspec.Raw = msgspec.Raw(b"")
+
+
+class _Exposure(msgspec.Struct):
+    experiment_id: str | int
+    variation_id: str | int
+
+
+class _EventError(ValueError):
+    pass
+
+
+_batch_decoder = msgspec.json.Decoder(_SegmentBatch)
+_message_decoder = msgspec.json.Decoder(_SegmentMessage)
+_exposure_decoder = msgspec.json.Decoder(_Exposure)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=timezone.utc) - _EPOCH
+
+
+def timestamp_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a datetime; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _ONE_MS
+
+
+def decode_batch(body: bytes, received_at_ms: int, max_event_bytes: int) -> DecodedBatch:
+    """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable."""
+    try:
+        envelope = _batch_decoder.decode(body)
+    except msgspec.DecodeError as error:
+        raise InvalidPayload(f"body is not a valid batch: {error}") from None
+    batch_sent_ms = timestamp_ms(envelope.sent_at) if envelope.sent_at else 0
+    accepted: list[StoredEvent] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(envelope.batch):
+        try:
+            accepted.append(
+                _decode_event(bytes(raw), None, received_at_ms, batch_sent_ms, max_event_bytes)
+            )
+        except _EventError as error:
+            rejected.append(Rejection(index, str(error)))
+    return DecodedBatch(envelope.write_key, accepted, rejected)
+
+
+def decode_single(
+    body: bytes, message_type: str, received_at_ms: int, max_event_bytes: int
+) -> DecodedBatch:
+    """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
+    try:
+        write_key = _message_decoder.decode(body).write_key
+    except msgspec.DecodeError as error:
+        raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
+    try:
+        event = _decode_event(body, message_type, received_at_ms, 0, max_event_bytes)
+    except _EventError as error:
+        return DecodedBatch(write_key, [], [Rejection(0, str(error))])
+    return DecodedBatch(write_key, [event], [])
+
+
+def _decode_event(
+    raw: bytes,
+    forced_type: str | None,
+    received_at_ms: int,
+    batch_sent_ms: int,
+    max_event_bytes: int,
+) -> StoredEvent:
+    if len(raw) > max_event_bytes:
+        raise _EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}")
+    try:
+        message = _message_decoder.decode(raw)
+    except msgspec.DecodeError as error:
+        raise _EventError(str(error)) from None
+    message_type = forced_type or message.type
+    if message_type not in MESSAGE_TYPES:
+        raise _EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message.type!r}")
+    user_id = _identifier(message.user_id, "userId")
+    anonymous_id = _identifier(message.anonymous_id, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise _EventError("userId or anonymousId is required")
+    event = _required_name(message.event, "event") if message_type == "track" else ""
+    group_id = _identifier(message.group_id, "groupId")
+    previous_id = _identifier(message.previous_id, "previousId")
+    if message_type == "group" and not group_id:
+        raise _EventError("groupId is required for group")
+    if message_type == "alias" and not previous_id:
+        raise _EventError("previousId is required for alias")
+    experiment_id, variation_id = _exposure(event, message.properties)
+    original = message.timestamp or message.original_timestamp
+    original_ms = timestamp_ms(original) if original else received_at_ms
+    sent_ms = timestamp_ms(message.sent_at) if message.sent_at else batch_sent_ms
+    # Segment's clock-skew correction: shift the device time by (server now - device now).
+    corrected_ms = original_ms + (received_at_ms - sent_ms) if sent_ms and original else original_ms
+    return StoredEvent(
+        message_id=_message_id(message.message_id, raw),
+        type=message_type,
+        event=event,
+        name=_optional_name(message.name),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        group_id=group_id,
+        previous_id=previous_id,
+        timestamp_ms=corrected_ms,
+        original_timestamp_ms=original_ms,
+        sent_at_ms=sent_ms,
+        received_at_ms=received_at_ms,
+        properties=_json_object(message.properties, "properties"),
+        traits=_json_object(message.traits, "traits"),
+        context=_json_object(message.context, "context"),
+        experiment_id=experiment_id,
+        variation_id=variation_id,
+    )
+
+
+def _identifier(value: str | int | None, field: str) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > _MAX_ID_LENGTH:
+        raise _EventError(f"{field} is longer than {_MAX_ID_LENGTH} characters")
+    return text
+
+
+def _required_name(value: str | None, field: str) -> str:
+    if not value:
+        raise _EventError(f"{field} is required")
+    return _optional_name(value)
+
+
+def _optional_name(value: str | None) -> str:
+    if value is None:
+        return ""
+    if len(value) > _MAX_NAME_LENGTH:
+        raise _EventError(f"name is longer than {_MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _json_object(raw: msgspec.Raw, field: str) -> str:
+    text = bytes(raw)
+    if not text or text == b"null":
+        return "{}"
+    if not text.startswith(b"{"):
+        raise _EventError(f"{field} must be a JSON object")
+    return text.decode()
+
+
+def _message_id(message_id: str | None, raw: bytes) -> str:
+    """The client's id, or one derived from the event's bytes so a resent event dedups."""
+    if message_id:
+        if len(message_id) > _MAX_ID_LENGTH:
+            raise _EventError(f"messageId is longer than {_MAX_ID_LENGTH} characters")
+        return message_id
+    return "auto-" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _exposure(event: str, properties: msgspec.Raw) -> tuple[str, str]:
+    if event != EXPOSURE_EVENT:
+        return "", ""
+    try:
+        exposure = _exposure_decoder.decode(properties)
+    except msgspec.DecodeError as error:
+        raise _EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
+    return str(exposure.experiment_id), str(exposure.variation_id)

@@ -1,0 +1,62 @@
+"""A small HTTP client for the server's experiment API, used by the CLI and the demo.
+
+Readers go through the server because the server process owns the embedded store.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["ExperimentApi", "ApiError"]
+
+
+class ApiError(RuntimeError):
+    """The server refused or could not be reached; the message is one line for a person."""
+
+
+class ExperimentApi:
+    def __init__(self, url: str, admin_secret: str, timeout: float = 30.0) -> None:
+        self._url = url.rstrip("/")
+        self._secret = admin_secret
+        self._timeout = timeout
+
+    def results(self, key: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/experiments/{quote(key, safe='')}/results")
+
+    def save(self, definition: dict[str, Any]) -> dict[str, Any]:
+        key = quote(definition["key"], safe="")
+        return self._request("PUT", f"/v1/experiments/{key}", definition)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/experiments")["experiments"]
+
+    def status(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/status")
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self._url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self._secret}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise ApiError(f"{method} {path}: HTTP {error.code}: {_error_message(error)}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise ApiError(f"cannot reach {self._url}: {reason}") from None
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.load(error).get("error", error.reason))
+    except (ValueError, AttributeError):
+        return str(error.reason)

@@ -1,0 +1,74 @@
+"""HTTP routes for experiment management and results; every one needs the admin secret."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.auth import has_secret
+from collector.responses import error_response, json_response
+from experiments.definitions import DefinitionError, parse_definition
+from experiments.report import result_document
+from experiments.service import ExperimentService, UnknownExperiment
+
+__all__ = ["experiment_routes"]
+
+_MAX_DEFINITION_BYTES = 256 * 1024
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def experiment_routes(service: ExperimentService, admin_secret: str) -> list[Route]:
+    def guarded(handler: Handler) -> Handler:
+        async def check(request: Request) -> Response:
+            if not has_secret(request, admin_secret):
+                return error_response(401, "missing or wrong admin secret (Authorization: Bearer …)")
+            try:
+                return await handler(request)
+            except UnknownExperiment as error:
+                return error_response(404, f"no experiment {error.args[0]!r}")
+
+        return check
+
+    async def list_experiments(request: Request) -> Response:
+        definitions = await run_in_threadpool(service.list)
+        return json_response({"experiments": [msgspec.to_builtins(d) for d in definitions]})
+
+    async def get_experiment(request: Request) -> Response:
+        definition = await run_in_threadpool(service.get, request.path_params["key"])
+        return json_response(msgspec.to_builtins(definition))
+
+    async def put_experiment(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > _MAX_DEFINITION_BYTES:
+            return error_response(413, f"definition is over {_MAX_DEFINITION_BYTES} bytes")
+        try:
+            definition = parse_definition(body)
+        except DefinitionError as error:
+            return json_response({"success": False, "error": str(error), "field": error.field}, 400)
+        if definition.key != request.path_params["key"]:
+            return error_response(400, "key: must match the URL")
+        version = await run_in_threadpool(service.save, definition)
+        return json_response({"success": True, "key": definition.key, "version": version})
+
+    async def results(request: Request) -> Response:
+        alpha_text = request.query_params.get("alpha", "0.05")
+        try:
+            alpha = float(alpha_text)
+        except ValueError:
+            alpha = -1.0
+        if not 0.0 < alpha < 0.5:
+            return error_response(400, "alpha: must be a number between 0 and 0.5")
+        result = await run_in_threadpool(service.conversion_result, request.path_params["key"], alpha)
+        return json_response(result_document(result))
+
+    return [
+        Route("/v1/experiments", guarded(list_experiments), methods=["GET"]),
+        Route("/v1/experiments/{key}", guarded(get_experiment), methods=["GET"]),
+        Route("/v1/experiments/{key}", guarded(put_experiment), methods=["PUT"]),
+        Route("/v1/experiments/{key}/results", guarded(results), methods=["GET"]),
+    ]

@@ -1,0 +1,91 @@
+"""`python -m collector`: run the server, or the end-to-end demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+
+__all__ = ["main", "build_settings"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the collector and experiment API")
+    _add_server_arguments(serve, default_port=8080)
+    demo = commands.add_parser("demo", help="run an experiment end to end on a temporary store")
+    demo.add_argument("--users", type=_positive_int, default=4000, help="simulated users (default 4000)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.command == "demo":
+        from northstar.demo import run_demo
+
+        return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+    try:
+        settings = build_settings(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from northstar.runner import serve_forever
+
+    serve_forever(settings)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+    env = os.environ.get
+    parser.add_argument("--host", default=env("NORTHSTAR_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("NORTHSTAR_PORT", default_port)))
+    parser.add_argument("--data-dir", type=Path, default=Path(env("NORTHSTAR_DATA_DIR", "northstar-data")),
+                        help="local state: embedded ClickHouse, secrets (default ./northstar-data)")
+    parser.add_argument("--clickhouse-dsn", default=env("NORTHSTAR_CLICKHOUSE_DSN"),
+                        help="chdb:///path (default, embedded) or http(s)://host:8123 for a server")
+    parser.add_argument("--write-key", action="append", dest="write_keys",
+                        help="accepted write key (repeatable; default $NORTHSTAR_WRITE_KEYS, "
+                        "else one generated under the data dir)")
+    parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
+                        help="secret for results and experiment management")
+
+
+def build_settings(args: argparse.Namespace) -> CollectorSettings:
+    """Settings from parsed flags; secrets not given are generated once and printed."""
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_keys = args.write_keys or [
+        key for key in os.environ.get("NORTHSTAR_WRITE_KEYS", "").split(",") if key.strip()
+    ]
+    if not write_keys:
+        key, created = load_or_create_secret(data_dir / "write_key")
+        if created:
+            print(f"Generated write key (stored in {data_dir / 'write_key'}): {key}", flush=True)
+        write_keys = [key]
+    admin_secret = args.admin_secret
+    if not admin_secret:
+        admin_secret, created = load_or_create_secret(data_dir / "admin_secret")
+        if created:
+            print(f"Generated admin secret (stored in {data_dir / 'admin_secret'}): {admin_secret}",
+                  flush=True)
+    return CollectorSettings(
+        data_dir=data_dir,
+        clickhouse_dsn=args.clickhouse_dsn or default_clickhouse_dsn(data_dir),
+        write_keys=frozenset(key.strip() for key in write_keys),
+        admin_secret=admin_secret,
+        host=args.host,
+        port=args.port,
+    )

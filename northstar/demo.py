@@ -1,0 +1,130 @@
+"""The demo: a real experiment through every component, on a temporary embedded store.
+
+Starts the server on 127.0.0.1, defines an experiment, simulates users through the SDK
+over HTTP (the treatment has a true lift on conversion), waits until every event is in
+ClickHouse, and prints the results the API serves.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sdk
+from collector.settings import CollectorSettings, default_clickhouse_dsn
+from experiments.api_client import ExperimentApi
+from experiments.report import render_table
+from northstar.runner import BackgroundServer, free_port
+
+__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT"]
+
+
+@dataclass(frozen=True)
+class DemoExperiment:
+    key: str
+    conversion_event: str
+    conversion_rates: dict[str, float]
+
+    def definition(self) -> dict[str, object]:
+        share = 1.0 / len(self.conversion_rates)
+        return {
+            "key": self.key,
+            "name": "New checkout button",
+            "conversion_event": self.conversion_event,
+            "variants": [{"key": key, "weight": share} for key in self.conversion_rates],
+        }
+
+
+DEMO_EXPERIMENT = DemoExperiment(
+    key="checkout-button",
+    conversion_event="Order Completed",
+    conversion_rates={"control": 0.10, "treatment": 0.13},
+)
+
+
+def simulate_experiment(
+    client: sdk.Client, experiment: DemoExperiment, users: int, seed: int
+) -> dict[str, dict[str, int]]:
+    """Send exposures, page views and conversions for `users` users through `client`.
+
+    Returns per variant the users exposed and the users who converted, as sent.
+    """
+    rng = random.Random(seed)
+    variants = list(experiment.conversion_rates)
+    weights = [1.0 / len(variants)] * len(variants)
+    sent = {variant: {"units": 0, "conversions": 0} for variant in variants}
+    for number in range(users):
+        user_id = f"demo-user-{number}"
+        variant = sdk.assign_variant(experiment.key, user_id, variants, weights)
+        assert variant is not None
+        client.track(user_id, "Page Viewed", {"path": "/cart"})
+        client.track(
+            user_id,
+            "Experiment Viewed",
+            {"experiment_id": experiment.key, "variation_id": variant},
+        )
+        sent[variant]["units"] += 1
+        if rng.random() < experiment.conversion_rates[variant]:
+            client.track(user_id, experiment.conversion_event, {"revenue": round(rng.uniform(5, 80), 2)})
+            sent[variant]["conversions"] += 1
+    return sent
+
+
+def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
+    started = time.perf_counter()
+    data_dir = Path(tempfile.mkdtemp(prefix="northstar-demo-"))
+    settings = CollectorSettings(
+        data_dir=data_dir,
+        clickhouse_dsn=default_clickhouse_dsn(data_dir),
+        write_keys=frozenset({"demo-write-key"}),
+        admin_secret="demo-admin-secret",
+        port=port or free_port(),
+    )
+    server = BackgroundServer(settings)
+    server.start()
+    try:
+        api = ExperimentApi(server.url, settings.admin_secret)
+        api.save(DEMO_EXPERIMENT.definition())
+        client = sdk.Client("demo-write-key", host=server.url)
+        simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
+        client.flush()
+        sent = client.stats().sent
+        client.shutdown()
+        stored = _wait_until_stored(api, sent)
+        print()
+        print(render_table(api.results(DEMO_EXPERIMENT.key)))
+        print()
+        print(f"{sent:,} events sent through the SDK, {stored:,} stored in ClickHouse; "
+              f"demo took {time.perf_counter() - started:.1f}s")
+        if keep:
+            print(f"Serving on {server.url} (write key demo-write-key, admin secret "
+                  f"{settings.admin_secret}); Ctrl-C to stop.")
+            _wait_forever()
+    finally:
+        server.stop()
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0 if stored == sent else 1
+
+
+def _wait_until_stored(api: ExperimentApi, expected: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = api.status()
+        if status["accepted"] >= expected and status["backlog"] == 0:
+            return status["stored"]
+        if time.monotonic() > deadline:
+            return status["stored"]
+        time.sleep(0.05)
+
+
+def _wait_forever() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,61 @@
+"""Running the server with uvicorn, in the foreground or on a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+from collector.settings import CollectorSettings
+from northstar.server import build_app
+
+__all__ = ["serve_forever", "BackgroundServer", "free_port"]
+
+
+def _config(settings: CollectorSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def serve_forever(settings: CollectorSettings) -> None:
+    """Serve until SIGINT/SIGTERM, then finish in-flight requests and flush to ClickHouse."""
+    uvicorn.Server(_config(settings)).run()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class BackgroundServer:
+    """The server on a daemon thread of this process, for the demo."""
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self.settings = settings
+        self._server = uvicorn.Server(_config(settings))
+        self._thread = threading.Thread(target=self._server.run, name="northstar-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(60)
