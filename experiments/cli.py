@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from experiments.api_client import ApiError, ExperimentApi
+from collector.admin_client import AdminClient, ApiError
 from experiments.report import render_table
 
 __all__ = ["main"]
@@ -30,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        api = ExperimentApi(args.url, args.secret or _default_secret())
+        api = AdminClient(args.url, args.secret or _default_secret())
         if args.command == "results":
             document = api.results(args.key)
             print(json.dumps(document, indent=2) if args.json else render_table(document))
         else:
-            for definition in api.list():
+            for definition in api.list_experiments():
                 variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])
                 print(f"{definition['key']}\t{definition['conversion_event']}\t{variants}")
     except ApiError as error:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.auth import has_secret
+from collector.auth import Handler, require_secret
 from collector.responses import error_response, json_response
 from experiments.definitions import DefinitionError, parse_definition
 from experiments.report import result_document
@@ -19,20 +17,18 @@ from experiments.service import ExperimentService, UnknownExperiment
 __all__ = ["experiment_routes"]
 
 _MAX_DEFINITION_BYTES = 256 * 1024
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def experiment_routes(service: ExperimentService, admin_secret: str) -> list[Route]:
     def guarded(handler: Handler) -> Handler:
-        async def check(request: Request) -> Response:
-            if not has_secret(request, admin_secret):
-                return error_response(401, "missing or wrong admin secret (Authorization: Bearer …)")
+        @require_secret(admin_secret)
+        async def known_experiment(request: Request) -> Response:
             try:
                 return await handler(request)
             except UnknownExperiment as error:
                 return error_response(404, f"no experiment {error.args[0]!r}")
 
-        return check
+        return known_experiment
 
     async def list_experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(service.list)

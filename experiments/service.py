@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from collector.storage import DefinitionStore
-from collector.storage.clickhouse import Client
+from collector.storage.clickhouse import Client, per_thread
 from experiments.analysis import ConversionResult, analyse_conversion
 from experiments.definitions import ExperimentDefinition
 from experiments.queries import conversion_counts
@@ -23,8 +22,7 @@ class ExperimentService:
     """Each calling thread gets its own ClickHouse client (a client serialises its calls)."""
 
     def __init__(self, connect: Callable[[], Client]) -> None:
-        self._connect = connect
-        self._local = threading.local()
+        self._client = per_thread(connect)
         self.store = ExperimentStore(DefinitionStore(connect()))
 
     def save(self, definition: ExperimentDefinition) -> int:
@@ -42,9 +40,3 @@ class ExperimentService:
     def conversion_result(self, key: str, alpha: float = 0.05) -> ConversionResult:
         definition = self.get(key)
         return analyse_conversion(definition, conversion_counts(self._client(), definition), alpha)
-
-    def _client(self) -> Client:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._connect()
-        return client

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
-from experiments.api_client import ExperimentApi
+from collector.admin_client import AdminClient
 from experiments.report import render_table
 from northstar.runner import BackgroundServer, free_port
 
@@ -87,14 +87,14 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     server = BackgroundServer(settings)
     server.start()
     try:
-        api = ExperimentApi(server.url, settings.admin_secret)
-        api.save(DEMO_EXPERIMENT.definition())
+        api = AdminClient(server.url, settings.admin_secret)
+        api.save_experiment(DEMO_EXPERIMENT.definition())
         client = sdk.Client("demo-write-key", host=server.url)
         simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()
         sent = client.stats().sent
         client.shutdown()
-        stored = _wait_until_stored(api, sent)
+        stored = api.wait_until_stored()["stored"]
         print()
         print(render_table(api.results(DEMO_EXPERIMENT.key)))
         print()
@@ -109,17 +109,6 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0 if stored == sent else 1
-
-
-def _wait_until_stored(api: ExperimentApi, expected: int, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = api.status()
-        if status["accepted"] >= expected and status["backlog"] == 0:
-            return status["stored"]
-        if time.monotonic() > deadline:
-            return status["stored"]
-        time.sleep(0.05)
 
 
 def _wait_forever() -> None:

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.auth import has_secret
+from collector.auth import require_secret
+from collector.explorer import explorer_routes
 from collector.ingestion import ingestion_routes
-from collector.responses import error_response, json_response
+from collector.responses import json_response
 from collector.settings import CollectorSettings
 from collector.storage import connect, migrate
 from collector.writer import EventWriter
@@ -40,9 +41,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
     async def health(request: Request) -> Response:
         return json_response({"status": "ok"})
 
+    @require_secret(settings.admin_secret)
     async def status(request: Request) -> Response:
-        if not has_secret(request, settings.admin_secret):
-            return error_response(401, "missing or wrong admin secret (Authorization: Bearer …)")
         counters = writer.counters()
         return json_response(
             {
@@ -65,6 +65,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/v1/status", status, methods=["GET"]),
         *ingestion_routes(settings, writer),
+        *explorer_routes(connect_store, settings.admin_secret),
         *experiment_routes(experiments, settings.admin_secret),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

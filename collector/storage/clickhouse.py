@@ -7,12 +7,14 @@ that talks to ClickHouse builds its own.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-__all__ = ["connect", "Client", "is_embedded"]
+__all__ = ["connect", "per_thread", "Client", "is_embedded"]
 
 _SCHEMES = ("chdb", "http", "https")
 
@@ -27,3 +29,16 @@ def connect(dsn: str) -> Client:
     if scheme not in _SCHEMES:
         raise ValueError(f"ClickHouse DSN must start with one of {_SCHEMES}, got {dsn!r}")
     return clickhouse_connect.get_client(dsn=dsn)
+
+
+def per_thread(connect_fn: Callable[[], Client]) -> Callable[[], Client]:
+    """A getter returning the calling thread's own client, built on first use."""
+    local = threading.local()
+
+    def client() -> Client:
+        existing = getattr(local, "client", None)
+        if existing is None:
+            existing = local.client = connect_fn()
+        return existing
+
+    return client

@@ -8,7 +8,7 @@ from operator import attrgetter
 from collector.events import StoredEvent
 from collector.storage.clickhouse import Client
 
-__all__ = ["EVENT_COLUMNS", "insert_events"]
+__all__ = ["EVENT_COLUMNS", "insert_events", "recent_events", "count_events"]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "message_id",
@@ -52,3 +52,36 @@ def insert_events(
         column_oriented=True,
         settings=settings,
     )
+
+
+_RECENT_EVENTS_SQL = """
+SELECT message_id, type, event, name, user_id, anonymous_id, group_id, previous_id,
+       toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(original_timestamp),
+       toUnixTimestamp64Milli(sent_at), toUnixTimestamp64Milli(received_at),
+       properties, traits, context, experiment_id, variation_id
+FROM events
+WHERE ({event:String} = '' OR event = {event:String})
+  AND ({user_id:String} = '' OR user_id = {user_id:String})
+ORDER BY received_at DESC, message_id
+LIMIT 1 BY message_id
+LIMIT {limit:UInt32}
+"""
+
+_COUNT_EVENTS_SQL = """
+SELECT uniqExact(message_id) FROM events
+WHERE ({event:String} = '' OR event = {event:String})
+  AND ({user_id:String} = '' OR user_id = {user_id:String})
+"""
+
+
+def recent_events(client: Client, *, event: str = "", user_id: str = "", limit: int = 100) -> list[StoredEvent]:
+    """The latest stored events matching the filters, each message id once."""
+    parameters = {"event": event, "user_id": user_id, "limit": limit}
+    rows = client.query(_RECENT_EVENTS_SQL, parameters=parameters).result_rows
+    return [StoredEvent(*row) for row in rows]
+
+
+def count_events(client: Client, *, event: str = "", user_id: str = "") -> int:
+    """Distinct message ids matching the filters: resent copies count once."""
+    parameters = {"event": event, "user_id": user_id}
+    return int(client.query(_COUNT_EVENTS_SQL, parameters=parameters).result_rows[0][0])

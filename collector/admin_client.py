@@ -1,4 +1,4 @@
-"""A small HTTP client for the server's experiment API, used by the CLI and the demo.
+"""A small stdlib HTTP client for the server's admin API: experiments, results, status, events.
 
 Readers go through the server because the server process owns the embedded store.
 """
@@ -6,19 +6,20 @@ Readers go through the server because the server process owns the embedded store
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-__all__ = ["ExperimentApi", "ApiError"]
+__all__ = ["AdminClient", "ApiError"]
 
 
 class ApiError(RuntimeError):
     """The server refused or could not be reached; the message is one line for a person."""
 
 
-class ExperimentApi:
+class AdminClient:
     def __init__(self, url: str, admin_secret: str, timeout: float = 30.0) -> None:
         self._url = url.rstrip("/")
         self._secret = admin_secret
@@ -27,15 +28,29 @@ class ExperimentApi:
     def results(self, key: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/experiments/{quote(key, safe='')}/results")
 
-    def save(self, definition: dict[str, Any]) -> dict[str, Any]:
+    def save_experiment(self, definition: dict[str, Any]) -> dict[str, Any]:
         key = quote(definition["key"], safe="")
         return self._request("PUT", f"/v1/experiments/{key}", definition)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list_experiments(self) -> list[dict[str, Any]]:
         return self._request("GET", "/v1/experiments")["experiments"]
 
     def status(self) -> dict[str, Any]:
         return self._request("GET", "/v1/status")
+
+    def wait_until_stored(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until every accepted event is in ClickHouse; returns the last status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if status["backlog"] == 0 or time.monotonic() > deadline:
+                return status
+            time.sleep(0.05)
+
+    def events(self, *, event: str = "", user_id: str = "", limit: int = 100) -> dict[str, Any]:
+        """Latest stored events matching the filters and their distinct total."""
+        query = urlencode({"event": event, "user_id": user_id, "limit": limit})
+        return self._request("GET", f"/v1/events?{query}")
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()

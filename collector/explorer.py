@@ -1,0 +1,45 @@
+"""Read-only event explorer for operators and tests: what did the store actually keep?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.auth import require_secret
+from collector.responses import error_response, json_response
+from collector.storage.clickhouse import Client, per_thread
+from collector.storage.events import count_events, recent_events
+
+__all__ = ["explorer_routes"]
+
+_MAX_LIMIT = 1000
+
+
+def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Route]:
+    """`GET /v1/events?event=&user_id=&limit=`: latest matching events and their total."""
+    client = per_thread(connect)
+
+    def query(event: str, user_id: str, limit: int) -> dict[str, object]:
+        events = recent_events(client(), event=event, user_id=user_id, limit=limit)
+        return {
+            "total": count_events(client(), event=event, user_id=user_id),
+            "events": [msgspec.structs.asdict(stored) for stored in events],
+        }
+
+    @require_secret(admin_secret)
+    async def events(request: Request) -> Response:
+        params = request.query_params
+        limit_text = params.get("limit", "100")
+        if not limit_text.isdigit() or not 0 <= int(limit_text) <= _MAX_LIMIT:
+            return error_response(400, f"limit: must be an integer from 0 to {_MAX_LIMIT}")
+        document = await run_in_threadpool(
+            query, params.get("event", ""), params.get("user_id", ""), int(limit_text)
+        )
+        return json_response(document)
+
+    return [Route("/v1/events", events, methods=["GET"])]

@@ -1,0 +1,97 @@
+"""The server as a child process: for tests, load tests and benchmarks that talk HTTP to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from northstar.runner import free_port
+
+__all__ = ["CollectorProcess"]
+
+
+class CollectorProcess:
+    """`python -m collector serve` on 127.0.0.1 with a data directory and fixed secrets."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        write_key: str = "test-write-key",
+        admin_secret: str = "test-admin-secret",
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.write_key = write_key
+        self.admin_secret = admin_secret
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self.env = env or {}
+        self.log_path = data_dir / "collector.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "CollectorProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "collector", "serve",
+            "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+            "--write-key", self.write_key,
+            "--admin-secret", self.admin_secret,
+            *self.extra_args,
+        ]
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
+        log.close()
+        self._wait_healthy(timeout)
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(f"collector exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError(f"collector not healthy after {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        """Send `sig` (SIGKILL to simulate a crash) and wait; returns the exit code."""
+        if self._process is None:
+            return 0
+        if self._process.poll() is None:
+            self._process.send_signal(sig)
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            return self._process.wait()
+        finally:
+            self._process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> "CollectorProcess":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

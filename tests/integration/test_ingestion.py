@@ -1,0 +1,180 @@
+"""Ingestion over real HTTP into a real collector on chDB, as a Segment-compatible client sends."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from collector.admin_client import AdminClient
+from northstar.process import CollectorProcess
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _post(collector: CollectorProcess, path: str, body: object, **kwargs: object) -> httpx.Response:
+    auth = kwargs.pop("auth", (collector.write_key, ""))
+    return httpx.post(collector.url + path, json=body, auth=auth, timeout=30, **kwargs)
+
+
+def test_batch_events_are_stored_with_their_fields(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    sent_at = datetime.now(timezone.utc)
+    batch = [
+        {
+            "type": "track",
+            "event": "Song Played",
+            "userId": user,
+            "properties": {"song": f"s{n}", "seconds": n},
+            "context": {"library": {"name": "test"}},
+            "timestamp": (sent_at - timedelta(seconds=n)).isoformat(),
+            "messageId": f"{user}-{n}",
+        }
+        for n in range(25)
+    ]
+    response = _post(collector, "/v1/batch", {"batch": batch, "sentAt": sent_at.isoformat()})
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "accepted": 25, "rejected": []}
+    api.wait_until_stored()
+    stored = api.events(user_id=user, limit=100)
+    assert stored["total"] == 25
+    by_id = {event["message_id"]: event for event in stored["events"]}
+    assert set(by_id) == {f"{user}-{n}" for n in range(25)}
+    third = by_id[f"{user}-3"]
+    assert (third["type"], third["event"], third["user_id"]) == ("track", "Song Played", user)
+    assert third["properties"] == '{"song":"s3","seconds":3}'
+    assert third["context"] == '{"library":{"name":"test"}}'
+    assert third["original_timestamp_ms"] == int((sent_at - timedelta(seconds=3)).timestamp() * 1000)
+    assert third["sent_at_ms"] == int(sent_at.timestamp() * 1000)
+
+
+def test_malformed_events_are_rejected_by_index_and_the_rest_stored(
+    collector: CollectorProcess, api: AdminClient
+) -> None:
+    user = _unique("user")
+    batch = [
+        {"type": "track", "event": "Good", "userId": user, "messageId": f"{user}-0"},
+        {"type": "track", "userId": user},
+        {"type": "track", "event": "Good", "messageId": "no-user"},
+        {"type": "track", "event": "Good", "userId": user, "properties": [1, 2]},
+        {"type": "launch", "event": "Good", "userId": user},
+        {"type": "track", "event": "Good", "userId": user, "timestamp": "yesterday"},
+        {"type": "identify", "userId": user, "traits": {"plan": "pro"}, "messageId": f"{user}-6"},
+        "not an object",
+    ]
+    response = _post(collector, "/v1/batch", {"batch": batch})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    reasons = {item["index"]: item["reason"] for item in body["rejected"]}
+    assert sorted(reasons) == [1, 2, 3, 4, 5, 7]
+    assert "event is required" in reasons[1]
+    assert "userId or anonymousId" in reasons[2]
+    assert "properties must be a JSON object" in reasons[3]
+    assert "type must be one of" in reasons[4]
+    assert "timestamp" in reasons[5]
+    api.wait_until_stored()
+    stored = api.events(user_id=user)
+    assert {event["message_id"] for event in stored["events"]} == {f"{user}-0", f"{user}-6"}
+
+
+def test_wrong_write_key_is_refused_and_nothing_is_stored(
+    collector: CollectorProcess, api: AdminClient
+) -> None:
+    user = _unique("user")
+    batch = {"batch": [{"type": "track", "event": "Sneaky", "userId": user}]}
+
+    assert _post(collector, "/v1/batch", batch, auth=("not-a-key", "")).status_code == 401
+    assert _post(collector, "/v1/batch", batch, auth=None).status_code == 401
+    assert _post(collector, "/v1/batch", {**batch, "writeKey": "not-a-key"}, auth=None).status_code == 401
+
+    api.wait_until_stored()
+    assert api.events(user_id=user)["total"] == 0
+
+
+def test_write_key_in_body_and_single_event_endpoints(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    messages = {
+        "track": {"event": "Clicked"},
+        "identify": {"traits": {"email": "a@example.com"}},
+        "page": {"name": "Home"},
+        "screen": {"name": "Settings"},
+        "group": {"groupId": "acme"},
+        "alias": {"previousId": "anon-1"},
+    }
+    for message_type, fields in messages.items():
+        body = {"writeKey": collector.write_key, "userId": user, "messageId": f"{user}-{message_type}", **fields}
+        response = _post(collector, f"/v1/{message_type}", body, auth=None)
+        assert response.status_code == 200, response.text
+
+    api.wait_until_stored()
+    stored = {event["type"]: event for event in api.events(user_id=user)["events"]}
+    assert set(stored) == set(messages)
+    assert stored["identify"]["traits"] == '{"email":"a@example.com"}'
+    assert stored["page"]["name"] == "Home"
+    assert stored["group"]["group_id"] == "acme"
+    assert stored["alias"]["previous_id"] == "anon-1"
+
+
+def test_gzip_bodies_and_limits(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    payload = httpx.Request("POST", "/", json={"batch": [{"type": "track", "event": "Zipped", "userId": user}]})
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    auth = (collector.write_key, "")
+    zipped = httpx.post(collector.url + "/v1/batch", content=gzip.compress(payload.read()),
+                        headers=headers, auth=auth)
+    assert zipped.status_code == 200 and zipped.json()["accepted"] == 1
+
+    bad_gzip = httpx.post(collector.url + "/v1/batch", content=b"not gzip", headers=headers, auth=auth)
+    assert bad_gzip.status_code == 400 and "gzip" in bad_gzip.json()["error"]
+
+    bomb = gzip.compress(b'{"batch": [' + b" " * 5_000_000 + b"]}")
+    assert len(bomb) < 50_000
+    too_big = httpx.post(collector.url + "/v1/batch", content=bomb, headers=headers, auth=auth)
+    assert too_big.status_code == 413
+
+    huge_event = {"type": "track", "event": "Huge", "userId": user, "properties": {"blob": "x" * 40_000}}
+    response = _post(collector, "/v1/batch", {"batch": [huge_event]})
+    assert response.status_code == 400
+    assert "limit is 32768" in response.json()["rejected"][0]["reason"]
+
+    assert _post(collector, "/v1/batch", {"nobatch": 1}).status_code == 400
+    not_json = httpx.post(collector.url + "/v1/batch", content=b"{", auth=auth)
+    assert not_json.status_code == 400
+
+    api.wait_until_stored()
+    assert api.events(user_id=user)["total"] == 1
+
+
+def test_resent_batch_is_counted_once(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    batch = {"batch": [{"type": "track", "event": "Retried", "userId": user, "messageId": f"{user}-{n}"}
+                       for n in range(10)]}
+    for _ in range(3):
+        assert _post(collector, "/v1/batch", batch).status_code == 200
+    api.wait_until_stored()
+    assert api.events(user_id=user)["total"] == 10
+
+
+def test_client_clock_skew_is_corrected_from_sent_at(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    device_now = datetime.now(timezone.utc) + timedelta(hours=3)  # device clock is 3 h fast
+    batch = {
+        "batch": [{"type": "track", "event": "Skewed", "userId": user,
+                   "timestamp": (device_now - timedelta(minutes=10)).isoformat()}],
+        "sentAt": device_now.isoformat(),
+    }
+    assert _post(collector, "/v1/batch", batch).status_code == 200
+    api.wait_until_stored()
+    (event,) = api.events(user_id=user)["events"]
+    corrected = event["timestamp_ms"] / 1000
+    expected = (datetime.now(timezone.utc) - timedelta(minutes=10)).timestamp()
+    assert abs(corrected - expected) < 60
+    assert event["received_at_ms"] - event["timestamp_ms"] == pytest.approx(600_000, abs=1)
