@@ -1,0 +1,98 @@
+"""Decoding Segment payloads: per-event rejection, identifiers, timestamps, exposures."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.wire import InvalidPayload, decode_batch, decode_single
+
+NOW_MS = 1_795_000_000_000
+LIMIT = 32 * 1024
+
+
+def _batch(*events: object, **envelope: object) -> bytes:
+    return json.dumps({"batch": list(events), **envelope}).encode()
+
+
+def test_exposure_properties_fill_typed_columns() -> None:
+    body = _batch({"type": "track", "event": "Experiment Viewed", "userId": 7,
+                   "properties": {"experiment_id": "exp", "variation_id": 2, "extra": True}})
+    (event,) = decode_batch(body, NOW_MS, LIMIT).accepted
+    assert (event.user_id, event.experiment_id, event.variation_id) == ("7", "exp", "2")
+
+
+def test_exposure_without_ids_is_rejected() -> None:
+    body = _batch({"type": "track", "event": "Experiment Viewed", "userId": "u", "properties": {}})
+    decoded = decode_batch(body, NOW_MS, LIMIT)
+    assert decoded.accepted == []
+    assert "experiment_id" in decoded.rejected[0].reason
+
+
+def test_missing_message_id_is_derived_from_content_so_resends_dedup() -> None:
+    body = _batch({"type": "track", "event": "E", "userId": "u", "timestamp": "2026-01-01T00:00:00Z"})
+    first = decode_batch(body, NOW_MS, LIMIT).accepted[0]
+    again = decode_batch(body, NOW_MS + 5000, LIMIT).accepted[0]
+    assert first.message_id == again.message_id
+    assert first.message_id.startswith("auto-")
+
+
+def test_timestamps_without_sent_at_are_kept_and_naive_ones_are_utc() -> None:
+    body = _batch({"type": "track", "event": "E", "userId": "u", "timestamp": "2026-01-01T00:00:00"})
+    (event,) = decode_batch(body, NOW_MS, LIMIT).accepted
+    assert event.timestamp_ms == event.original_timestamp_ms == 1_767_225_600_000
+    assert event.sent_at_ms == 0
+
+
+def test_no_client_timestamp_means_received_at() -> None:
+    (event,) = decode_batch(_batch({"type": "track", "event": "E", "userId": "u"}), NOW_MS, LIMIT).accepted
+    assert event.timestamp_ms == event.received_at_ms == NOW_MS
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"batch": 3}', b"\xff\xfe", b'{"batch": [1'])
+def test_unusable_bodies_raise(body: bytes) -> None:
+    with pytest.raises(InvalidPayload):
+        decode_batch(body, NOW_MS, LIMIT)
+
+
+def test_single_event_type_comes_from_the_path() -> None:
+    body = json.dumps({"userId": "u", "traits": {"a": 1}, "type": "track"}).encode()
+    decoded = decode_single(body, "identify", NOW_MS, LIMIT)
+    assert decoded.accepted[0].type == "identify"
+    assert json.loads(decoded.accepted[0].traits) == {"a": 1}
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=10,
+)
+_events = st.one_of(
+    _json_values,
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["track", "identify", "page", "bogus"])},
+        optional={
+            "event": _json_values,
+            "userId": _json_values,
+            "anonymousId": _json_values,
+            "properties": _json_values,
+            "timestamp": st.one_of(st.text(), st.just("2026-05-01T10:00:00Z")),
+            "messageId": _json_values,
+        },
+    ),
+)
+
+
+@given(st.lists(_events, max_size=20))
+def test_every_event_is_either_accepted_or_rejected_with_its_index(events: list[object]) -> None:
+    decoded = decode_batch(_batch(*events), NOW_MS, LIMIT)
+    indexes = [rejection.index for rejection in decoded.rejected]
+    assert len(decoded.accepted) + len(indexes) == len(events)
+    assert indexes == sorted(set(indexes))
+    for event in decoded.accepted:
+        assert event.user_id or event.anonymous_id
+        msgspec.json.decode(event.properties)
