@@ -47,9 +47,11 @@ class AdminClient:
                 return status
             time.sleep(0.05)
 
-    def events(self, *, event: str = "", user_id: str = "", limit: int = 100) -> dict[str, Any]:
-        """Latest stored events matching the filters and their distinct total."""
-        query = urlencode({"event": event, "user_id": user_id, "limit": limit})
+    def events(
+        self, *, event: str = "", type: str = "", user_id: str = "", limit: int = 100
+    ) -> dict[str, Any]:
+        """Latest stored events matching the filters (empty = any) and their distinct total."""
+        query = urlencode({"event": event, "type": type, "user_id": user_id, "limit": limit})
         return self._request("GET", f"/v1/events?{query}")
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:

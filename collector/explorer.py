@@ -21,13 +21,13 @@ _MAX_LIMIT = 1000
 
 
 def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Route]:
-    """`GET /v1/events?event=&user_id=&limit=`: latest matching events and their total."""
+    """`GET /v1/events?event=&type=&user_id=&limit=`: latest matching events and their total."""
     client = per_thread(connect)
 
-    def query(event: str, user_id: str, limit: int) -> dict[str, object]:
-        events = recent_events(client(), event=event, user_id=user_id, limit=limit)
+    def query(filters: dict[str, str], limit: int) -> dict[str, object]:
+        events = recent_events(client(), **filters, limit=limit)
         return {
-            "total": count_events(client(), event=event, user_id=user_id),
+            "total": count_events(client(), **filters),
             "events": [msgspec.structs.asdict(stored) for stored in events],
         }
 
@@ -37,9 +37,8 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
         limit_text = params.get("limit", "100")
         if not limit_text.isdigit() or not 0 <= int(limit_text) <= _MAX_LIMIT:
             return error_response(400, f"limit: must be an integer from 0 to {_MAX_LIMIT}")
-        document = await run_in_threadpool(
-            query, params.get("event", ""), params.get("user_id", ""), int(limit_text)
-        )
+        filters = {name: params.get(name, "") for name in ("event", "type", "user_id")}
+        document = await run_in_threadpool(query, filters, int(limit_text))
         return json_response(document)
 
     return [Route("/v1/events", events, methods=["GET"])]

@@ -58,7 +58,7 @@ def render_table(document: dict[str, Any]) -> str:
     """A terminal table of a results document (as served by the API)."""
     confidence = f"{100 * (1 - document['alpha']):g}%"
     header = ["variant", "units", "conversions", "rate", f"abs lift ({confidence} CI)",
-              f"rel lift ({confidence} CI)", "p-value", ""]
+              f"rel lift ({confidence} CI)", "p-value", "result"]
     comparisons = {c["variant"]: c for c in document["comparisons"]}
     rows = []
     for variant in document["variants"]:

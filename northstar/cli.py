@@ -19,12 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the collector and experiment API")
     _add_server_arguments(serve, default_port=8080)
     demo = commands.add_parser("demo", help="run an experiment end to end on a temporary store")
-    demo.add_argument("--users", type=_positive_int, default=4000, help="simulated users (default 4000)")
+    demo.add_argument("--users", type=_positive_int, default=10_000, help="simulated users (default 10000)")
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.WARNING if args.command == "demo" else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if args.command == "demo":
         from northstar.demo import run_demo

@@ -86,9 +86,13 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     )
     server = BackgroundServer(settings)
     server.start()
+    print(f"Collector on {server.url}, embedded ClickHouse (chDB) in {data_dir}")
     try:
         api = AdminClient(server.url, settings.admin_secret)
         api.save_experiment(DEMO_EXPERIMENT.definition())
+        rates = ", ".join(f"{key} {rate:.0%}" for key, rate in DEMO_EXPERIMENT.conversion_rates.items())
+        print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
+        print(f"Simulating {users:,} users through the SDK over HTTP ...")
         client = sdk.Client("demo-write-key", host=server.url)
         simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()

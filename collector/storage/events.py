@@ -61,6 +61,7 @@ SELECT message_id, type, event, name, user_id, anonymous_id, group_id, previous_
        properties, traits, context, experiment_id, variation_id
 FROM events
 WHERE ({event:String} = '' OR event = {event:String})
+  AND ({type:String} = '' OR type = {type:String})
   AND ({user_id:String} = '' OR user_id = {user_id:String})
 ORDER BY received_at DESC, message_id
 LIMIT 1 BY message_id
@@ -70,18 +71,21 @@ LIMIT {limit:UInt32}
 _COUNT_EVENTS_SQL = """
 SELECT uniqExact(message_id) FROM events
 WHERE ({event:String} = '' OR event = {event:String})
+  AND ({type:String} = '' OR type = {type:String})
   AND ({user_id:String} = '' OR user_id = {user_id:String})
 """
 
 
-def recent_events(client: Client, *, event: str = "", user_id: str = "", limit: int = 100) -> list[StoredEvent]:
-    """The latest stored events matching the filters, each message id once."""
-    parameters = {"event": event, "user_id": user_id, "limit": limit}
+def recent_events(
+    client: Client, *, event: str = "", type: str = "", user_id: str = "", limit: int = 100
+) -> list[StoredEvent]:
+    """The latest stored events matching the filters (empty = any), each message id once."""
+    parameters = {"event": event, "type": type, "user_id": user_id, "limit": limit}
     rows = client.query(_RECENT_EVENTS_SQL, parameters=parameters).result_rows
     return [StoredEvent(*row) for row in rows]
 
 
-def count_events(client: Client, *, event: str = "", user_id: str = "") -> int:
+def count_events(client: Client, *, event: str = "", type: str = "", user_id: str = "") -> int:
     """Distinct message ids matching the filters: resent copies count once."""
-    parameters = {"event": event, "user_id": user_id}
+    parameters = {"event": event, "type": type, "user_id": user_id}
     return int(client.query(_COUNT_EVENTS_SQL, parameters=parameters).result_rows[0][0])

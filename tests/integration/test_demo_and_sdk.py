@@ -1,0 +1,49 @@
+"""The README's main job and the SDK path, end to end over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+
+import sdk
+from collector.admin_client import AdminClient
+from northstar.process import CollectorProcess
+
+
+def test_demo_prints_results_for_every_event_it_sent() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "collector", "demo", "--users", "600", "--seed", "3"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout
+    sent, stored = re.search(r"([\d,]+) events sent through the SDK, ([\d,]+) stored", output).groups()
+    assert sent == stored and int(sent.replace(",", "")) > 1200
+    assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", output, re.MULTILINE)
+    assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", output, re.MULTILINE)
+    assert "Verdict:" in output
+
+
+def test_events_sent_through_the_sdk_are_stored_exactly_once(
+    collector: CollectorProcess, api: AdminClient
+) -> None:
+    user = f"sdk-user-{uuid.uuid4().hex[:10]}"
+    client = sdk.Client(collector.write_key, host=collector.url)
+    for n in range(1_000):
+        client.track(user, "Button Clicked", {"n": n, "label": "buy"})
+    client.identify(user, {"plan": "pro"})
+    client.flush()
+    client.shutdown()
+
+    api.wait_until_stored()
+    clicks = api.events(user_id=user, event="Button Clicked", limit=1000)
+    assert clicks["total"] == 1_000
+    assert sorted(json.loads(e["properties"])["n"] for e in clicks["events"]) == list(range(1_000))
+    assert all(json.loads(e["context"])["library"]["name"] == "northstar-python" for e in clicks["events"])
+    everything = api.events(user_id=user, limit=1)
+    assert everything["total"] == 1_001
+    (identify,) = api.events(user_id=user, type="identify")["events"]
+    assert json.loads(identify["traits"]) == {"plan": "pro"}
