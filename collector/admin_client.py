@@ -54,6 +54,10 @@ class AdminClient:
         query = urlencode({"event": event, "type": type, "user_id": user_id, "limit": limit})
         return self._request("GET", f"/v1/events?{query}")
 
+    def verify(self, message_ids: list[str]) -> dict[str, Any]:
+        """Which of these message ids are missing from the store, or stored more than once."""
+        return self._request("POST", "/v1/events/verify", {"message_ids": message_ids})
+
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(

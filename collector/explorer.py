@@ -1,4 +1,4 @@
-"""Read-only event explorer for operators and tests: what did the store actually keep?"""
+"""Read-only event explorer for operators and load tests: what did the store actually keep?"""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from starlette.routing import Route
 from collector.auth import require_secret
 from collector.responses import error_response, json_response
 from collector.storage.clickhouse import Client, per_thread
-from collector.storage.events import count_events, recent_events
+from collector.storage.events import count_events, recent_events, stored_copies
 
 __all__ = ["explorer_routes"]
 
 _MAX_LIMIT = 1000
+_MAX_VERIFY_IDS = 100_000
+
+
+class _VerifyRequest(msgspec.Struct):
+    message_ids: list[str]
 
 
 def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Route]:
@@ -41,4 +46,24 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
         document = await run_in_threadpool(query, filters, int(limit_text))
         return json_response(document)
 
-    return [Route("/v1/events", events, methods=["GET"])]
+    @require_secret(admin_secret)
+    async def verify(request: Request) -> Response:
+        try:
+            message_ids = msgspec.json.decode(await request.body(), type=_VerifyRequest).message_ids
+        except msgspec.DecodeError as error:
+            return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
+        if len(message_ids) > _MAX_VERIFY_IDS:
+            return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")
+        copies = await run_in_threadpool(lambda: stored_copies(client(), message_ids))
+        return json_response(
+            {
+                "checked": len(set(message_ids)),
+                "missing": sorted(set(message_ids) - copies.keys()),
+                "duplicated": sorted(key for key, count in copies.items() if count > 1),
+            }
+        )
+
+    return [
+        Route("/v1/events", events, methods=["GET"]),
+        Route("/v1/events/verify", verify, methods=["POST"]),
+    ]

@@ -8,7 +8,7 @@ from operator import attrgetter
 from collector.events import StoredEvent
 from collector.storage.clickhouse import Client
 
-__all__ = ["EVENT_COLUMNS", "insert_events", "recent_events", "count_events"]
+__all__ = ["EVENT_COLUMNS", "insert_events", "recent_events", "count_events", "stored_copies"]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "message_id",
@@ -89,3 +89,16 @@ def count_events(client: Client, *, event: str = "", type: str = "", user_id: st
     """Distinct message ids matching the filters: resent copies count once."""
     parameters = {"event": event, "type": type, "user_id": user_id}
     return int(client.query(_COUNT_EVENTS_SQL, parameters=parameters).result_rows[0][0])
+
+
+_STORED_COPIES_SQL = """
+SELECT message_id, count() FROM events FINAL
+WHERE message_id IN {message_ids:Array(String)}
+GROUP BY message_id
+"""
+
+
+def stored_copies(client: Client, message_ids: Sequence[str]) -> dict[str, int]:
+    """Rows per message id after ReplacingMergeTree collapsing (FINAL); absent ids are missing."""
+    rows = client.query(_STORED_COPIES_SQL, parameters={"message_ids": list(message_ids)}).result_rows
+    return dict(rows)
