@@ -39,11 +39,11 @@ class AdminClient:
         return self._request("GET", "/v1/status")
 
     def wait_until_stored(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Poll until every accepted event is in ClickHouse; returns the last status."""
+        """Poll until the log holds nothing not yet in ClickHouse; returns the last status."""
         deadline = time.monotonic() + timeout
         while True:
             status = self.status()
-            if status["backlog"] == 0 or time.monotonic() > deadline:
+            if status["backlog_records"] == 0 or time.monotonic() > deadline:
                 return status
             time.sleep(0.05)
 

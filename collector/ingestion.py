@@ -14,10 +14,12 @@ from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
 from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single
+from collector.wal import WalFull
 from collector.writer import EventWriter
 
 __all__ = ["ingestion_routes"]
 
+_RETRY_AFTER = "5"
 _SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 Decoder = Callable[[bytes, int], DecodedBatch]
@@ -43,7 +45,12 @@ def ingestion_routes(settings: CollectorSettings, writer: EventWriter) -> list[R
             write_key = header_key or decoded.write_key
             if write_key is None or write_key not in settings.write_keys:
                 return error_response(401, "missing or unknown write key")
-            writer.accept(decoded.accepted)
+            try:
+                await writer.accept(decoded.accepted)
+            except WalFull:
+                return error_response(
+                    503, "backlog over its disk budget; retry later", {"Retry-After": _RETRY_AFTER}
+                )
             rejected = [{"index": r.index, "reason": r.reason} for r in decoded.rejected]
             status = 400 if rejected and not decoded.accepted else 200
             return json_response(

@@ -30,12 +30,14 @@ class CollectorSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     flush_interval_seconds: float = 0.2
-    flush_max_rows: int = 50_000
+    flush_max_bytes: int = 16 << 20
+    wal_max_backlog_bytes: int = 2 << 30
+    fsync: bool = True
     limits: Limits = field(default_factory=Limits)
 
     @property
-    def chdb_path(self) -> Path:
-        return self.data_dir / "clickhouse"
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
 
 
 def default_clickhouse_dsn(data_dir: Path) -> str:

@@ -1,8 +1,10 @@
-"""Moves accepted events into ClickHouse in large batched inserts from one background thread.
+"""From the write-ahead log into ClickHouse: large batched inserts from one background thread.
 
-Requests hand events over and return at once; the writer inserts when `flush_max_rows`
-are waiting or `flush_interval_seconds` has passed, so ClickHouse sees a few big inserts
-instead of one per request. A failed insert keeps its events and is retried with backoff.
+Requests append their validated events to the log and are acknowledged once it is fsync'd.
+This thread cuts the log into chunks of up to `flush_max_bytes` (waiting at most
+`flush_interval_seconds` for a chunk to fill), inserts each chunk with its log-derived dedup
+token, and checkpoints it. A failed insert is retried, with the same token, until it lands;
+after a crash the same chunk is replayed, so ClickHouse keeps it once.
 """
 
 from __future__ import annotations
@@ -13,46 +15,52 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from collector.events import StoredEvent
 from collector.storage import insert_events
 from collector.storage.clickhouse import Client
+from collector.wal import Chunk, WalClosed, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters"]
 
 log = logging.getLogger("northstar.collector.writer")
 
 _MAX_BACKOFF_SECONDS = 5.0
+_MAX_CHUNK_RECORDS = 100_000
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[StoredEvent])
 
 
 @dataclass(frozen=True)
 class WriterCounters:
+    """Events acknowledged and stored by this process; the backlog is what the log holds."""
+
     accepted: int
     stored: int
     inserts: int
     insert_failures: int
-
-    @property
-    def backlog(self) -> int:
-        return self.accepted - self.stored
+    backlog_records: int
+    backlog_bytes: int
 
 
 class EventWriter:
-    """Buffers events and inserts them from a dedicated thread (which owns its client)."""
+    """Owns the path log → ClickHouse; `accept` is called from the event loop."""
 
     def __init__(
         self,
+        wal: WriteAheadLog,
         connect: Callable[[], Client],
         *,
         flush_interval_seconds: float,
-        flush_max_rows: int,
+        flush_max_bytes: int,
     ) -> None:
+        self._wal = wal
         self._connect = connect
         self._flush_interval = flush_interval_seconds
-        self._flush_max_rows = flush_max_rows
-        self._buffer: list[StoredEvent] = []
-        self._condition = threading.Condition()
-        self._stopping = False
-        self._flush_requested = False
+        self._flush_max_bytes = flush_max_bytes
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._accepted = 0
         self._stored = 0
         self._inserts = 0
@@ -62,78 +70,84 @@ class EventWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def accept(self, events: Sequence[StoredEvent]) -> None:
-        """Queue events for insertion; never blocks on ClickHouse."""
-        with self._condition:
-            self._buffer.extend(events)
+    async def accept(self, events: Sequence[StoredEvent]) -> None:
+        """Log events durably; returns once they survive a crash. Raises WalFull when over budget."""
+        if not events:
+            return
+        await self._wal.append(_encoder.encode(events))
+        with self._lock:
             self._accepted += len(events)
-            if len(self._buffer) >= self._flush_max_rows:
-                self._condition.notify()
 
     def counters(self) -> WriterCounters:
-        with self._condition:
+        with self._lock:
             return WriterCounters(
-                self._accepted, self._stored, self._inserts, self._insert_failures
+                self._accepted,
+                self._stored,
+                self._inserts,
+                self._insert_failures,
+                self._wal.backlog_records,
+                self._wal.backlog_bytes,
             )
 
-    def wait_until_stored(self, timeout: float) -> bool:
-        """Block until everything accepted so far is in ClickHouse; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._condition:
-            target = self._accepted
-            self._flush_requested = True
-            self._condition.notify_all()
-            while self._stored < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._condition.wait(remaining)
-        return True
+    def stop(self, drain_timeout: float = 30.0) -> None:
+        """Insert what is logged (for at most `drain_timeout`), then stop and close the log.
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Insert what is buffered, then stop the thread."""
-        with self._condition:
-            self._stopping = True
-            self._condition.notify_all()
-        self._thread.join(timeout)
-
-    def _wait_for_work(self) -> None:
-        """Wait (holding the condition) for a full chunk, a flush request or the interval."""
-        deadline = time.monotonic() + self._flush_interval
-        while (
-            len(self._buffer) < self._flush_max_rows
-            and not self._stopping
-            and not self._flush_requested
-        ):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._condition.wait(remaining)
-        self._flush_requested = False
+        Whatever is left stays in the log and is inserted on the next start.
+        """
+        self._stopping.set()
+        self._thread.join(drain_timeout)
+        self._wal.close()
+        self._thread.join()
 
     def _run(self) -> None:
         client = self._connect()
+        while True:
+            self._wait_for_full_chunk()
+            try:
+                chunk = self._wal.read_pending(
+                    max_records=_MAX_CHUNK_RECORDS,
+                    max_bytes=self._flush_max_bytes,
+                    timeout=self._flush_interval,
+                )
+            except WalClosed:
+                return
+            if chunk is None:
+                if self._stopping.is_set():
+                    return
+                continue
+            if not self._insert_until_stored(client, chunk):
+                return
+
+    def _wait_for_full_chunk(self) -> None:
+        """Let small requests accumulate into one insert, up to the flush interval."""
+        deadline = time.monotonic() + self._flush_interval
+        while (
+            self._wal.backlog_bytes < self._flush_max_bytes
+            and not self._stopping.is_set()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.005)
+
+    def _insert_until_stored(self, client: Client, chunk: Chunk) -> bool:
+        """Insert and checkpoint `chunk`, retrying with backoff; False once the log closed."""
+        events = [event for record in chunk.records for event in _decoder.decode(record.payload)]
         backoff = 0.1
         while True:
-            with self._condition:
-                self._wait_for_work()
-                chunk = self._buffer[: self._flush_max_rows]
-                if not chunk and self._stopping:
-                    return
-            if not chunk:
-                continue
             try:
-                insert_events(client, chunk)
+                insert_events(client, events, deduplication_token=chunk.dedup_token)
+                break
             except Exception:
-                log.exception("insert of %d events failed; retrying in %.1fs", len(chunk), backoff)
-                with self._condition:
+                log.exception("insert of %d events failed; retrying in %.1fs", len(events), backoff)
+                with self._lock:
                     self._insert_failures += 1
-                time.sleep(backoff)
+                if self._stopping.wait(backoff):
+                    return False
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
-                continue
-            backoff = 0.1
-            with self._condition:
-                del self._buffer[: len(chunk)]
-                self._stored += len(chunk)
-                self._inserts += 1
-                self._condition.notify_all()
+        try:
+            self._wal.checkpoint(chunk.last_lsn)
+        except WalClosed:
+            return False
+        with self._lock:
+            self._stored += len(events)
+            self._inserts += 1
+        return True

@@ -18,6 +18,7 @@ from collector.ingestion import ingestion_routes
 from collector.responses import json_response
 from collector.settings import CollectorSettings
 from collector.storage import connect, migrate
+from collector.wal import WriteAheadLog
 from collector.writer import EventWriter
 from experiments.routes import experiment_routes
 from experiments.service import ExperimentService
@@ -31,10 +32,14 @@ def build_app(settings: CollectorSettings) -> Starlette:
     """Create the schema if needed and compose every route over one store."""
     connect_store = partial(connect, settings.clickhouse_dsn)
     migrate(connect_store())
+    wal = WriteAheadLog.open(
+        settings.wal_dir, max_backlog_bytes=settings.wal_max_backlog_bytes, fsync=settings.fsync
+    )
     writer = EventWriter(
+        wal,
         connect_store,
         flush_interval_seconds=settings.flush_interval_seconds,
-        flush_max_rows=settings.flush_max_rows,
+        flush_max_bytes=settings.flush_max_bytes,
     )
     experiments = ExperimentService(connect_store)
 
@@ -48,7 +53,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
             {
                 "accepted": counters.accepted,
                 "stored": counters.stored,
-                "backlog": counters.backlog,
+                "backlog_records": counters.backlog_records,
+                "backlog_bytes": counters.backlog_bytes,
                 "inserts": counters.inserts,
                 "insert_failures": counters.insert_failures,
             }

@@ -20,8 +20,10 @@ def test_demo_prints_results_for_every_event_it_sent() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     output = completed.stdout
-    sent, stored = re.search(r"([\d,]+) events sent through the SDK, ([\d,]+) stored", output).groups()
-    assert sent == stored and int(sent.replace(",", "")) > 1200
+    sent, dropped, stored = re.search(
+        r"([\d,]+) events sent through the SDK \(([\d,]+) dropped\), ([\d,]+) stored", output
+    ).groups()
+    assert sent == stored and dropped == "0" and int(sent.replace(",", "")) > 1200
     assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", output, re.MULTILINE)
     assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", output, re.MULTILINE)
     assert "Verdict:" in output
