@@ -1,4 +1,4 @@
-"""The Segment-compatible ingestion routes: `/v1/batch` and the single-event endpoints."""
+"""Ingestion routes: the Segment HTTP Tracking API, and PostHog's capture endpoints."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import basic_auth_username
+from collector.metrics import CollectorMetrics
+from collector.posthog import decode_capture
 from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
@@ -25,32 +27,49 @@ _SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 Decoder = Callable[[bytes, int], DecodedBatch]
 
 
-def ingestion_routes(settings: CollectorSettings, writer: EventWriter) -> list[Route]:
+def ingestion_routes(
+    settings: CollectorSettings, writer: EventWriter, metrics: CollectorMetrics
+) -> list[Route]:
     """Routes that accept events; every event is validated and handed to `writer`."""
     limits = settings.limits
 
-    def endpoint(decode: Decoder) -> Callable[[Request], object]:
+    def endpoint(decode: Decoder, api: str) -> Callable[[Request], object]:
+        latency = metrics.request_seconds.labels(api)
+
         async def receive(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await _receive(request)
+            latency.observe(time.perf_counter() - started)
+            return response
+
+        def refuse(status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> Response:
+            metrics.requests_refused.labels(reason).inc()
+            return error_response(status, message, headers)
+
+        async def _receive(request: Request) -> Response:
             received_at_ms = time.time_ns() // 1_000_000
             header_key = basic_auth_username(request)
             if header_key is not None and header_key not in settings.write_keys:
-                return error_response(401, "unknown write key")
+                return refuse(401, "unauthorized", "unknown write key")
+            # posthog-js signals a gzip body with ?compression=gzip-js instead of a header.
+            compression = request.query_params.get("compression", "")
             try:
-                body = await read_body(request, limits)
+                body = await read_body(request, limits, "gzip" if compression.startswith("gzip") else None)
                 decoded = decode(body, received_at_ms)
             except PayloadTooLarge as error:
-                return error_response(413, str(error))
+                return refuse(413, "too_large", str(error))
             except (UnreadableBody, InvalidPayload) as error:
-                return error_response(400, str(error))
+                return refuse(400, "malformed", str(error))
             write_key = header_key or decoded.write_key
             if write_key is None or write_key not in settings.write_keys:
-                return error_response(401, "missing or unknown write key")
+                return refuse(401, "unauthorized", "missing or unknown write key")
             try:
                 await writer.accept(decoded.accepted)
             except WalFull:
-                return error_response(
-                    503, "backlog over its disk budget; retry later", {"Retry-After": _RETRY_AFTER}
-                )
+                return refuse(503, "backpressure", "backlog over its disk budget; retry later",
+                              {"Retry-After": _RETRY_AFTER})
+            for rejection in decoded.rejected:
+                metrics.events_rejected.labels(rejection.code).inc()
             rejected = [{"index": r.index, "reason": r.reason} for r in decoded.rejected]
             status = 400 if rejected and not decoded.accepted else 200
             return json_response(
@@ -68,12 +87,19 @@ def ingestion_routes(settings: CollectorSettings, writer: EventWriter) -> list[R
             body, message_type, received_at_ms, limits.max_event_bytes
         )
 
+    def posthog(body: bytes, received_at_ms: int) -> DecodedBatch:
+        return decode_capture(body, received_at_ms, limits.max_event_bytes)
+
     routes = [
-        Route("/v1/batch", endpoint(batch), methods=["POST"]),
-        Route("/v1/import", endpoint(batch), methods=["POST"]),
+        Route("/v1/batch", endpoint(batch, "segment"), methods=["POST"]),
+        Route("/v1/import", endpoint(batch, "segment"), methods=["POST"]),
     ]
     routes += [
-        Route(f"/v1/{message_type}", endpoint(single(message_type)), methods=["POST"])
+        Route(path, endpoint(posthog, "posthog"), methods=["POST"])
+        for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/")
+    ]
+    routes += [
+        Route(f"/v1/{message_type}", endpoint(single(message_type), "segment"), methods=["POST"])
         for message_type in _SINGLE_EVENT_TYPES
     ]
     return routes

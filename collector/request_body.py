@@ -19,8 +19,11 @@ class UnreadableBody(ValueError):
     """The body cannot be decoded (bad gzip, unknown encoding)."""
 
 
-async def read_body(request: Request, limits: Limits) -> bytes:
-    """The decompressed body; never holds more than the limits in memory."""
+async def read_body(request: Request, limits: Limits, encoding: str | None = None) -> bytes:
+    """The decompressed body; never holds more than the limits in memory.
+
+    `encoding` overrides Content-Encoding, for clients that signal gzip another way.
+    """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limits.max_compressed_bytes:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limits.max_compressed_bytes}")
@@ -32,7 +35,7 @@ async def read_body(request: Request, limits: Limits) -> bytes:
             raise PayloadTooLarge(f"body is over {limits.max_compressed_bytes} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = encoding or request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         if len(body) > limits.max_batch_bytes:
             raise PayloadTooLarge(f"body is over {limits.max_batch_bytes} bytes")

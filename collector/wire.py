@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 from datetime import datetime, timezone
 
 import msgspec
@@ -18,6 +19,9 @@ __all__ = [
     "Rejection",
     "DecodedBatch",
     "InvalidPayload",
+    "EventError",
+    "SegmentMessage",
+    "build_event",
     "decode_batch",
     "decode_single",
     "timestamp_ms",
@@ -31,12 +35,16 @@ class InvalidPayload(ValueError):
     """The request body as a whole is unusable (not JSON, not an object, no batch)."""
 
 
+RejectionCode = Literal["too_large", "malformed", "invalid"]
+
+
 @dataclass(frozen=True)
 class Rejection:
-    """Why the event at `index` of a batch was not stored."""
+    """Why the event at `index` of a batch was not stored; `code` is for metrics."""
 
     index: int
     reason: str
+    code: RejectionCode
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,9 @@ class DecodedBatch:
     rejected: list[Rejection]
 
 
-class _SegmentMessage(msgspec.Struct, rename="camel"):
+class SegmentMessage(msgspec.Struct, rename="camel"):
+    """One message of the Segment spec; other wire formats are mapped onto it."""
+
     type: str | None = None
     event: str | None = None
     name: str | None = None
@@ -76,12 +86,16 @@ class _Exposure(msgspec.Struct):
     variation_id: str | int
 
 
-class _EventError(ValueError):
-    pass
+class EventError(ValueError):
+    """One event cannot be stored; the rest of its batch is unaffected."""
+
+    def __init__(self, reason: str, code: RejectionCode = "invalid") -> None:
+        super().__init__(reason)
+        self.code: RejectionCode = code
 
 
 _batch_decoder = msgspec.json.Decoder(_SegmentBatch)
-_message_decoder = msgspec.json.Decoder(_SegmentMessage)
+_message_decoder = msgspec.json.Decoder(SegmentMessage)
 _exposure_decoder = msgspec.json.Decoder(_Exposure)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=timezone.utc) - _EPOCH
@@ -108,8 +122,8 @@ def decode_batch(body: bytes, received_at_ms: int, max_event_bytes: int) -> Deco
             accepted.append(
                 _decode_event(bytes(raw), None, received_at_ms, batch_sent_ms, max_event_bytes)
             )
-        except _EventError as error:
-            rejected.append(Rejection(index, str(error)))
+        except EventError as error:
+            rejected.append(Rejection(index, str(error), error.code))
     return DecodedBatch(envelope.write_key, accepted, rejected)
 
 
@@ -123,8 +137,8 @@ def decode_single(
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     try:
         event = _decode_event(body, message_type, received_at_ms, 0, max_event_bytes)
-    except _EventError as error:
-        return DecodedBatch(write_key, [], [Rejection(0, str(error))])
+    except EventError as error:
+        return DecodedBatch(write_key, [], [Rejection(0, str(error), error.code)])
     return DecodedBatch(write_key, [event], [])
 
 
@@ -136,25 +150,39 @@ def _decode_event(
     max_event_bytes: int,
 ) -> StoredEvent:
     if len(raw) > max_event_bytes:
-        raise _EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}")
+        raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
     try:
         message = _message_decoder.decode(raw)
     except msgspec.DecodeError as error:
-        raise _EventError(str(error)) from None
+        raise EventError(str(error), "malformed") from None
+    return build_event(message, raw, forced_type, received_at_ms, batch_sent_ms)
+
+
+def build_event(
+    message: SegmentMessage,
+    raw: bytes,
+    forced_type: str | None,
+    received_at_ms: int,
+    batch_sent_ms: int,
+) -> StoredEvent:
+    """Validate one decoded message into a StoredEvent; raises EventError.
+
+    `raw` is the event's wire bytes, from which a missing message id is derived.
+    """
     message_type = forced_type or message.type
     if message_type not in MESSAGE_TYPES:
-        raise _EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message.type!r}")
+        raise EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message.type!r}")
     user_id = _identifier(message.user_id, "userId")
     anonymous_id = _identifier(message.anonymous_id, "anonymousId")
     if not user_id and not anonymous_id:
-        raise _EventError("userId or anonymousId is required")
+        raise EventError("userId or anonymousId is required")
     event = _required_name(message.event, "event") if message_type == "track" else ""
     group_id = _identifier(message.group_id, "groupId")
     previous_id = _identifier(message.previous_id, "previousId")
     if message_type == "group" and not group_id:
-        raise _EventError("groupId is required for group")
+        raise EventError("groupId is required for group")
     if message_type == "alias" and not previous_id:
-        raise _EventError("previousId is required for alias")
+        raise EventError("previousId is required for alias")
     experiment_id, variation_id = _exposure(event, message.properties)
     original = message.timestamp or message.original_timestamp
     original_ms = timestamp_ms(original) if original else received_at_ms
@@ -187,13 +215,13 @@ def _identifier(value: str | int | None, field: str) -> str:
         return ""
     text = str(value)
     if len(text) > _MAX_ID_LENGTH:
-        raise _EventError(f"{field} is longer than {_MAX_ID_LENGTH} characters")
+        raise EventError(f"{field} is longer than {_MAX_ID_LENGTH} characters")
     return text
 
 
 def _required_name(value: str | None, field: str) -> str:
     if not value:
-        raise _EventError(f"{field} is required")
+        raise EventError(f"{field} is required")
     return _optional_name(value)
 
 
@@ -201,7 +229,7 @@ def _optional_name(value: str | None) -> str:
     if value is None:
         return ""
     if len(value) > _MAX_NAME_LENGTH:
-        raise _EventError(f"name is longer than {_MAX_NAME_LENGTH} characters")
+        raise EventError(f"name is longer than {_MAX_NAME_LENGTH} characters")
     return value
 
 
@@ -210,7 +238,7 @@ def _json_object(raw: msgspec.Raw, field: str) -> str:
     if not text or text == b"null":
         return "{}"
     if not text.startswith(b"{"):
-        raise _EventError(f"{field} must be a JSON object")
+        raise EventError(f"{field} must be a JSON object")
     return text.decode()
 
 
@@ -218,7 +246,7 @@ def _message_id(message_id: str | None, raw: bytes) -> str:
     """The client's id, or one derived from the event's bytes so a resent event dedups."""
     if message_id:
         if len(message_id) > _MAX_ID_LENGTH:
-            raise _EventError(f"messageId is longer than {_MAX_ID_LENGTH} characters")
+            raise EventError(f"messageId is longer than {_MAX_ID_LENGTH} characters")
         return message_id
     return "auto-" + hashlib.sha256(raw).hexdigest()[:32]
 
@@ -229,5 +257,5 @@ def _exposure(event: str, properties: msgspec.Raw) -> tuple[str, str]:
     try:
         exposure = _exposure_decoder.decode(properties)
     except msgspec.DecodeError as error:
-        raise _EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
+        raise EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
     return str(exposure.experiment_id), str(exposure.variation_id)

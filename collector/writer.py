@@ -1,5 +1,8 @@
 """From the write-ahead log into ClickHouse: large batched inserts from one background thread.
 
+The thread first creates or migrates the schema, retrying while ClickHouse is unreachable;
+requests are acknowledged from the log meanwhile, so an outage only grows the backlog.
+
 Requests append their validated events to the log and are acknowledged once it is fsync'd.
 This thread cuts the log into chunks of up to `flush_max_bytes` (waiting at most
 `flush_interval_seconds` for a chunk to fill), inserts each chunk with its log-derived dedup
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 import msgspec
 
 from collector.events import StoredEvent
-from collector.storage import insert_events
+from collector.storage import insert_events, migrate
 from collector.storage.clickhouse import Client
 from collector.wal import Chunk, WalClosed, WriteAheadLog
 
@@ -54,13 +57,17 @@ class EventWriter:
         *,
         flush_interval_seconds: float,
         flush_max_bytes: int,
+        on_insert: Callable[[int, float], None] = lambda rows, seconds: None,
     ) -> None:
+        """`on_insert(rows, seconds)` is called after each successful insert (for metrics)."""
         self._wal = wal
+        self._on_insert = on_insert
         self._connect = connect
         self._flush_interval = flush_interval_seconds
         self._flush_max_bytes = flush_max_bytes
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._schema_ready = threading.Event()
         self._accepted = 0
         self._stored = 0
         self._inserts = 0
@@ -77,6 +84,10 @@ class EventWriter:
         await self._wal.append(_encoder.encode(events))
         with self._lock:
             self._accepted += len(events)
+
+    def wait_for_schema(self, timeout: float) -> bool:
+        """True once the schema is migrated; False if ClickHouse did not answer in time."""
+        return self._schema_ready.wait(timeout)
 
     def counters(self) -> WriterCounters:
         with self._lock:
@@ -100,8 +111,8 @@ class EventWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        client = self._connect()
-        while True:
+        client = self._connect_and_migrate()
+        while client is not None:
             self._wait_for_full_chunk()
             try:
                 chunk = self._wal.read_pending(
@@ -118,6 +129,22 @@ class EventWriter:
             if not self._insert_until_stored(client, chunk):
                 return
 
+    def _connect_and_migrate(self) -> Client | None:
+        """A migrated client, retrying with backoff; None if stopped first."""
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                client = self._connect()
+                migrate(client)
+            except Exception as error:
+                log.warning("ClickHouse not ready (%s); retrying in %.1fs", error, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            self._schema_ready.set()
+            return client
+        return None
+
     def _wait_for_full_chunk(self) -> None:
         """Let small requests accumulate into one insert, up to the flush interval."""
         deadline = time.monotonic() + self._flush_interval
@@ -133,6 +160,7 @@ class EventWriter:
         events = [event for record in chunk.records for event in _decoder.decode(record.payload)]
         backoff = 0.1
         while True:
+            started = time.perf_counter()
             try:
                 insert_events(client, events, deduplication_token=chunk.dedup_token)
                 break
@@ -143,6 +171,7 @@ class EventWriter:
                 if self._stopping.wait(backoff):
                     return False
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+        self._on_insert(len(events), time.perf_counter() - started)
         try:
             self._wal.checkpoint(chunk.last_lsn)
         except WalClosed:

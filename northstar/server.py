@@ -8,16 +8,14 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.concurrency import run_in_threadpool
 
-from collector.auth import require_secret
 from collector.explorer import explorer_routes
 from collector.ingestion import ingestion_routes
-from collector.responses import json_response
+from collector.metrics import CollectorMetrics
+from collector.operations import operations_routes
 from collector.settings import CollectorSettings
-from collector.storage import connect, migrate
+from collector.storage import connect
 from collector.wal import WriteAheadLog
 from collector.writer import EventWriter
 from experiments.routes import experiment_routes
@@ -27,50 +25,39 @@ __all__ = ["build_app"]
 
 log = logging.getLogger("northstar.server")
 
+_SCHEMA_WAIT_SECONDS = 5.0
+
 
 def build_app(settings: CollectorSettings) -> Starlette:
-    """Create the schema if needed and compose every route over one store."""
+    """Compose every route over one store; the writer creates the schema on start."""
     connect_store = partial(connect, settings.clickhouse_dsn)
-    migrate(connect_store())
     wal = WriteAheadLog.open(
         settings.wal_dir, max_backlog_bytes=settings.wal_max_backlog_bytes, fsync=settings.fsync
     )
+    metrics = CollectorMetrics()
     writer = EventWriter(
         wal,
         connect_store,
         flush_interval_seconds=settings.flush_interval_seconds,
         flush_max_bytes=settings.flush_max_bytes,
+        on_insert=metrics.observe_insert,
     )
+    metrics.watch_writer(writer.counters)
     experiments = ExperimentService(connect_store)
-
-    async def health(request: Request) -> Response:
-        return json_response({"status": "ok"})
-
-    @require_secret(settings.admin_secret)
-    async def status(request: Request) -> Response:
-        counters = writer.counters()
-        return json_response(
-            {
-                "accepted": counters.accepted,
-                "stored": counters.stored,
-                "backlog_records": counters.backlog_records,
-                "backlog_bytes": counters.backlog_bytes,
-                "inserts": counters.inserts,
-                "insert_failures": counters.insert_failures,
-            }
-        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         writer.start()
-        log.info("collector ready on %s (store %s)", settings.data_dir, settings.clickhouse_dsn)
+        if await run_in_threadpool(writer.wait_for_schema, _SCHEMA_WAIT_SECONDS):
+            log.info("collector ready on %s (store %s)", settings.data_dir, settings.clickhouse_dsn)
+        else:
+            log.warning("ClickHouse not reachable yet; accepting events into the log meanwhile")
         yield
         writer.stop()
 
     routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/v1/status", status, methods=["GET"]),
-        *ingestion_routes(settings, writer),
+        *operations_routes(settings, writer, metrics, connect_store),
+        *ingestion_routes(settings, writer, metrics),
         *explorer_routes(connect_store, settings.admin_secret),
         *experiment_routes(experiments, settings.admin_secret),
     ]
