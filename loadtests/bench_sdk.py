@@ -1,0 +1,175 @@
+"""Caller cost and delivered throughput of Northstar's SDK against posthog-python and segment.
+
+    python -m loadtests.bench_sdk [--events N]
+
+A loopback sink (a separate process, so it does not compete for the clients' GIL) accepts
+any path (`/v1/batch`, posthog's `/batch/`), gunzips and counts the events of each `batch`.
+For each SDK, with default settings except a queue large enough for the whole run:
+
+- caller cost: perf_counter_ns around every track()/capture() call (median, p99);
+- throughput: events the sink received / time from the first call until it had them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+WRITE_KEY = "wk_benchkey"
+
+
+@dataclass(frozen=True)
+class Result:
+    sdk: str
+    median_us: float
+    p99_us: float
+    delivered: int
+    events_per_second: float
+
+
+def serve_sink(port_out: Any, received: Synchronized[int]) -> None:
+    """Run the counting sink forever (in its own process); sends its port through `port_out`."""
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            count = len(json.loads(body).get("batch", ()))
+            with received.get_lock():
+                received.value += count
+            answer = json.dumps({"success": True, "accepted": count, "rejected": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    port_out.send(server.server_address[1])
+    server.serve_forever()
+
+
+def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    import sdk
+
+    client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events)
+
+    def call(i: int) -> Any:
+        return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
+
+    return call, client.shutdown
+
+
+def posthog_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    import posthog
+
+    client = posthog.Posthog("phc_benchkey", host=url, max_queue_size=events)
+
+    def call(i: int) -> Any:
+        properties = {"plan": "pro", "n": i, "ok": True}
+        return client.capture("Bench Event", distinct_id="user-1", properties=properties)
+
+    return call, client.shutdown
+
+
+def segment_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    from segment.analytics import Client
+
+    client = Client(WRITE_KEY, host=url, max_queue_size=events)
+
+    def call(i: int) -> Any:
+        return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
+
+    return call, client.shutdown
+
+
+SDKS = {"northstar": northstar_client, "posthog-python": posthog_client, "segment": segment_client}
+
+
+def measure(name: str, url: str, received: Synchronized[int], events: int) -> Result:
+    call, shutdown = SDKS[name](url, events)
+    with received.get_lock():
+        received.value = 0
+    costs = [0] * events
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for i in range(events):
+        before = clock()
+        call(i)
+        costs[i] = clock() - before
+    shutdown()  # flushes
+    delivered = _wait_until_stable(received, events)
+    elapsed = time.perf_counter() - started
+    costs.sort()
+    return Result(
+        name,
+        median_us=statistics.median(costs) / 1000,
+        p99_us=costs[int(len(costs) * 0.99)] / 1000,
+        delivered=delivered,
+        events_per_second=delivered / elapsed,
+    )
+
+
+def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds: float = 1.0) -> int:
+    """The sink's count once it reached `expected`, or stopped growing for `quiet_seconds`."""
+    last, last_change = -1, time.perf_counter()
+    while True:
+        count = received.value
+        if count >= expected:
+            return count
+        now = time.perf_counter()
+        if count != last:
+            last, last_change = count, now
+        elif now - last_change > quiet_seconds:
+            return count
+        time.sleep(0.001)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    events = parser.parse_args(argv).events
+
+    spawn = multiprocessing.get_context("spawn")
+    received = spawn.Value("q", 0)
+    port_in, port_out = spawn.Pipe(duplex=False)
+    sink = spawn.Process(target=serve_sink, args=(port_out, received), daemon=True)
+    sink.start()
+    url = f"http://127.0.0.1:{port_in.recv()}"
+    try:
+        results = [measure(name, url, received, events) for name in SDKS]
+    finally:
+        sink.terminate()
+
+    print(f"\n{events} events per SDK, default settings (queue sized for the run)\n")
+    print("| SDK | caller median µs | caller p99 µs | delivered | delivered events/s |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.sdk} | {r.median_us:.2f} | {r.p99_us:.2f} | {r.delivered} "
+              f"| {r.events_per_second:,.0f} |")
+    ours, peers = results[0], results[1:]
+    print()
+    for peer in peers:
+        print(f"- caller cost {peer.sdk} / northstar: median {peer.median_us / ours.median_us:.1f}x, "
+              f"p99 {peer.p99_us / ours.p99_us:.1f}x; "
+              f"throughput northstar / {peer.sdk}: {ours.events_per_second / peer.events_per_second:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

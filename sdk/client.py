@@ -1,0 +1,362 @@
+"""The public `Client`: captures app calls cheaply and hands them to delivery.
+
+Guarantees: no public method raises into the app or blocks it (except `flush`/`shutdown`,
+which wait by design, and `sync_mode`, which sends in the caller); memory stays bounded by
+`max_queue_size`; every message is counted exactly once as sent, dropped or pending.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .batching import ENVELOPE_BYTES
+from .buffer import Buffer
+from .consumer import Consumer
+from .delivery import Delivery
+from .errors import NorthstarError, OnError, logger, report
+from .messages import Captured, Kind, json_safe, snapshot
+from .stats import DropReason, Stats
+from .transport import HttpTransport, RecordingTransport, Transport
+
+DEFAULT_HOST = "http://127.0.0.1:8080"
+
+_now = time.time
+_new_call = tuple.__new__  # builds a Captured without NamedTuple's Python-level __new__
+
+# Per kind: the label's parameter name, whether it is required, and whether it is an id
+# (converted with str() like user ids) rather than a name that must already be a string.
+_LABELS: dict[str, tuple[str, bool, bool]] = {
+    "track": ("event", True, False),
+    "identify": ("", False, False),
+    "alias": ("previous_id", True, True),
+    "group": ("group_id", True, True),
+    "page": ("name", False, False),
+    "screen": ("name", False, False),
+}
+
+
+_SUBMIT_DROPS: dict[DropReason, str] = {
+    "queue_full": "queue is full (collector down or slow); dropping new messages until it drains",
+    "shutdown": "client is shut down; dropping further messages",
+}
+
+
+class Client:
+    """Sends Segment-shaped analytics messages to a Northstar collector in background batches.
+
+    Thread-safe and fork-safe. Public methods return True when the message was accepted for
+    delivery and False when it was dropped (reported via `on_error` and the `northstar`
+    logger, and counted in `stats()`). Raises ValueError only for invalid configuration.
+    """
+
+    def __init__(
+        self,
+        write_key: str,
+        host: str = DEFAULT_HOST,
+        *,
+        max_queue_size: int = 10_000,
+        batch_size: int = 100,
+        max_batch_bytes: int = 500_000,
+        max_event_bytes: int = 32_000,
+        flush_interval: float = 0.5,
+        gzip: bool = True,
+        timeout: float = 10,
+        max_retry_seconds: float = 60,
+        sync_mode: bool = False,
+        send: bool = True,
+        disabled: bool = False,
+        on_error: OnError | None = None,
+        default_context: Mapping[str, Any] | None = None,
+    ) -> None:
+        _check_config(write_key, send and not disabled, max_queue_size, batch_size, max_batch_bytes,
+                      max_event_bytes, flush_interval, timeout, max_retry_seconds)
+        self.recorded: list[dict[str, Any]] = []
+        """With ``send=False``: every message as it would have been sent, in order."""
+        self._disabled = disabled
+        self._on_error = on_error
+        self._timeout = timeout
+        if send:
+            make_transport = functools.partial(HttpTransport, host, write_key, gzip=gzip, timeout=timeout)
+        else:
+            make_transport = functools.partial(RecordingTransport, self.recorded)
+        make_delivery = functools.partial(
+            _make_delivery,
+            make_transport,
+            default_context=json_safe(dict(default_context or {})),
+            batch_size=batch_size,
+            max_batch_bytes=max_batch_bytes,
+            max_event_bytes=max_event_bytes,
+            max_retry_seconds=max_retry_seconds,
+            on_error=on_error,
+        )
+        self._consumer = Consumer(
+            make_delivery,
+            max_queue_size=max_queue_size,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            sync=sync_mode or not send,
+        )
+        _clients.add(self)
+        weakref.finalize(self, self._consumer.stop_accepting).atexit = False
+
+    def track(
+        self,
+        user_id: str | None = None,
+        event: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        anonymous_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record that `user_id` (or `anonymous_id`) did `event`."""
+        return self._capture("track", user_id, anonymous_id, event, properties, context, timestamp,
+                             message_id, integrations)
+
+    def identify(
+        self,
+        user_id: str | None = None,
+        traits: Mapping[str, Any] | None = None,
+        *,
+        anonymous_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Attach `traits` to a user."""
+        return self._capture("identify", user_id, anonymous_id, None, traits, context, timestamp,
+                             message_id, integrations)
+
+    def alias(
+        self,
+        previous_id: str,
+        user_id: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Declare `previous_id` (e.g. an anonymous id) and `user_id` the same person."""
+        return self._capture("alias", user_id, None, previous_id, None, context, timestamp,
+                             message_id, integrations)
+
+    def group(
+        self,
+        user_id: str | None = None,
+        group_id: str | None = None,
+        traits: Mapping[str, Any] | None = None,
+        *,
+        anonymous_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Put a user in a group (account, team, company) with the group's `traits`."""
+        return self._capture("group", user_id, anonymous_id, group_id, traits, context, timestamp,
+                             message_id, integrations)
+
+    def page(
+        self,
+        user_id: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        anonymous_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record a web page view."""
+        return self._capture("page", user_id, anonymous_id, name, properties, context, timestamp,
+                             message_id, integrations)
+
+    def screen(
+        self,
+        user_id: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        anonymous_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        message_id: str | None = None,
+        integrations: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record a mobile/desktop screen view."""
+        return self._capture("screen", user_id, anonymous_id, name, properties, context, timestamp,
+                             message_id, integrations)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every message submitted before the call is sent or dropped.
+
+        Returns False if `timeout` seconds passed first (the messages stay pending).
+        """
+        try:
+            return self._consumer.flush(timeout)
+        except Exception:
+            logger.exception("northstar flush failed")
+            return False
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush, then stop the consumer thread; later calls are dropped ("shutdown").
+
+        After `timeout` seconds retries are abandoned and what is still pending is dropped
+        ("shutdown"); returns whether everything was resolved in time.
+        """
+        try:
+            return self._consumer.shutdown(timeout)
+        except Exception:
+            logger.exception("northstar shutdown failed")
+            return False
+
+    def close(self) -> bool:
+        """`shutdown`, waiting at most the client's HTTP `timeout` (what interpreter exit does)."""
+        return self.shutdown(timeout=self._timeout)
+
+    def stats(self) -> Stats:
+        """Exact counters of this client in this process (a forked child starts from zero)."""
+        return self._consumer.stats()
+
+    def _capture(
+        self,
+        kind: Kind,
+        user_id: Any,
+        anonymous_id: Any,
+        label: Any,
+        body: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | None,
+        timestamp: datetime | None,
+        message_id: str | None,
+        integrations: Mapping[str, Any] | None,
+    ) -> bool:
+        if self._disabled:
+            return False
+        try:
+            if type(user_id) is not str or not user_id:
+                user_id = _as_id(user_id)
+            if anonymous_id is not None:
+                anonymous_id = _as_id(anonymous_id)
+            problem = None
+            if user_id is None or type(label) is not str or timestamp is not None or message_id is not None:
+                label_name, required, is_id = _LABELS[kind]  # the uncommon calls: check everything
+                if is_id:
+                    label = _as_id(label)
+                problem = _problem(kind, user_id, anonymous_id, label, label_name, required, timestamp,
+                                   message_id)
+            elif not label:
+                problem = f"{kind} {_LABELS[kind][0]} must be a non-empty string"
+            if problem is None:
+                call = _new_call(Captured, (
+                    kind, user_id, anonymous_id, label,
+                    None if body is None else snapshot(body),
+                    None if context is None else snapshot(context),
+                    _now() if timestamp is None else timestamp,
+                    message_id,
+                    None if integrations is None else snapshot(integrations),
+                ))
+        except Exception as error:  # e.g. a value whose __str__ raises, a cyclic dict
+            problem = f"{kind} arguments could not be captured: {error!r}"
+        if problem is not None:
+            self._consumer.buffer.reject("invalid")
+            report(self._on_error, NorthstarError("invalid", problem))
+            return False
+        try:
+            drop = self._consumer.submit(call)
+        except Exception:
+            logger.exception("northstar could not submit a %s call", kind)
+            return False
+        if drop is None:
+            return True
+        if drop.report:
+            report(self._on_error, NorthstarError(drop.reason, _SUBMIT_DROPS[drop.reason]))
+        return False
+
+
+def _as_id(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
+    return None if value is None else str(value) or None
+
+
+def _problem(
+    kind: Kind,
+    user_id: str | None,
+    anonymous_id: str | None,
+    label: Any,
+    label_name: str,
+    required: bool,
+    timestamp: datetime | None,
+    message_id: str | None,
+) -> str | None:
+    """Why a call cannot be sent, or None."""
+    if user_id is None and anonymous_id is None:
+        return f"{kind} requires user_id" + ("" if kind == "alias" else " or anonymous_id")
+    if label is None:
+        if required:
+            return f"{kind} requires {label_name}"
+    elif type(label) is not str or not label:
+        return f"{kind} {label_name} must be a non-empty string, got {label!r}"
+    if timestamp is not None and not isinstance(timestamp, datetime):
+        return f"timestamp must be a datetime, got {type(timestamp).__name__}"
+    if message_id is not None and (type(message_id) is not str or not message_id):
+        return f"message_id must be a non-empty string, got {message_id!r}"
+    return None
+
+
+def _make_delivery(
+    make_transport: functools.partial[Transport], buffer: Buffer, stop: threading.Event, **options: Any
+) -> Delivery:
+    return Delivery(buffer, make_transport(), stop, **options)
+
+
+def _check_config(
+    write_key: str,
+    needs_key: bool,
+    max_queue_size: int,
+    batch_size: int,
+    max_batch_bytes: int,
+    max_event_bytes: int,
+    flush_interval: float,
+    timeout: float,
+    max_retry_seconds: float,
+) -> None:
+    if needs_key and (not isinstance(write_key, str) or not write_key):
+        raise ValueError("write_key must be a non-empty string")
+    if min(max_queue_size, batch_size, max_event_bytes) < 1:
+        raise ValueError("max_queue_size, batch_size and max_event_bytes must be positive")
+    if max_event_bytes + ENVELOPE_BYTES > max_batch_bytes:
+        raise ValueError(f"max_batch_bytes must be at least max_event_bytes + {ENVELOPE_BYTES}")
+    if flush_interval <= 0 or timeout <= 0 or max_retry_seconds < 0:
+        raise ValueError("flush_interval and timeout must be positive, max_retry_seconds not negative")
+
+
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _shutdown_all() -> None:
+    for client in list(_clients):
+        client.close()
+
+
+def _reset_all_after_fork() -> None:
+    for client in list(_clients):
+        client._consumer.reset_after_fork()
+
+
+atexit.register(_shutdown_all)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_all_after_fork)

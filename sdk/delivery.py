@@ -1,0 +1,135 @@
+"""Turning captured calls into sent or dropped messages: encode, size-check, batch, post with
+retries, then count and report the outcome of every message exactly once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .batching import batch_body, split_batches
+from .buffer import Buffer
+from .errors import NorthstarError, OnError, report
+from .messages import Captured, build_message, encode_message, now_iso
+from .retry import Backoff, verdict
+from .stats import DropReason
+from .transport import Response, Transport
+
+
+class Delivery:
+    """Delivers batches for one sender thread at a time (the consumer, or a sync-mode caller).
+
+    Drops are reported (`on_error`) before they are counted, so once `flush()` returns the
+    app's hook has seen them. A batch keeps its encoded bytes, hence its messageIds, across
+    retries. Retries wait on
+    `stop`, so a shutdown interrupts them; they never hold the buffer's lock, so the app keeps
+    enqueueing (and, once the queue is full, dropping with a count) during an outage.
+    """
+
+    def __init__(
+        self,
+        buffer: Buffer,
+        transport: Transport,
+        stop: threading.Event,
+        *,
+        default_context: Mapping[str, Any],
+        batch_size: int,
+        max_batch_bytes: int,
+        max_event_bytes: int,
+        max_retry_seconds: float,
+        on_error: OnError | None,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self._buffer = buffer
+        self._transport = transport
+        self._stop = stop
+        self._default_context = default_context
+        self._batch_size = batch_size
+        self._max_batch_bytes = max_batch_bytes
+        self._max_event_bytes = max_event_bytes
+        self._max_retry_seconds = max_retry_seconds
+        self._on_error = on_error
+        self._backoff = backoff
+
+    def deliver(self, calls: Sequence[Captured]) -> None:
+        """Send `calls` (taken from the buffer) and resolve every one of them in the buffer."""
+        if self._stop.is_set():
+            self._drop("shutdown", "client shut down before sending", len(calls))
+            return
+        encoded: list[bytes] = []
+        for call in calls:
+            try:
+                message = build_message(call, self._default_context)
+                data = encode_message(message)
+            except Exception as error:  # e.g. a value whose __str__ raises or recurses forever
+                self._drop("invalid", f"{call.kind} could not be serialised: {error!r}", 1)
+                continue
+            if len(data) > self._max_event_bytes:
+                detail = f"{call.kind} is {len(data)} bytes serialised (max_event_bytes={self._max_event_bytes})"
+                self._drop("too_large", detail, 1, [message])
+                continue
+            encoded.append(data)
+        for batch in split_batches(encoded, self._batch_size, self._max_batch_bytes):
+            self._send(batch)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def _send(self, batch: list[bytes]) -> None:
+        deadline = time.monotonic() + self._max_retry_seconds
+        attempt = 0
+        while not self._stop.is_set():
+            response = self._post(batch)
+            outcome = verdict(response.status)
+            if outcome == "delivered":
+                self._settle(batch, response)
+                return
+            if outcome == "rejected":
+                detail = f"collector answered {response.status}: {response.detail}"
+                self._drop("rejected", detail, len(batch), batch, status=response.status)
+                return
+            delay = self._backoff.delay(attempt, response.retry_after)
+            if time.monotonic() + delay > deadline:
+                detail = f"gave up after {attempt + 1} attempt(s); last: {response.status or response.detail}"
+                self._drop("retry_exhausted", detail, len(batch), batch, status=response.status)
+                return
+            if self._stop.wait(delay):
+                break
+            attempt += 1
+            self._buffer.count_retry()
+        self._drop("shutdown", "client shut down while retrying", len(batch), batch)
+
+    def _post(self, batch: list[bytes]) -> Response:
+        try:
+            return self._transport.post(batch_body(batch, now_iso()))
+        except Exception as error:  # a transport must not end delivery: treat as no answer
+            return Response(None, detail=repr(error))
+
+    def _settle(self, batch: list[bytes], response: Response) -> None:
+        reasons = {index: reason for index, reason in response.rejected if 0 <= index < len(batch)}
+        if reasons:
+            detail = "; ".join(f"#{index}: {reason}" for index, reason in sorted(reasons.items()))
+            rejected = [batch[index] for index in sorted(reasons)]
+            detail = f"collector rejected {len(reasons)} message(s): {detail}"
+            self._report("rejected", detail, rejected, response.status)
+        self._buffer.resolve(sent=len(batch) - len(reasons), dropped={"rejected": len(reasons)}, batches=1)
+
+    def _drop(
+        self,
+        reason: DropReason,
+        detail: str,
+        count: int,
+        messages: Sequence[bytes | dict[str, Any]] = (),
+        *,
+        status: int | None = None,
+    ) -> None:
+        self._report(reason, detail, messages, status)
+        self._buffer.resolve(dropped={reason: count})
+
+    def _report(
+        self, reason: DropReason, detail: str, messages: Sequence[bytes | dict[str, Any]], status: int | None
+    ) -> None:
+        wire = [json.loads(m) if isinstance(m, bytes) else m for m in messages] if self._on_error else []
+        report(self._on_error, NorthstarError(reason, detail, status=status), wire)

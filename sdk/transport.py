@@ -1,0 +1,140 @@
+"""How a batch body leaves the process: HTTP POST to `{host}/v1/batch`, or an in-memory record."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import gzip
+import http.client
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .version import LIBRARY_NAME, VERSION
+
+USER_AGENT = f"{LIBRARY_NAME}/{VERSION}"
+
+# A keep-alive connection the server closed while idle fails like this on its next use.
+_STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+@dataclass(frozen=True)
+class Response:
+    """The collector's answer to one POST."""
+
+    status: int | None
+    """HTTP status; None when no answer arrived (refused, reset, timed out)."""
+    retry_after: float | None = None
+    """Seconds the server asked to wait (Retry-After), if any."""
+    rejected: tuple[tuple[int, str], ...] = ()
+    """(index in the batch, reason) of messages a 2xx answer refused."""
+    detail: str = ""
+
+
+class Transport(Protocol):
+    def post(self, body: bytes) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class HttpTransport:
+    """POSTs batch bodies over one keep-alive connection. Not thread-safe: one per sender."""
+
+    def __init__(self, host: str, write_key: str, *, gzip: bool = True, timeout: float = 10.0) -> None:
+        url = urllib.parse.urlsplit(host if "://" in host else f"http://{host}")
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"host must be an http(s) URL, got {host!r}")
+        self._https = url.scheme == "https"
+        self._netloc = url.netloc
+        self._path = url.path.rstrip("/") + "/v1/batch"
+        self._gzip = gzip
+        self._timeout = timeout
+        credentials = base64.b64encode(f"{write_key}:".encode()).decode()
+        self._headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Basic {credentials}",
+            "User-Agent": USER_AGENT,
+        }
+        if gzip:
+            self._headers["Content-Encoding"] = "gzip"
+        self._connection: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> Response:
+        """Send once (plus one immediate resend if a reused keep-alive connection was stale)."""
+        payload = gzip.compress(body, compresslevel=6, mtime=0) if self._gzip else body
+        reused = self._connection is not None
+        try:
+            return self._exchange(payload)
+        except _STALE_CONNECTION_ERRORS as error:
+            self.close()
+            if not reused:
+                return Response(None, detail=repr(error))
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            return Response(None, detail=repr(error))
+        try:
+            return self._exchange(payload)
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            return Response(None, detail=repr(error))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _exchange(self, payload: bytes) -> Response:
+        if self._connection is None:
+            connection_class = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            self._connection = connection_class(self._netloc, timeout=self._timeout)
+        self._connection.request("POST", self._path, body=payload, headers=self._headers)
+        answer = self._connection.getresponse()
+        content = answer.read()
+        if answer.will_close:
+            self.close()
+        return Response(
+            answer.status,
+            retry_after=parse_retry_after(answer.getheader("Retry-After")),
+            rejected=_rejections(content) if 200 <= answer.status < 300 else (),
+            detail=content[:200].decode("utf-8", "replace"),
+        )
+
+
+class RecordingTransport:
+    """`send=False`: keeps the messages of every body in `recorded` instead of sending them."""
+
+    def __init__(self, recorded: list[dict[str, Any]]) -> None:
+        self.recorded = recorded
+
+    def post(self, body: bytes) -> Response:
+        self.recorded.extend(json.loads(body)["batch"])
+        return Response(200)
+
+    def close(self) -> None:
+        pass
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _rejections(content: bytes) -> tuple[tuple[int, str], ...]:
+    """Per-message rejections from a collector's 2xx JSON; anything unparsable means none."""
+    try:
+        rejected = json.loads(content).get("rejected") or ()
+        return tuple((int(entry["index"]), str(entry.get("reason", ""))) for entry in rejected)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return ()
