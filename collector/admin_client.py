@@ -55,7 +55,11 @@ class AdminClient:
         return self._request("GET", f"/v1/events?{query}")
 
     def verify(self, message_ids: list[str]) -> dict[str, Any]:
-        """Which of these message ids are missing from the store, or stored more than once."""
+        """Which of these message ids are missing, or counted more than once.
+
+        `extra_copies` counts physical rows beyond one per id: resends waiting for a merge
+        to collapse them (never counted twice, but zero when nothing was resent).
+        """
         return self._request("POST", "/v1/events/verify", {"message_ids": message_ids})
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:

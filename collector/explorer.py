@@ -54,12 +54,14 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
             return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
         if len(message_ids) > _MAX_VERIFY_IDS:
             return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")
-        copies = await run_in_threadpool(lambda: stored_copies(client(), message_ids))
+        counted = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=True))
+        physical = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=False))
         return json_response(
             {
                 "checked": len(set(message_ids)),
-                "missing": sorted(set(message_ids) - copies.keys()),
-                "duplicated": sorted(key for key, count in copies.items() if count > 1),
+                "missing": sorted(set(message_ids) - counted.keys()),
+                "duplicated": sorted(key for key, count in counted.items() if count > 1),
+                "extra_copies": sum(count - 1 for count in physical.values()),
             }
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -26,8 +27,18 @@ def _config(settings: CollectorSettings) -> uvicorn.Config:
 
 
 def serve_forever(settings: CollectorSettings) -> None:
-    """Serve until SIGINT/SIGTERM, then finish in-flight requests and flush to ClickHouse."""
+    """Serve until SIGINT/SIGTERM, then finish in-flight requests, flush, and exit with 0.
+
+    uvicorn re-raises the stop signal once it has shut down gracefully; the handlers set
+    here turn that into a clean exit instead of death by signal.
+    """
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _exit_cleanly)
     uvicorn.Server(_config(settings)).run()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

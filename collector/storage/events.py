@@ -92,13 +92,18 @@ def count_events(client: Client, *, event: str = "", type: str = "", user_id: st
 
 
 _STORED_COPIES_SQL = """
-SELECT message_id, count() FROM events FINAL
+SELECT message_id, count() FROM events __FINAL__
 WHERE message_id IN {message_ids:Array(String)}
 GROUP BY message_id
 """
 
 
-def stored_copies(client: Client, message_ids: Sequence[str]) -> dict[str, int]:
-    """Rows per message id after ReplacingMergeTree collapsing (FINAL); absent ids are missing."""
-    rows = client.query(_STORED_COPIES_SQL, parameters={"message_ids": list(message_ids)}).result_rows
+def stored_copies(client: Client, message_ids: Sequence[str], *, collapsed: bool) -> dict[str, int]:
+    """Rows per message id; absent ids are missing.
+
+    `collapsed=True` counts as queries see them after ReplacingMergeTree collapsing (FINAL),
+    so a client's resend of an identical event counts once; False counts physical rows.
+    """
+    sql = _STORED_COPIES_SQL.replace("__FINAL__", "FINAL" if collapsed else "")
+    rows = client.query(sql, parameters={"message_ids": list(message_ids)}).result_rows
     return dict(rows)

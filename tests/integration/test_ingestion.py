@@ -162,7 +162,10 @@ def test_resent_batch_is_counted_once(collector: CollectorProcess, api: AdminCli
     api.wait_until_stored()
     assert api.events(user_id=user)["total"] == 10
     report = api.verify([f"{user}-{n}" for n in range(12)])
-    assert report == {"checked": 12, "missing": [f"{user}-10", f"{user}-11"], "duplicated": []}
+    assert report["checked"] == 12
+    assert report["missing"] == [f"{user}-10", f"{user}-11"]
+    assert report["duplicated"] == []
+    assert report["extra_copies"] <= 20  # two resends of ten, until a merge collapses them
 
 
 def test_client_clock_skew_is_corrected_from_sent_at(collector: CollectorProcess, api: AdminClient) -> None:

@@ -1,0 +1,134 @@
+"""Acknowledged means durable: crashes, restarts, store outages and shutdowns lose nothing."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+
+import httpx
+
+from collector.admin_client import AdminClient
+from northstar.process import CollectorProcess
+
+
+class _Sender:
+    """Threads posting batches of unique events, remembering which ones were acknowledged."""
+
+    def __init__(self, url: str, write_key: str, threads: int = 4, batch_size: int = 50) -> None:
+        self.url = url
+        self.write_key = write_key
+        self.batch_size = batch_size
+        self.acknowledged: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
+
+    def start(self) -> "_Sender":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acknowledged) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(self.acknowledged) >= count, f"only {len(self.acknowledged)} acknowledged"
+
+    def _run(self, number: int) -> None:
+        with httpx.Client(auth=(self.write_key, ""), timeout=10) as client:
+            while not self._stop.is_set():
+                ids = [f"t{number}-{uuid.uuid4().hex}" for _ in range(self.batch_size)]
+                batch = [{"type": "track", "event": "Durable", "userId": f"user-{number}",
+                          "messageId": message_id, "properties": {"n": index}}
+                         for index, message_id in enumerate(ids)]
+                try:
+                    response = client.post(self.url + "/v1/batch", json={"batch": batch})
+                except httpx.HTTPError:
+                    return  # the collector went away: this batch was never acknowledged
+                if response.status_code == 200:
+                    with self._lock:
+                        self.acknowledged.extend(ids)
+
+
+def _assert_all_stored_once(api: AdminClient, acknowledged: list[str]) -> None:
+    api.wait_until_stored()
+    for start in range(0, len(acknowledged), 50_000):
+        report = api.verify(acknowledged[start:start + 50_000])
+        assert report["missing"] == [], f"{len(report['missing'])} acknowledged events lost"
+        assert report["duplicated"] == []
+        assert report["extra_copies"] == 0  # nothing was resent, so nothing is stored twice
+
+
+def test_kill_9_mid_load_loses_and_duplicates_nothing(fresh_collector: CollectorProcess) -> None:
+    fresh_collector.start()
+    sender = _Sender(fresh_collector.url, fresh_collector.write_key).start()
+    sender.wait_for(5_000)
+    fresh_collector.stop(signal.SIGKILL)
+    sender.stop()
+    acknowledged = list(sender.acknowledged)
+
+    fresh_collector.start()
+    api = AdminClient(fresh_collector.url, fresh_collector.admin_secret)
+    _assert_all_stored_once(api, acknowledged)
+
+
+def test_sigterm_drains_into_clickhouse_and_exits_cleanly(fresh_collector: CollectorProcess) -> None:
+    fresh_collector.start()
+    sender = _Sender(fresh_collector.url, fresh_collector.write_key).start()
+    sender.wait_for(2_000)
+    exit_code = fresh_collector.stop(signal.SIGTERM)
+    sender.stop()
+    assert exit_code == 0, fresh_collector.log()
+
+    fresh_collector.start()
+    api = AdminClient(fresh_collector.url, fresh_collector.admin_secret)
+    assert api.status()["backlog_records"] == 0  # everything was inserted before exit
+    _assert_all_stored_once(api, list(sender.acknowledged))
+
+
+def test_events_acknowledged_while_clickhouse_is_down_arrive_when_it_returns(
+    fresh_collector: CollectorProcess,
+) -> None:
+    unreachable = ("--clickhouse-dsn", "http://127.0.0.1:9/")
+    down = CollectorProcess(fresh_collector.data_dir, port=fresh_collector.port, extra_args=unreachable)
+    down.start()
+    api = AdminClient(down.url, down.admin_secret)
+    ids = [f"outage-{n}" for n in range(300)]
+    batch = [{"type": "track", "event": "Outage", "userId": "u", "messageId": i} for i in ids]
+    response = httpx.post(down.url + "/v1/batch", json={"batch": batch}, auth=(down.write_key, ""))
+    assert response.status_code == 200 and response.json()["accepted"] == 300
+
+    ready = httpx.get(down.url + "/ready")
+    assert ready.status_code == 503 and "ClickHouse unreachable" in ready.json()["problems"][0]
+    assert api.status()["backlog_records"] == 1
+    assert down.stop(signal.SIGTERM) == 0
+
+    fresh_collector.start()  # same data directory, the embedded store is back
+    api = AdminClient(fresh_collector.url, fresh_collector.admin_secret)
+    assert httpx.get(fresh_collector.url + "/ready").status_code == 200
+    _assert_all_stored_once(api, ids)
+
+
+def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
+    fresh_collector.start()
+    auth = (fresh_collector.write_key, "")
+    batch = [{"type": "track", "event": "Counted", "userId": "u"}, {"type": "track", "userId": "u"}]
+    httpx.post(fresh_collector.url + "/v1/batch", json={"batch": batch}, auth=auth)
+    httpx.post(fresh_collector.url + "/v1/batch", json={"batch": batch}, auth=("wrong", ""))
+    AdminClient(fresh_collector.url, fresh_collector.admin_secret).wait_until_stored()
+
+    text = httpx.get(fresh_collector.url + "/metrics").text
+    assert "northstar_events_accepted_total 1.0" in text
+    assert "northstar_events_stored_total 1.0" in text
+    assert 'northstar_events_rejected_total{reason="invalid"} 1.0' in text
+    assert 'northstar_requests_refused_total{reason="unauthorized"} 1.0' in text
+    assert 'northstar_request_seconds_count{api="segment"} 2.0' in text
+    assert "northstar_insert_rows_count 1.0" in text
+    assert "northstar_log_backlog_records 0.0" in text
