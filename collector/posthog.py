@@ -40,6 +40,7 @@ class _Event(msgspec.Struct):
     timestamp: datetime | None = None
     uuid: str | None = None
     api_key: str | None = None
+    set: msgspec.Raw = msgspec.field(name="$set", default=_EMPTY)
 
 
 class _Special(msgspec.Struct):
@@ -111,9 +112,11 @@ def _decode_event(
 def _segment_message(event: _Event, special: _Special, distinct_id: str | int | None) -> SegmentMessage:
     common = {"message_id": event.uuid, "timestamp": event.timestamp, "properties": event.properties}
     name = event.event
-    if name == "$identify":
+    if name in ("$identify", "$set"):
+        # Person properties travel in properties.$set, or at the top level for `set()`.
+        traits = event.set or special.set
         return SegmentMessage(type="identify", user_id=distinct_id, anonymous_id=special.anon_distinct_id,
-                              traits=special.set, **common)
+                              traits=traits, **common)
     if name == "$pageview":
         return SegmentMessage(type="page", user_id=distinct_id, name=special.current_url, **common)
     if name == "$screen":

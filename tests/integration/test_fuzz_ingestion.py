@@ -1,0 +1,63 @@
+"""Fuzzing the live ingestion endpoints: bad input gets a 4xx, never a 500, and loses nothing else."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.admin_client import AdminClient
+from northstar.process import CollectorProcess
+
+ENDPOINTS = ["/v1/batch", "/v1/track", "/v1/identify", "/v1/alias", "/v1/group", "/batch/", "/capture/", "/i/v0/e/"]
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50)
+_json = st.recursive(
+    _scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=15,
+)
+_field_names = st.sampled_from(
+    ["type", "event", "userId", "anonymousId", "properties", "traits", "context", "timestamp",
+     "messageId", "sentAt", "groupId", "previousId", "distinct_id", "uuid", "api_key", "$set", "batch"]
+)
+_events = st.dictionaries(_field_names, _json | st.just("2026-01-01T00:00:00Z") | st.just("track"), max_size=8)
+_bodies = st.one_of(
+    st.binary(max_size=300),
+    _json.map(lambda value: json.dumps(value).encode()),
+    st.lists(_events | _json, max_size=6).map(lambda batch: json.dumps({"batch": batch}).encode()),
+    _events.map(lambda event: json.dumps(event).encode()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(endpoint=st.sampled_from(ENDPOINTS), body=_bodies, zipped=st.sampled_from(["no", "yes", "lying"]))
+def test_no_input_gets_a_server_error(collector: CollectorProcess, endpoint: str, body: bytes, zipped: str) -> None:
+    headers = {"Content-Type": "application/json"}
+    if zipped != "no":
+        headers["Content-Encoding"] = "gzip"
+        body = gzip.compress(body) if zipped == "yes" else body
+    response = httpx.post(collector.url + endpoint, content=body, headers=headers,
+                          auth=(collector.write_key, ""), timeout=30)
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.lists(_events | _json, min_size=1, max_size=5))
+def test_good_events_survive_beside_garbage(
+    collector: CollectorProcess, api: AdminClient, garbage: list[object]
+) -> None:
+    message_id = uuid.uuid4().hex
+    good = {"type": "track", "event": "Survivor", "userId": "fuzz-user", "messageId": message_id}
+    response = httpx.post(collector.url + "/v1/batch", json={"batch": [*garbage, good]},
+                          auth=(collector.write_key, ""), timeout=30)
+    assert response.status_code == 200
+    rejected = {item["index"] for item in response.json()["rejected"]}
+    assert len(garbage) not in rejected
+    api.wait_until_stored()
+    assert api.verify([message_id])["missing"] == []
