@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 from datetime import datetime, timezone
 
 import msgspec
@@ -54,17 +54,24 @@ class DecodedBatch:
     rejected: list[Rejection]
 
 
+_Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
+_Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
+
+
 class SegmentMessage(msgspec.Struct, rename="camel"):
-    """One message of the Segment spec; other wire formats are mapped onto it."""
+    """One message of the Segment spec; other wire formats are mapped onto it.
+
+    Lengths are checked while decoding, so an oversized id fails with its JSON path.
+    """
 
     type: str | None = None
-    event: str | None = None
-    name: str | None = None
-    user_id: str | int | None = None
-    anonymous_id: str | int | None = None
-    group_id: str | int | None = None
-    previous_id: str | int | None = None
-    message_id: str | None = None
+    event: _Name | None = None
+    name: _Name | None = None
+    user_id: _Id | int | None = None
+    anonymous_id: _Id | int | None = None
+    group_id: _Id | int | None = None
+    previous_id: _Id | int | None = None
+    message_id: _Id | None = None
     timestamp: datetime | None = None
     original_timestamp: datetime | None = None
     sent_at: datetime | None = None
@@ -172,13 +179,18 @@ def build_event(
     message_type = forced_type or message.type
     if message_type not in MESSAGE_TYPES:
         raise EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message.type!r}")
-    user_id = _identifier(message.user_id, "userId")
-    anonymous_id = _identifier(message.anonymous_id, "anonymousId")
+    user_id = _identifier(message.user_id)
+    anonymous_id = _identifier(message.anonymous_id)
     if not user_id and not anonymous_id:
         raise EventError("userId or anonymousId is required")
-    event = _required_name(message.event, "event") if message_type == "track" else ""
-    group_id = _identifier(message.group_id, "groupId")
-    previous_id = _identifier(message.previous_id, "previousId")
+    if message_type == "track":
+        if not message.event:
+            raise EventError("event is required")
+        event = message.event
+    else:
+        event = ""
+    group_id = _identifier(message.group_id)
+    previous_id = _identifier(message.previous_id)
     if message_type == "group" and not group_id:
         raise EventError("groupId is required for group")
     if message_type == "alias" and not previous_id:
@@ -190,10 +202,10 @@ def build_event(
     # Segment's clock-skew correction: shift the device time by (server now - device now).
     corrected_ms = original_ms + (received_at_ms - sent_ms) if sent_ms and original else original_ms
     return StoredEvent(
-        message_id=_message_id(message.message_id, raw),
+        message_id=message.message_id or _derived_message_id(raw),
         type=message_type,
         event=event,
-        name=_optional_name(message.name),
+        name=message.name or "",
         user_id=user_id,
         anonymous_id=anonymous_id,
         group_id=group_id,
@@ -210,44 +222,23 @@ def build_event(
     )
 
 
-def _identifier(value: str | int | None, field: str) -> str:
+def _identifier(value: str | int | None) -> str:
     if value is None:
         return ""
-    text = str(value)
-    if len(text) > _MAX_ID_LENGTH:
-        raise EventError(f"{field} is longer than {_MAX_ID_LENGTH} characters")
-    return text
-
-
-def _required_name(value: str | None, field: str) -> str:
-    if not value:
-        raise EventError(f"{field} is required")
-    return _optional_name(value)
-
-
-def _optional_name(value: str | None) -> str:
-    if value is None:
-        return ""
-    if len(value) > _MAX_NAME_LENGTH:
-        raise EventError(f"name is longer than {_MAX_NAME_LENGTH} characters")
-    return value
+    return value if value.__class__ is str else str(value)
 
 
 def _json_object(raw: msgspec.Raw, field: str) -> str:
     text = bytes(raw)
+    if text[:1] == b"{":
+        return text.decode()
     if not text or text == b"null":
         return "{}"
-    if not text.startswith(b"{"):
-        raise EventError(f"{field} must be a JSON object")
-    return text.decode()
+    raise EventError(f"{field} must be a JSON object")
 
 
-def _message_id(message_id: str | None, raw: bytes) -> str:
-    """The client's id, or one derived from the event's bytes so a resent event dedups."""
-    if message_id:
-        if len(message_id) > _MAX_ID_LENGTH:
-            raise EventError(f"messageId is longer than {_MAX_ID_LENGTH} characters")
-        return message_id
+def _derived_message_id(raw: bytes) -> str:
+    """An id derived from the event's bytes, so a resent event without one still dedups."""
     return "auto-" + hashlib.sha256(raw).hexdigest()[:32]
 
 

@@ -62,6 +62,12 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
                         "else one generated under the data dir)")
     parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
                         help="secret for results and experiment management")
+    parser.add_argument("--log-budget-mb", type=_positive_int,
+                        default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
+                        help="disk the write-ahead log may hold before answering 503 (default 2048)")
+    parser.add_argument("--no-fsync", action="store_true",
+                        default=env("NORTHSTAR_NO_FSYNC", "") == "1",
+                        help="benchmark baseline only: acknowledge before the log reaches the disk")
 
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
@@ -89,4 +95,6 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         admin_secret=admin_secret,
         host=args.host,
         port=args.port,
+        wal_max_backlog_bytes=args.log_budget_mb << 20,
+        fsync=not args.no_fsync,
     )

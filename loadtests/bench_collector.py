@@ -1,0 +1,177 @@
+"""Collector throughput against the raw ClickHouse insert ceiling, measured in one run.
+
+Run: python -m loadtests.bench_collector [--seconds 15] [--connections 16]
+
+(a) Ceiling: rows/s that a bare clickhouse-connect insert reaches into the same chDB
+    `events` table, with pre-built columns of the same events, 50,000 rows per insert.
+(b) Collector: a real `python -m collector serve` (fsync on) fed by separate load
+    processes posting gzip'd 100-event batches over keep-alive HTTP; acknowledged
+    events/s, p50/p99 acknowledgement latency, and the end-to-end rate until every
+    acknowledged event is in ClickHouse.
+Prints a markdown table and the ratio b/a (goal ≥ 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import multiprocessing
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.admin_client import AdminClient
+from collector.storage import connect, insert_events, migrate
+from collector.wire import decode_batch
+from northstar.process import CollectorProcess
+
+_EVENTS_PER_BATCH = 100
+_CEILING_ROWS_PER_INSERT = 50_000
+
+
+def make_batch(seed: int) -> bytes:
+    """One SDK-shaped batch of 100 track events with a few hundred bytes of properties each."""
+    now = time.time()
+    batch = [
+        {
+            "type": "track",
+            "event": ("Product Viewed", "Product Added", "Checkout Started")[n % 3],
+            "userId": f"user-{seed}-{n % 17}",
+            "messageId": str(uuid.uuid4()),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".123Z",
+            "properties": {"product_id": f"sku-{seed}-{n}", "price": 19.99 + n, "currency": "USD",
+                           "category": "Outdoor", "name": "Trail Runner 2", "quantity": 1 + n % 3},
+            "context": {"library": {"name": "northstar-python", "version": "0.1.0"},
+                        "ip": "203.0.113.7", "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"},
+        }
+        for n in range(_EVENTS_PER_BATCH)
+    ]
+    return json.dumps({"batch": batch, "sentAt": batch[0]["timestamp"]}).encode()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    events: int
+    seconds: float
+    latencies_ms: list[float]
+
+
+def _load_worker(port: int, write_key: str, seconds: float, connections: int, seed: int, out) -> None:
+    import base64
+    import threading
+
+    bodies = [gzip.compress(make_batch(seed * 1000 + n)) for n in range(50)]
+    auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", "Authorization": auth}
+    deadline = time.perf_counter() + seconds
+    acknowledged = [0]
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        sent = 0
+        while time.perf_counter() < deadline:
+            body = bodies[(number + sent) % len(bodies)]
+            started = time.perf_counter()
+            connection.request("POST", "/v1/batch", body, headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            sent += 1
+            if response.status == 200:
+                with lock:
+                    acknowledged[0] += _EVENTS_PER_BATCH
+                    latencies.append(elapsed)
+        connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((acknowledged[0], latencies))
+
+
+def measure_ceiling(rows: int) -> float:
+    """Rows/s of bare column-oriented inserts of the same events into chDB."""
+    with tempfile.TemporaryDirectory() as directory:
+        client = connect(f"chdb://{directory}/ch")
+        migrate(client)
+        events = []
+        seed = 0
+        while len(events) < _CEILING_ROWS_PER_INSERT:
+            events += decode_batch(make_batch(seed), int(time.time() * 1000), 32_000).accepted
+            seed += 1
+        chunks = max(1, rows // _CEILING_ROWS_PER_INSERT)
+        started = time.perf_counter()
+        for _ in range(chunks):
+            insert_events(client, events)
+        return chunks * len(events) / (time.perf_counter() - started)
+
+
+def measure_collector(seconds: float, connections: int, processes: int, fsync: bool) -> tuple[LoadResult, float]:
+    """Acknowledged load over `seconds`, and events/s until all of it was in ClickHouse."""
+    with tempfile.TemporaryDirectory() as directory:
+        extra = () if fsync else ("--no-fsync",)
+        with CollectorProcess(Path(directory), extra_args=extra) as collector:
+            api = AdminClient(collector.url, collector.admin_secret)
+            queue: multiprocessing.Queue = multiprocessing.Queue()
+            workers = [
+                multiprocessing.Process(
+                    target=_load_worker,
+                    args=(collector.port, collector.write_key, seconds, connections, n, queue),
+                )
+                for n in range(processes)
+            ]
+            started = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            results = [queue.get(timeout=seconds + 120) for _ in workers]
+            load_seconds = time.perf_counter() - started
+            for worker in workers:
+                worker.join()
+            api.wait_until_stored(timeout=300)
+            end_to_end = time.perf_counter() - started
+    events = sum(count for count, _ in results)
+    latencies = [latency for _, batch in results for latency in batch]
+    return LoadResult(events, load_seconds, latencies), events / end_to_end
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100)[int(share * 100) - 1] if len(values) > 1 else float("nan")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0, help="load duration (default 15)")
+    parser.add_argument("--connections", type=int, default=16, help="connections per load process")
+    parser.add_argument("--processes", type=int, default=2, help="load processes (default 2)")
+    parser.add_argument("--ceiling-rows", type=int, default=1_000_000, help="rows for the ceiling run")
+    args = parser.parse_args(argv)
+
+    ceiling = measure_ceiling(args.ceiling_rows)
+    rows = [("raw chDB insert (ceiling)", f"{ceiling:,.0f}", "", "", "", "1.00")]
+    for fsync in (True, False):
+        load, end_to_end = measure_collector(args.seconds, args.connections, args.processes, fsync)
+        rows.append((
+            f"collector, fsync {'on' if fsync else 'off'}",
+            f"{load.events / load.seconds:,.0f}",
+            f"{end_to_end:,.0f}",
+            f"{_percentile(load.latencies_ms, 0.50):.1f}",
+            f"{_percentile(load.latencies_ms, 0.99):.1f}",
+            f"{end_to_end / ceiling:.2f}",
+        ))
+    print("| path | acknowledged events/s | end-to-end events/s | ack p50 ms | ack p99 ms | end-to-end / ceiling |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
