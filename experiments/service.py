@@ -23,7 +23,7 @@ class ExperimentService:
 
     def __init__(self, connect: Callable[[], Client]) -> None:
         self._client = per_thread(connect)
-        self.store = ExperimentStore(DefinitionStore(connect()))
+        self.store = ExperimentStore(DefinitionStore(connect))
 
     def save(self, definition: ExperimentDefinition) -> int:
         return self.store.save(definition)

@@ -7,10 +7,11 @@ Every save appends a new version, so the history of a definition is kept.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.storage.clickhouse import Client
+from collector.storage.clickhouse import Client, per_thread
 
 __all__ = ["StoredDefinition", "DefinitionStore"]
 
@@ -29,8 +30,9 @@ _SELECT = "SELECT key, version, definition, updated_at FROM experiment_definitio
 class DefinitionStore:
     """Reads and appends definition versions; safe to share between threads."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, connect: Callable[[], Client]) -> None:
+        """Connects lazily, per thread, so the server starts while ClickHouse is down."""
+        self._client = per_thread(connect)
         self._lock = threading.RLock()
 
     def save(self, key: str, definition: str) -> StoredDefinition:
@@ -38,7 +40,7 @@ class DefinitionStore:
         with self._lock:
             current = self.latest(key)
             version = 1 if current is None else current.version + 1
-            self._client.insert(
+            self._client().insert(
                 "experiment_definitions",
                 [[key, version, definition]],
                 column_names=["key", "version", "definition"],
@@ -61,5 +63,5 @@ class DefinitionStore:
 
     def _query(self, sql: str, parameters: dict[str, str]) -> list[StoredDefinition]:
         with self._lock:
-            rows = self._client.query(sql, parameters=parameters).result_rows
+            rows = self._client().query(sql, parameters=parameters).result_rows
         return [StoredDefinition(*row) for row in rows]
