@@ -33,6 +33,7 @@ class CollectorSettings:
     flush_max_bytes: int = 16 << 20
     wal_max_backlog_bytes: int = 2 << 30
     fsync: bool = True
+    cluster: str | None = None
     limits: Limits = field(default_factory=Limits)
 
     @property

@@ -23,6 +23,7 @@ import msgspec
 from collector.events import StoredEvent
 from collector.storage import insert_events, migrate
 from collector.storage.clickhouse import Client
+from collector.storage.cluster import CLUSTER_INSERT_SETTINGS
 from collector.wal import Chunk, WalClosed, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters"]
@@ -58,9 +59,13 @@ class EventWriter:
         flush_interval_seconds: float,
         flush_max_bytes: int,
         on_insert: Callable[[int, float], None] = lambda rows, seconds: None,
+        cluster: str | None = None,
     ) -> None:
-        """`on_insert(rows, seconds)` is called after each successful insert (for metrics)."""
+        """`on_insert(rows, seconds)` is called after each successful insert (for metrics);
+        `cluster` names the ClickHouse cluster in cluster mode."""
         self._wal = wal
+        self._cluster = cluster
+        self._insert_settings = CLUSTER_INSERT_SETTINGS if cluster else {}
         self._on_insert = on_insert
         self._connect = connect
         self._flush_interval = flush_interval_seconds
@@ -135,7 +140,7 @@ class EventWriter:
         while not self._stopping.is_set():
             try:
                 client = self._connect()
-                migrate(client)
+                migrate(client, self._cluster)
             except Exception as error:
                 log.warning("ClickHouse not ready (%s); retrying in %.1fs", error, backoff)
                 self._stopping.wait(backoff)
@@ -162,7 +167,7 @@ class EventWriter:
         while True:
             started = time.perf_counter()
             try:
-                insert_events(client, events, deduplication_token=chunk.dedup_token)
+                insert_events(client, events, chunk.dedup_token, self._insert_settings)
                 break
             except Exception:
                 log.exception("insert of %d events failed; retrying in %.1fs", len(events), backoff)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+from collector.storage.clickhouse import is_embedded
+from collector.storage.cluster import validate_cluster_name
 
 __all__ = ["main", "build_settings"]
 
@@ -65,6 +67,8 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
     parser.add_argument("--log-budget-mb", type=_positive_int,
                         default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
                         help="disk the write-ahead log may hold before answering 503 (default 2048)")
+    parser.add_argument("--cluster", default=env("NORTHSTAR_CLICKHOUSE_CLUSTER"),
+                        help="ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER")
     parser.add_argument("--no-fsync", action="store_true",
                         default=env("NORTHSTAR_NO_FSYNC", "") == "1",
                         help="benchmark baseline only: acknowledge before the log reaches the disk")
@@ -72,6 +76,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
     """Settings from parsed flags; secrets not given are generated once and printed."""
+    cluster = _cluster(args.cluster, args.clickhouse_dsn)
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     write_keys = args.write_keys or [
@@ -97,4 +102,13 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         port=args.port,
         wal_max_backlog_bytes=args.log_budget_mb << 20,
         fsync=not args.no_fsync,
+        cluster=cluster,
     )
+
+
+def _cluster(name: str | None, dsn: str | None) -> str | None:
+    if not name:
+        return None
+    if not dsn or is_embedded(dsn):
+        raise ValueError("--cluster needs a ClickHouse server DSN (http:// or https://)")
+    return validate_cluster_name(name)

@@ -41,6 +41,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         flush_interval_seconds=settings.flush_interval_seconds,
         flush_max_bytes=settings.flush_max_bytes,
         on_insert=metrics.observe_insert,
+        cluster=settings.cluster,
     )
     metrics.watch_writer(writer.counters)
     experiments = ExperimentService(connect_store)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import attrgetter
 
 from collector.events import StoredEvent
@@ -34,7 +34,10 @@ _event_values = attrgetter(*StoredEvent.__struct_fields__)
 
 
 def insert_events(
-    client: Client, events: Sequence[StoredEvent], deduplication_token: str | None = None
+    client: Client,
+    events: Sequence[StoredEvent],
+    deduplication_token: str | None = None,
+    settings: Mapping[str, object] | None = None,
 ) -> None:
     """Insert events in one column-oriented call.
 
@@ -44,13 +47,15 @@ def insert_events(
     if not events:
         return
     columns = list(zip(*map(_event_values, events)))
-    settings = {"insert_deduplication_token": deduplication_token} if deduplication_token else None
+    insert_settings = dict(settings or {})
+    if deduplication_token:
+        insert_settings["insert_deduplication_token"] = deduplication_token
     client.insert(
         "events",
         columns,
         column_names=EVENT_COLUMNS,
         column_oriented=True,
-        settings=settings,
+        settings=insert_settings,
     )
 
 

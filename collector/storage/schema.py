@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from collector.storage.clickhouse import Client
+from collector.storage.cluster import for_cluster
 
 __all__ = ["Migration", "MIGRATIONS", "migrate", "applied_versions"]
 
@@ -77,20 +78,31 @@ def applied_versions(client: Client) -> set[int]:
     return {row[0] for row in rows}
 
 
-def migrate(client: Client) -> list[int]:
-    """Apply every migration not yet recorded; returns the versions applied now."""
-    client.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version UInt32, description String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version UInt32, description String, applied_at DateTime DEFAULT now()) "
+    "ENGINE = MergeTree ORDER BY version"
+)
+
+
+def migrate(client: Client, cluster: str | None = None) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied now.
+
+    With `cluster`, every statement is applied to all nodes (see `cluster.for_cluster`).
+    """
+
+    def run(statement: str) -> None:
+        for rendered in for_cluster(statement, cluster) if cluster else [statement]:
+            client.command(rendered)
+
+    run(_MIGRATIONS_TABLE)
     done = applied_versions(client)
     applied: list[int] = []
     for migration in MIGRATIONS:
         if migration.version in done:
             continue
         for statement in migration.statements:
-            client.command(statement)
+            run(statement)
         client.insert(
             "schema_migrations",
             [[migration.version, migration.description]],
