@@ -34,6 +34,8 @@ class CollectorSettings:
     wal_max_backlog_bytes: int = 2 << 30
     fsync: bool = True
     cluster: str | None = None
+    max_concurrent_requests: int = 1024
+    """Past this many requests in flight the server answers 503: memory stays bounded."""
     limits: Limits = field(default_factory=Limits)
 
     @property

@@ -11,6 +11,7 @@ from pathlib import Path
 from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
 from collector.storage.clickhouse import is_embedded
 from collector.storage.cluster import validate_cluster_name
+from northstar.logs import configure_logging
 
 __all__ = ["main", "build_settings"]
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
     args = parser.parse_args(argv)
     level = logging.WARNING if args.command == "demo" else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level, getattr(args, "log_format", "text"))
 
     if args.command == "demo":
         from northstar.demo import run_demo
@@ -67,6 +68,8 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
     parser.add_argument("--log-budget-mb", type=_positive_int,
                         default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
                         help="disk the write-ahead log may hold before answering 503 (default 2048)")
+    parser.add_argument("--log-format", choices=["text", "json"], default=env("NORTHSTAR_LOG_FORMAT", "text"),
+                        help="text, or one JSON object per line (default text)")
     parser.add_argument("--cluster", default=env("NORTHSTAR_CLICKHOUSE_CLUSTER"),
                         help="ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER")
     parser.add_argument("--no-fsync", action="store_true",

@@ -23,6 +23,7 @@ def _config(settings: CollectorSettings) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=30,
+        limit_concurrency=settings.max_concurrent_requests,
     )
 
 

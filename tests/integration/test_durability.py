@@ -116,6 +116,35 @@ def test_events_acknowledged_while_clickhouse_is_down_arrive_when_it_returns(
     _assert_all_stored_once(api, ids)
 
 
+def test_past_the_log_budget_the_collector_answers_503_and_keeps_what_it_acknowledged(
+    fresh_collector: CollectorProcess,
+) -> None:
+    outage = ("--clickhouse-dsn", "http://127.0.0.1:9/", "--log-budget-mb", "1")
+    down = CollectorProcess(fresh_collector.data_dir, port=fresh_collector.port, extra_args=outage)
+    down.start()
+    acknowledged: list[str] = []
+    refused = None
+    with httpx.Client(auth=(down.write_key, ""), timeout=30) as client:
+        for number in range(100):
+            ids = [f"budget-{number}-{n}" for n in range(100)]
+            batch = [{"type": "track", "event": "Budget", "userId": "u", "messageId": i,
+                      "properties": {"padding": "x" * 200}} for i in ids]
+            response = client.post(down.url + "/v1/batch", json={"batch": batch})
+            if response.status_code == 503:
+                refused = response
+                break
+            assert response.status_code == 200
+            acknowledged += ids
+    assert refused is not None, "1 MB of log budget never filled"
+    assert refused.headers["Retry-After"].isdigit()
+    assert "budget" in refused.json()["error"]
+    assert 'northstar_requests_refused_total{reason="backpressure"} 1.0' in httpx.get(down.url + "/metrics").text
+    assert down.stop(signal.SIGTERM) == 0
+
+    fresh_collector.start()
+    _assert_all_stored_once(AdminClient(fresh_collector.url, fresh_collector.admin_secret), acknowledged)
+
+
 def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
     fresh_collector.start()
     auth = (fresh_collector.write_key, "")
