@@ -5,6 +5,11 @@ Either build a `Client`, or use the module-level default client::
     import sdk
     sdk.configure(write_key="wk_...", host="https://collector.example.com")
     sdk.track("user-1", "Signed Up", {"plan": "pro"})
+    variant = sdk.get_variant("checkout-button", "user-1", {"country": "US"}).variant
+
+Experiment variants are evaluated locally (`sdk.experiments`) from definitions the client
+refreshes in the background; the first in-experiment call per unit and variant tracks
+`Experiment Viewed`.
 
 The default client reads NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST when `configure` was not
 called; with no write key at all its calls are no-ops (one warning is logged).
@@ -20,11 +25,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from .assignment import assign_variant, bucket
 from .client import DEFAULT_HOST, Client
 from .errors import NorthstarError, logger
+from .experiments import Assignment
 from .stats import DropReason, Stats
 from .version import VERSION
 
 __all__ = [
     "VERSION",
+    "Assignment",
     "Client",
     "DropReason",
     "NorthstarError",
@@ -34,12 +41,14 @@ __all__ = [
     "bucket",
     "configure",
     "flush",
+    "get_variant",
     "group",
     "identify",
     "page",
     "screen",
     "shutdown",
     "track",
+    "wait_for_definitions",
 ]
 
 _P = ParamSpec("_P")
@@ -100,4 +109,6 @@ group = _forward(Client.group)
 page = _forward(Client.page)
 screen = _forward(Client.screen)
 flush = _forward(Client.flush)
+get_variant = _forward(Client.get_variant)
+wait_for_definitions = _forward(Client.wait_for_definitions)
 shutdown = _forward(Client.shutdown)

@@ -20,8 +20,11 @@ from typing import Any
 from .batching import ENVELOPE_BYTES
 from .buffer import Buffer
 from .consumer import Consumer
+from .definitions import Bootstrap, DefinitionSource
 from .delivery import Delivery
 from .errors import NorthstarError, OnError, logger, report
+from .experiments import Assignment, unknown
+from .exposures import EXPOSURE_EVENT, ExposureCache
 from .messages import Captured, Kind, json_safe, snapshot
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
@@ -75,6 +78,9 @@ class Client:
         disabled: bool = False,
         on_error: OnError | None = None,
         default_context: Mapping[str, Any] | None = None,
+        bootstrap: Bootstrap | None = None,
+        definitions_refresh_interval: float = 30.0,
+        exposure_cache_size: int = 100_000,
     ) -> None:
         _check_config(write_key, send and not disabled, max_queue_size, batch_size, max_batch_bytes,
                       max_event_bytes, flush_interval, timeout, max_retry_seconds)
@@ -104,8 +110,14 @@ class Client:
             flush_interval=flush_interval,
             sync=sync_mode or not send,
         )
+        self._definitions = DefinitionSource(
+            host, write_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
+            bootstrap=bootstrap, fetch=send and not disabled,
+        )
+        self._exposures = ExposureCache(exposure_cache_size)
         _clients.add(self)
         weakref.finalize(self, self._consumer.stop_accepting).atexit = False
+        weakref.finalize(self, self._definitions.stop).atexit = False
 
     def track(
         self,
@@ -200,6 +212,54 @@ class Client:
         return self._capture("screen", user_id, anonymous_id, name, properties, context, timestamp,
                              message_id, integrations)
 
+    def get_variant(
+        self,
+        experiment_key: str,
+        unit_id: Any,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        default: str | None = None,
+        log_exposure: bool = True,
+    ) -> Assignment:
+        """The unit's variant, evaluated locally from the latest definitions; never raises or waits.
+
+        An experiment not known (yet: the first fetch runs in the background unless a
+        `bootstrap` was given) or not evaluable gives `default`; a stopped, untargeted or
+        uncovered unit gets the control with `in_experiment` False. The first time this
+        process sees a unit in a variant it tracks `Experiment Viewed` (`experiment_id`,
+        `variation_id`), unless `log_exposure` is False.
+        """
+        try:
+            experiment = self._definitions.get(experiment_key)
+            if experiment is None:
+                return unknown(experiment_key, default)
+            if type(unit_id) is not str:
+                unit_id = _as_id(unit_id)
+            assignment = experiment.evaluate(unit_id, attributes)
+            if (log_exposure and assignment.in_experiment
+                    and self._exposures.first((experiment_key, experiment.salt, unit_id, assignment.variant))):
+                properties = {"experiment_id": experiment_key, "variation_id": assignment.variant}
+                if experiment.unit == "anonymous_id":
+                    self.track(None, EXPOSURE_EVENT, properties, anonymous_id=unit_id)
+                else:
+                    self.track(unit_id, EXPOSURE_EVENT, properties)
+            return assignment
+        except Exception as error:  # e.g. attributes that are not a mapping
+            logger.warning("northstar could not evaluate experiment %r: %r", experiment_key, error)
+            return unknown(experiment_key, default, "error")
+
+    def wait_for_definitions(self, timeout: float | None = None) -> bool:
+        """Block until experiment definitions arrived from the collector (for scripts and tests).
+
+        Returns False after `timeout` seconds, or at once when the client does not fetch
+        (``send=False`` or ``disabled``); `get_variant` keeps working from what it has.
+        """
+        try:
+            return self._definitions.wait(timeout)
+        except Exception:
+            logger.exception("northstar wait_for_definitions failed")
+            return False
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every message submitted before the call is sent or dropped.
 
@@ -217,6 +277,7 @@ class Client:
         After `timeout` seconds retries are abandoned and what is still pending is dropped
         ("shutdown"); returns whether everything was resolved in time.
         """
+        self._definitions.stop()
         try:
             return self._consumer.shutdown(timeout)
         except Exception:
@@ -355,6 +416,7 @@ def _shutdown_all() -> None:
 def _reset_all_after_fork() -> None:
     for client in list(_clients):
         client._consumer.reset_after_fork()
+        client._definitions.reset_after_fork()
 
 
 atexit.register(_shutdown_all)

@@ -1,0 +1,202 @@
+"""`Client.get_variant` and its definitions: ETag refresh, last good copy, bootstrap, exposures, no raising."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sdk import Client
+from sdk.definitions import DefinitionSource
+from sdk.exposures import ExposureCache
+
+EVALUATION = json.loads((Path(__file__).parents[1] / "vectors" / "assignment.json").read_text())["evaluation"]
+DOCUMENT = {"experiments": EVALUATION["experiments"]}
+AB = [{"key": "control", "weight": 0.5}, {"key": "treatment", "weight": 0.5}]
+
+
+class StubCollector:
+    """Serves `document` at /v1/sdk/definitions with an ETag; `status` forces an error answer."""
+
+    def __init__(self) -> None:
+        self.document: Any = DOCUMENT
+        self.status = 200
+        self.delay = 0.0
+        self.requests: list[dict[str, str]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                stub.requests.append(dict(self.headers))
+                time.sleep(stub.delay)
+                body = stub.document if isinstance(stub.document, bytes) else json.dumps(stub.document).encode()
+                etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+                if stub.status != 200:
+                    self.send_response(stub.status)
+                    self.end_headers()
+                elif self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                else:
+                    self.send_response(200)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[StubCollector]:
+    server = StubCollector()
+    yield server
+    server.close()
+
+
+def _source(url: str, **options: Any) -> DefinitionSource:
+    return DefinitionSource(url, "wk", refresh_interval=3600, timeout=2, **options)
+
+
+def test_refresh_sends_the_write_key_and_etag_and_keeps_definitions_on_304(stub: StubCollector) -> None:
+    source = _source(stub.url)
+    assert source.refresh() and source.refresh()
+    first, second = stub.requests
+    assert first["Authorization"] == "Basic d2s6" and "If-None-Match" not in first  # base64("wk:")
+    assert second["If-None-Match"]
+    assert source.get("vec-basic") is not None and sorted(source.keys()) == sorted(e["key"] for e in DOCUMENT["experiments"])
+
+
+@pytest.mark.parametrize("failure", ["http_500", "not_json", "wrong_shape", "down"])
+def test_a_failed_refresh_keeps_the_last_good_copy(stub: StubCollector, failure: str) -> None:
+    source = _source(stub.url)
+    assert source.refresh()
+    if failure == "http_500":
+        stub.status = 500
+    elif failure == "not_json":
+        stub.document = b"<html>oops"
+    elif failure == "wrong_shape":
+        stub.document = {"experiments": "everything"}
+    else:
+        stub.close()
+    assert not source.refresh()
+    assert source.get("vec-basic") is not None
+
+
+def test_one_invalid_experiment_is_skipped_without_losing_the_others(stub: StubCollector) -> None:
+    stub.document = {"experiments": [{"key": "broken", "variants": "nope"}, *DOCUMENT["experiments"]]}
+    source = _source(stub.url)
+    assert source.refresh()
+    assert source.get("broken") is None and source.get("vec-basic") is not None
+
+
+def test_background_refresh_picks_up_changes(stub: StubCollector) -> None:
+    client = Client("wk", stub.url, definitions_refresh_interval=0.05)
+    try:
+        assert client.wait_for_definitions(5)
+        assert client.get_variant("late", "u1").reason == "unknown_experiment"
+        stub.document = {"experiments": [{"key": "late", "status": "running", "variants": AB}]}
+        deadline = time.monotonic() + 5
+        while client.get_variant("late", "u1", log_exposure=False).reason != "assigned":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        client.shutdown(timeout=2)
+
+
+def test_get_variant_never_waits_for_the_network(stub: StubCollector) -> None:
+    stub.delay = 1.0
+    client = Client("wk", stub.url)
+    try:
+        started = time.perf_counter()
+        result = client.get_variant("vec-basic", "user-1", default="fallback")
+        assert time.perf_counter() - started < 0.2
+        assert (result.variant, result.in_experiment, result.reason) == ("fallback", False, "unknown_experiment")
+        assert client.wait_for_definitions(5)
+        assert client.get_variant("vec-basic", "user-1", log_exposure=False).reason == "assigned"
+    finally:
+        client.shutdown(timeout=2)
+
+
+def test_wait_for_definitions_times_out_when_the_collector_is_unreachable(stub: StubCollector) -> None:
+    stub.status = 503
+    client = Client("wk", stub.url)
+    try:
+        assert client.wait_for_definitions(0.3) is False
+    finally:
+        client.shutdown(timeout=2)
+
+
+def test_bootstrap_from_a_file_serves_variants_offline(tmp_path: Path) -> None:
+    path = tmp_path / "definitions.json"
+    path.write_text(json.dumps(DOCUMENT))
+    client = Client("wk", send=False, bootstrap=path)
+    for case in EVALUATION["cases"]:
+        result = client.get_variant(case["experiment"], case["unit_id"], case["attributes"], log_exposure=False)
+        assert (result.variant, result.payload, result.in_experiment, result.reason) == (
+            case["variant"], case["payload"], case["in_experiment"], case["reason"])
+    assert client.wait_for_definitions(0.01) is False  # a client that does not send does not fetch
+
+
+def test_first_exposure_per_unit_and_variant_is_tracked_once() -> None:
+    client = Client("wk", send=False, bootstrap=DOCUMENT)
+    for _ in range(3):
+        client.get_variant("vec-basic", "user-1")
+        client.get_variant("vec-basic", "user-3")
+        client.get_variant("vec-anonymous", "anon-1")
+        client.get_variant("vec-overrides", "qa-1")  # forced: not an exposure
+        client.get_variant("vec-coverage", "user-1")  # not covered: not an exposure
+        client.get_variant("vec-basic", "user-2", log_exposure=False)
+    exposures = [(m.get("userId"), m.get("anonymousId"), m["properties"]) for m in client.recorded]
+    assert exposures == [
+        ("user-1", None, {"experiment_id": "vec-basic", "variation_id": "control"}),
+        ("user-3", None, {"experiment_id": "vec-basic", "variation_id": "treatment"}),
+        (None, "anon-1", {"experiment_id": "vec-anonymous", "variation_id": "control"}),
+    ]
+    assert all(m["event"] == "Experiment Viewed" for m in client.recorded)
+
+
+def test_exposure_cache_is_bounded_and_evicts_the_oldest() -> None:
+    cache = ExposureCache(capacity=2)
+    assert cache.first("a") and cache.first("b") and not cache.first("a")
+    assert cache.first("c")  # evicts "a", the oldest
+    assert not cache.first("b") and cache.first("a") and len(cache) == 2
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+_DEFINITION = st.fixed_dictionaries(
+    {"key": st.just("garbage"), "status": st.sampled_from(["running", "stopped", 3])},
+    optional={"variants": _JSON | st.just(AB), "coverage": _JSON, "layer": _JSON, "overrides": _JSON,
+              "targeting": _JSON, "salt": _JSON, "unit": _JSON},
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(bootstrap=_JSON | st.fixed_dictionaries({"experiments": st.lists(_DEFINITION, max_size=2)}),
+       unit_id=_JSON, attributes=_JSON, key=st.sampled_from(["garbage", "vec-basic"]) | _JSON)
+def test_get_variant_never_raises(bootstrap: Any, unit_id: Any, attributes: Any, key: Any) -> None:
+    client = Client("wk", send=False, bootstrap=bootstrap)
+    result = client.get_variant(key, unit_id, attributes)
+    assert result.in_experiment in (True, False)
