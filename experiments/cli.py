@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from collector.admin_client import AdminClient, ApiError
+from experiments.apply import ApplyError, apply_definitions, load_definitions
 from experiments.report import render_table
 
 __all__ = ["main"]
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     results.add_argument("key", help="experiment key")
     results.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands.add_parser("list", help="list experiments")
+    apply = commands.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
+    apply.add_argument("file", type=Path, help="a list of definitions, or {\"experiments\": [...]}")
     args = parser.parse_args(argv)
 
     try:
@@ -34,11 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "results":
             document = api.results(args.key)
             print(json.dumps(document, indent=2) if args.json else render_table(document))
+        elif args.command == "apply":
+            print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
         else:
             for definition in api.list_experiments():
                 variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])
-                print(f"{definition['key']}\t{definition['conversion_event']}\t{variants}")
-    except ApiError as error:
+                print(f"{definition['key']}\t{definition.get('status') or 'draft'}\t{definition['conversion_event']}"
+                      f"\t{variants}")
+    except (ApiError, ApplyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

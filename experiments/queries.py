@@ -1,80 +1,250 @@
-"""Per-variant sufficient statistics computed inside ClickHouse.
+"""Per-variant, per-day sufficient statistics of an experiment's metrics, computed in ClickHouse.
 
-Python never loads per-event rows: one query attributes each unit to the variant of its
-first exposure, checks for the conversion event inside the window after that exposure,
-and returns one row per variant.
+One query per experiment: each unit is attributed to the variant of its first exposure,
+its metric values are aggregated from the events after that exposure (and, for CUPED,
+in a look-back window before it), and ClickHouse returns one row of sums per (variant,
+exposure day). Python never loads per-event or per-unit rows. Every value, including
+event and property names, travels as a query parameter; the SQL text is built only from
+validated, closed sets (metric kinds, cap kinds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any
+
+import msgspec
 
 from collector.events import EXPOSURE_EVENT
 from collector.storage.clickhouse import Client
-from experiments.definitions import ExperimentDefinition
+from experiments.metrics import Measure, MetricDefinition
 
-__all__ = ["ConversionCounts", "conversion_counts"]
-
-# The unit is the user id, or the anonymous id for events sent before identify.
-# A unit seen in more than one variant is set aside (variant = '') and counted.
-_CONVERSION_SQL = f"""
-SELECT
-    if(variations_seen = 1, exposed_variation, '') AS variant,
-    count() AS units,
-    countIf(converted) AS converters
-FROM (
-    SELECT
-        exposure.unit_id AS unit_id,
-        any(exposure.first_variation) AS exposed_variation,
-        any(exposure.variations_seen) AS variations_seen,
-        max(
-            conversion.timestamp >= exposure.first_exposure
-            AND conversion.timestamp < exposure.first_exposure + toIntervalSecond({{window_seconds:UInt32}})
-        ) AS converted
-    FROM (
-        SELECT
-            if(user_id != '', user_id, anonymous_id) AS unit_id,
-            min(timestamp) AS first_exposure,
-            argMin(variation_id, timestamp) AS first_variation,
-            uniqExact(variation_id) AS variations_seen
-        FROM events
-        WHERE event = '{EXPOSURE_EVENT}' AND experiment_id = {{experiment_id:String}}
-        GROUP BY unit_id
-    ) AS exposure
-    LEFT JOIN (
-        SELECT if(user_id != '', user_id, anonymous_id) AS unit_id, timestamp
-        FROM events
-        WHERE event = {{conversion_event:String}}
-    ) AS conversion ON conversion.unit_id = exposure.unit_id
-    GROUP BY exposure.unit_id
-)
-GROUP BY variant
-"""
+__all__ = ["MetricSums", "DailySums", "ExperimentSums", "MetricQuery", "experiment_sums", "build_query"]
 
 
 @dataclass(frozen=True)
-class ConversionCounts:
-    """Units and converters per variant key, plus units exposed to several variants."""
+class MetricSums:
+    """Sums over units of one metric's per-unit value and the products the tests need.
 
-    units: dict[str, int]
-    converters: dict[str, int]
+    `covariate` is the same metric before exposure (zero unless CUPED is on);
+    `denominator` is a ratio metric's denominator (zero for other kinds).
+    """
+
+    units: int = 0
+    value: float = 0.0
+    value_squares: float = 0.0
+    covariate: float = 0.0
+    covariate_squares: float = 0.0
+    value_covariate: float = 0.0
+    denominator: float = 0.0
+    denominator_squares: float = 0.0
+    value_denominator: float = 0.0
+
+    def __add__(self, other: MetricSums) -> MetricSums:
+        return MetricSums(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+_SUMS_PER_METRIC = len(fields(MetricSums)) - 1
+
+
+@dataclass(frozen=True)
+class DailySums:
+    """Units first exposed to `variant` on `day` (UTC) and their sums, one per metric."""
+
+    variant: str
+    day: dt.date
+    metrics: tuple[MetricSums, ...]
+
+    @property
+    def units(self) -> int:
+        return self.metrics[0].units if self.metrics else 0
+
+
+@dataclass(frozen=True)
+class ExperimentSums:
+    """Rows for the experiment's variants; units seen in several variants only counted."""
+
+    days: tuple[DailySums, ...]
     multiple_exposures: int
 
 
-def conversion_counts(client: Client, definition: ExperimentDefinition) -> ConversionCounts:
-    """Run the conversion query for one experiment; variants never seen have zero counts."""
-    rows = client.query(
-        _CONVERSION_SQL,
-        parameters={
-            "experiment_id": definition.key,
-            "conversion_event": definition.conversion_event,
-            "window_seconds": int(definition.conversion_window_hours * 3600),
-        },
-    ).result_rows
-    by_variant = {variant: (units, converters) for variant, units, converters in rows}
-    keys = [variant.key for variant in definition.variants]
-    return ConversionCounts(
-        units={key: by_variant.get(key, (0, 0))[0] for key in keys},
-        converters={key: by_variant.get(key, (0, 0))[1] for key in keys},
-        multiple_exposures=by_variant.get("", (0, 0))[0],
+@dataclass(frozen=True)
+class MetricQuery:
+    """A metric as the query needs it: the resolved window and whether to fetch a covariate."""
+
+    metric: MetricDefinition
+    window_hours: float
+    with_covariate: bool
+
+
+class _Parameters:
+    """Collects query parameters; SQL text only ever holds their generated names."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, value: Any, type_name: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"{{{name}:{type_name}}}"
+
+
+_TEMPLATE = """
+WITH
+units AS (
+    SELECT unit_id,
+           minIf(timestamp, is_exposure) AS first_exposure,
+           argMinIf(variation_id, timestamp, is_exposure) AS variation,
+           uniqExactIf(variation_id, is_exposure) AS variations_seen,
+           groupArrayIf((timestamp, {measure_names}), NOT is_exposure) AS facts
+    FROM (
+        SELECT if(user_id != '', user_id, anonymous_id) AS unit_id, timestamp, variation_id,
+               event = {exposure_event} AND experiment_id = {experiment_id} AS is_exposure,
+               {measure_columns}
+        FROM events FINAL
+        WHERE (event = {exposure_event} AND experiment_id = {experiment_id}) OR event IN {events}
     )
+    GROUP BY unit_id
+    HAVING variations_seen > 0
+),
+per_unit AS (
+    SELECT if(variations_seen = 1, variation, '') AS variant,
+           toDate(first_exposure) AS day,
+           {per_unit_columns}
+    FROM units
+),
+capped AS (
+    SELECT variant, day, {capped_columns}
+    FROM per_unit
+)
+SELECT variant, day, count() AS units, {sum_columns}
+FROM capped
+GROUP BY variant, day
+ORDER BY variant, day
+"""
+
+
+def build_query(experiment_id: str, metrics: list[MetricQuery], lookback_hours: float) -> tuple[str, dict[str, Any]]:
+    """The SQL text and its parameters for one experiment's metrics."""
+    param = _Parameters()
+    measures = _Measures(param)
+    per_unit, capped, sums = [], [], []
+    events = sorted({m.metric.event for m in metrics} | {
+        m.metric.denominator.event for m in metrics if m.metric.denominator is not None
+    })
+    for index, query in enumerate(metrics):
+        metric = query.metric
+        window = _within(param(int(query.window_hours * 3600), "UInt32"))
+        value, covariate, denominator = f"v{index}", f"x{index}", f"d{index}"
+        numerator = measures.fact(metric.numerator)
+        per_unit.append(f"{_aggregate(metric.kind, numerator, window)} AS {value}")
+        if query.with_covariate:
+            before = _before(param(int(lookback_hours * 3600), "UInt32"))
+            per_unit.append(f"{_aggregate(metric.kind, numerator, before)} AS {covariate}")
+        else:
+            per_unit.append(f"0.0 AS {covariate}")
+        if metric.denominator is not None:
+            per_unit.append(f"{_aggregate('ratio', measures.fact(metric.denominator), window)} AS {denominator}")
+        else:
+            per_unit.append(f"0.0 AS {denominator}")
+        capped += [f"{_capped(metric, value, param)} AS c{value}",
+                   f"{_capped(metric, covariate, param)} AS c{covariate}", f"{denominator} AS c{denominator}"]
+        value, covariate, denominator = f"c{value}", f"c{covariate}", f"c{denominator}"
+        sums += [
+            f"sum({value})", f"sum({value} * {value})",
+            f"sum({covariate})", f"sum({covariate} * {covariate})", f"sum({value} * {covariate})",
+            f"sum({denominator})", f"sum({denominator} * {denominator})", f"sum({value} * {denominator})",
+        ]
+    sql = _TEMPLATE.format(
+        exposure_event=param(EXPOSURE_EVENT, "String"),
+        experiment_id=param(experiment_id, "String"),
+        events=param(events, "Array(String)"),
+        measure_names=", ".join(measures.names),
+        measure_columns=",\n               ".join(measures.columns),
+        per_unit_columns=",\n           ".join(per_unit),
+        capped_columns=", ".join(capped),
+        sum_columns=", ".join(sums),
+    )
+    return sql, param.values
+
+
+def experiment_sums(
+    client: Client, experiment_id: str, metrics: list[MetricQuery], lookback_hours: float
+) -> ExperimentSums:
+    """Run the query; rows of variants outside the definition are left to the caller."""
+    sql, parameters = build_query(experiment_id, metrics, lookback_hours)
+    rows = client.query(sql, parameters=parameters).result_rows
+    days, multiple = [], 0
+    for variant, day, units, *values in rows:
+        if variant == "":
+            multiple += units
+            continue
+        metric_sums = tuple(
+            MetricSums(units, *map(float, values[start:start + _SUMS_PER_METRIC]))
+            for start in range(0, len(values), _SUMS_PER_METRIC)
+        )
+        days.append(DailySums(variant, day, metric_sums))
+    return ExperimentSums(tuple(days), multiple)
+
+
+def _within(seconds: str) -> str:
+    return f"fact.1 >= first_exposure AND fact.1 < first_exposure + toIntervalSecond({seconds})"
+
+
+def _before(seconds: str) -> str:
+    return f"fact.1 < first_exposure AND fact.1 >= first_exposure - toIntervalSecond({seconds})"
+
+
+class _Measures:
+    """Each distinct measure becomes two per-event columns kept in the unit's `facts` tuples:
+    `m{i}` (does the event match) and `m{i}_value` (its property, or 1 to count it), so an
+    event's JSON is parsed at most once per measure and only when the event matches."""
+
+    def __init__(self, param: _Parameters) -> None:
+        self._param = param
+        self._indexes: dict[bytes, int] = {}
+        self.columns: list[str] = []
+        self.names: list[str] = []
+
+    def fact(self, measure: Measure) -> tuple[int, int]:
+        """Positions (1-based, after the timestamp) of the measure's match flag and value."""
+        identity = msgspec.json.encode(measure)
+        if identity not in self._indexes:
+            index = self._indexes[identity] = len(self._indexes)
+            param = self._param
+            matches = " AND ".join([f"event = {param(measure.event, 'String')}",
+                                    *(_filter(f.property_name, f.values, param) for f in measure.filters)])
+            value = ("1.0" if measure.property_name is None else
+                     f"if(m{index}, JSONExtractFloat(properties, {param(measure.property_name, 'String')}), 0.0)")
+            self.columns += [f"{matches} AS m{index}", f"{value} AS m{index}_value"]
+            self.names += [f"m{index}", f"m{index}_value"]
+        index = self._indexes[identity]
+        return (2 + 2 * index, 3 + 2 * index)
+
+
+def _aggregate(kind: str, fact: tuple[int, int], period: str) -> str:
+    """Per-unit value of a measure over the unit's events in `period`, as Float64."""
+    matches, value = fact
+    if kind == "conversion":
+        return f"toFloat64(arrayExists(fact -> fact.{matches} AND {period}, facts))"
+    return f"arraySum(fact -> if(fact.{matches} AND {period}, fact.{value}, 0.0), facts)"
+
+
+def _filter(property_name: str, values: list[str], param: _Parameters) -> str:
+    """Compare a property's JSON text (strings unquoted) with the allowed values."""
+    name = param(property_name, "String")
+    return (
+        f"if(JSONType(properties, {name}) = 'String', JSONExtractString(properties, {name}),"
+        f" JSONExtractRaw(properties, {name})) IN {param(values, 'Array(String)')}"
+    )
+
+
+def _capped(metric: MetricDefinition, column: str, param: _Parameters) -> str:
+    """Winsorise a per-unit column at an absolute value or at a quantile over all units."""
+    if metric.cap is None:
+        return column
+    limit = param(metric.cap.value, "Float64")
+    if metric.cap.kind == "absolute":
+        return f"least({column}, {limit})"
+    return f"least({column}, quantileExact({limit})({column}) OVER ())"

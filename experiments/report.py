@@ -1,107 +1,194 @@
-"""Experiment results for people and programs: a JSON document and a terminal table."""
+"""Experiment results for people and programs: a JSON document and a terminal table.
+
+The JSON is the one contract: the CLI table and the dashboard render it, so every number
+a PM sees is one the API serves. Non-finite numbers travel as null.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from experiments.analysis import ConversionResult, VariantComparison
+from experiments.analysis import Comparison, ExperimentResult, LiftPoint, MetricResult, VariantValue
 
-__all__ = ["result_document", "render_table", "verdict"]
+__all__ = ["result_document", "render_table", "format_value", "format_effect", "format_p", "format_percent"]
 
 
-def result_document(result: ConversionResult) -> dict[str, Any]:
+def result_document(result: ExperimentResult) -> dict[str, Any]:
     """The JSON shape served by `/v1/experiments/{key}/results` and `--json`."""
+    settings = result.settings
     return {
-        "experiment": result.experiment,
-        "metric": result.metric,
-        "alpha": result.alpha,
-        "multiple_exposures": result.multiple_exposures,
+        "experiment": result.definition.key,
+        "name": result.definition.name,
+        "analysis": {"method": settings.method, "alpha": settings.alpha, "correction": settings.correction,
+                     "cuped": settings.cuped, "power": settings.power, "mde": result.definition.mde},
+        "alpha": settings.alpha,
+        "verdict": result.verdict,
         "variants": [
-            {"key": v.key, "units": v.units, "conversions": v.conversions, "rate": v.rate}
-            for v in result.variants
+            {"key": variant.key, "weight": variant.weight, "units": result.units[variant.key]}
+            for variant in result.definition.variants
         ],
-        "comparisons": [_comparison_document(c) for c in result.comparisons],
-        "verdict": verdict(result),
+        "multiple_exposures": result.multiple_exposures,
+        "srm": {"p_value": result.srm.p_value, "chi2": result.srm.chi2,
+                "expected_units": list(result.srm.expected_units), "mismatch": result.srm.is_mismatch},
+        "metrics": [_metric_document(metric) for metric in result.metrics],
+        "timeline": {
+            "days": [day.isoformat() for day in result.timeline.days],
+            "exposures": result.timeline.exposures,
+            "cumulative_lift": {
+                metric: {variant: [_lift_point(point) for point in points] for variant, points in by_variant.items()}
+                for metric, by_variant in result.timeline.cumulative_lift.items()
+            },
+        },
     }
 
 
-def _comparison_document(comparison: VariantComparison) -> dict[str, Any]:
-    estimate = comparison.estimate
+def _metric_document(result: MetricResult) -> dict[str, Any]:
+    metric, size = result.metric, result.sample_size
+    return {
+        "key": metric.key,
+        "name": metric.label,
+        "kind": metric.kind,
+        "primary": result.primary,
+        "higher_is_better": metric.higher_is_better,
+        "variants": [_variant_document(value) for value in result.variants],
+        "comparisons": [_comparison_document(comparison) for comparison in result.comparisons],
+        "sample_size": {"relative_mde": size.relative_mde, "required_units_per_variant": size.required_units_per_variant,
+                        "progress": size.progress, "days_remaining": size.days_remaining},
+    }
+
+
+def _variant_document(value: VariantValue) -> dict[str, Any]:
+    document = {"key": value.variant, "units": value.units, "total": value.total, "value": value.value}
+    if value.denominator_total is not None:
+        document["denominator_total"] = value.denominator_total
+    return document
+
+
+def _comparison_document(comparison: Comparison) -> dict[str, Any]:
+    effect = comparison.effect
     return {
         "variant": comparison.variant,
         "control": comparison.control,
-        "method": estimate.method,
-        "absolute_effect": estimate.absolute_effect,
-        "absolute_ci": list(estimate.absolute_ci),
-        "relative_effect": estimate.relative_effect,
-        "relative_ci": list(estimate.relative_ci),
-        "p_value": estimate.p_value,
-        "significant": comparison.significant(),
+        "method": effect.method,
+        "cuped": effect.cuped,
+        "control_mean": effect.control_mean,
+        "treatment_mean": effect.treatment_mean,
+        "absolute_effect": _finite(effect.absolute_effect),
+        "absolute_ci": [_finite(bound) for bound in effect.absolute_ci],
+        "relative_effect": _finite(effect.relative_effect),
+        "relative_ci": [_finite(bound) for bound in effect.relative_ci],
+        "p_value": effect.p_value,
+        "adjusted_p_value": comparison.adjusted_p_value,
+        "chance_to_win": effect.chance_to_win,
+        "expected_loss": effect.expected_loss,
+        "significant": comparison.verdict in ("win", "loss"),
+        "verdict": comparison.verdict,
     }
 
 
-def verdict(result: ConversionResult) -> str:
-    """One sentence a PM can act on."""
-    winners = [c for c in result.comparisons if c.significant() and c.estimate.absolute_effect > 0]
-    losers = [c for c in result.comparisons if c.significant() and c.estimate.absolute_effect < 0]
-    if winners:
-        best = max(winners, key=lambda c: c.estimate.absolute_effect)
-        return f"{best.variant} beats {best.control} ({_p(best.estimate.p_value)})"
-    if losers:
-        worst = min(losers, key=lambda c: c.estimate.absolute_effect)
-        return f"{worst.variant} is worse than {worst.control} ({_p(worst.estimate.p_value)})"
-    return "no significant difference yet"
+def _lift_point(point: LiftPoint) -> dict[str, Any]:
+    return {"day": point.day.isoformat(), "relative_effect": _finite(point.relative_effect),
+            "relative_ci": [_finite(bound) for bound in point.relative_ci]}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+_VALUE_HEADERS = {"conversion": ("conversions", "rate"), "mean": ("total", "per unit"),
+                  "count": ("events", "per unit"), "ratio": ("numerator", "ratio")}
+_VERDICT_TEXT = {"win": "WIN", "loss": "LOSS", "inconclusive": "", "suppressed": "no verdict (SRM)"}
 
 
 def render_table(document: dict[str, Any]) -> str:
-    """A terminal table of a results document (as served by the API)."""
-    confidence = f"{100 * (1 - document['alpha']):g}%"
-    header = ["variant", "units", "conversions", "rate", f"abs lift ({confidence} CI)",
-              f"rel lift ({confidence} CI)", "p-value", "result"]
-    comparisons = {c["variant"]: c for c in document["comparisons"]}
+    """A terminal report of a results document (as served by the API)."""
+    analysis = document["analysis"]
+    lines = [f"Experiment {document['experiment']} · {analysis['method']} analysis · alpha {analysis['alpha']:g}"
+             f" · correction {analysis['correction']}" + (" · CUPED" if analysis["cuped"] else "")]
+    srm = document["srm"]
+    if srm["mismatch"]:
+        lines += ["", f"!! SAMPLE RATIO MISMATCH (p = {srm['p_value']:.2g}): units per variant "
+                      f"{[v['units'] for v in document['variants']]} vs expected "
+                      f"{[round(e) for e in srm['expected_units']]}. Verdicts are suppressed."]
+    for metric in document["metrics"]:
+        lines += ["", *_metric_table(metric, analysis)]
+    lines += ["", f"Verdict: {document['verdict']}"]
+    if document["multiple_exposures"]:
+        lines.append(f"Excluded: {document['multiple_exposures']:,} units exposed to more than one variant")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _metric_table(metric: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
+    kind = metric["kind"]
+    confidence = f"{100 * (1 - analysis['alpha']):g}%"
+    bayesian = analysis["method"] == "bayesian"
+    evidence = ["chance to win", "expected loss"] if bayesian else ["p-value", "adj. p"]
+    header = ["variant", "units", *_VALUE_HEADERS[kind], f"abs lift ({confidence} CI)",
+              f"rel lift ({confidence} CI)", *evidence, "result"]
+    comparisons = {c["variant"]: c for c in metric["comparisons"]}
     rows = []
-    for variant in document["variants"]:
-        row = [variant["key"], f"{variant['units']:,}", f"{variant['conversions']:,}",
-               f"{variant['rate']:.2%}"]
+    for variant in metric["variants"]:
+        row = [variant["key"], f"{variant['units']:,}", format_value("count", variant["total"]),
+               format_value(kind, variant["value"])]
         comparison = comparisons.get(variant["key"])
         if comparison is None:
-            row += ["(control)", "", "", ""]
+            row += ["(control)", "", "", "", ""]
         else:
             low, high = comparison["absolute_ci"]
             rel_low, rel_high = comparison["relative_ci"]
             row += [
-                f"{_pp(comparison['absolute_effect'])} [{_pp(low)}, {_pp(high)}]",
-                f"{_pct(comparison['relative_effect'])} [{_pct(rel_low)}, {_pct(rel_high)}]",
-                _p(comparison["p_value"]).removeprefix("p ").removeprefix("= "),
-                "significant" if comparison["significant"] else "",
+                f"{format_effect(kind, comparison['absolute_effect'])} "
+                f"[{format_effect(kind, low)}, {format_effect(kind, high)}]",
+                f"{format_percent(comparison['relative_effect'])} [{format_percent(rel_low)}, {format_percent(rel_high)}]",
+                *([format_percent(comparison["chance_to_win"], signed=False), format_percent(comparison["expected_loss"], signed=False)]
+                  if bayesian else [format_p(comparison["p_value"]), format_p(comparison["adjusted_p_value"])]),
+                _VERDICT_TEXT[comparison["verdict"]],
             ]
         rows.append(row)
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-    lines = [
-        f"Experiment {document['experiment']} · {document['metric']} · two-proportion z-test",
-        "",
+    size = metric["sample_size"]
+    title = (f"{'Primary metric' if metric['primary'] else 'Metric'}: {metric['name']} ({kind}"
+             f"{', lower is better' if not metric['higher_is_better'] else ''})")
+    progress = "" if size["progress"] is None else (
+        f"Sample size: {size['progress']:.0%} of {size['required_units_per_variant']:,} units per variant "
+        f"for a {size['relative_mde']:.0%} MDE"
+        + ("" if size["days_remaining"] is None else f", about {math.ceil(size['days_remaining'])} more days"))
+    return [
+        title,
         "  ".join(cell.ljust(width) for cell, width in zip(header, widths)),
         "  ".join("-" * width for width in widths),
         *("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows),
-        "",
-        f"Verdict: {document['verdict']}",
+        *([progress] if progress else []),
     ]
-    if document["multiple_exposures"]:
-        lines.append(
-            f"Excluded: {document['multiple_exposures']:,} units exposed to more than one variant"
-        )
-    return "\n".join(line.rstrip() for line in lines)
 
 
-def _pp(value: float | None) -> str:
-    """Percentage points; None is how JSON carries a NaN or infinite bound."""
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:+.2f}pp"
+def format_value(kind: str, value: float | None) -> str:
+    """A per-variant value: a rate in %, a count with separators, else 4 significant digits."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if kind == "conversion":
+        return f"{value:.2%}"
+    if kind == "count" and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+def format_effect(kind: str, value: float | None) -> str:
+    """An absolute difference: percentage points for conversions, metric units otherwise."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{100 * value:+.2f}pp" if kind == "conversion" else f"{value:+,.4g}"
 
 
-def _p(p_value: float) -> str:
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+def format_p(p_value: float | None) -> str:
+    if p_value is None:
+        return "n/a"
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def format_percent(value: float | None, signed: bool = True) -> str:
+    """A share or relative change in %; signed for lifts."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"

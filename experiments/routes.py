@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -11,6 +13,9 @@ from starlette.routing import Route
 from collector.auth import Handler, require_secret
 from collector.responses import error_response, json_response
 from experiments.definitions import DefinitionError, parse_definition
+from experiments.evaluation import Evaluation
+from experiments.lifecycle_routes import definition_error_response, saved_response
+from experiments.metric_catalog import UnknownMetric
 from experiments.report import result_document
 from experiments.service import ExperimentService, UnknownExperiment
 
@@ -19,7 +24,7 @@ __all__ = ["experiment_routes"]
 _MAX_DEFINITION_BYTES = 256 * 1024
 
 
-def experiment_routes(service: ExperimentService, admin_secret: str) -> list[Route]:
+def experiment_routes(service: ExperimentService, admin_secret: str, evaluation: Evaluation) -> list[Route]:
     def guarded(handler: Handler) -> Handler:
         @require_secret(admin_secret)
         async def known_experiment(request: Request) -> Response:
@@ -42,24 +47,29 @@ def experiment_routes(service: ExperimentService, admin_secret: str) -> list[Rou
         body = await request.body()
         if len(body) > _MAX_DEFINITION_BYTES:
             return error_response(413, f"definition is over {_MAX_DEFINITION_BYTES} bytes")
+        new_phase = request.query_params.get("new_phase", "").lower() in ("1", "true")
         try:
             definition = parse_definition(body)
+            if definition.key != request.path_params["key"]:
+                raise DefinitionError("key", "must match the URL")
+            await run_in_threadpool(evaluation.check_metrics, definition)
+            saved = await run_in_threadpool(partial(service.save, definition, new_phase=new_phase))
         except DefinitionError as error:
-            return json_response({"success": False, "error": str(error), "field": error.field}, 400)
-        if definition.key != request.path_params["key"]:
-            return error_response(400, "key: must match the URL")
-        version = await run_in_threadpool(service.save, definition)
-        return json_response({"success": True, "key": definition.key, "version": version})
+            return definition_error_response(error)
+        return saved_response(saved)
 
     async def results(request: Request) -> Response:
-        alpha_text = request.query_params.get("alpha", "0.05")
+        alpha_text = request.query_params.get("alpha")
         try:
-            alpha = float(alpha_text)
+            alpha = None if alpha_text is None else float(alpha_text)
         except ValueError:
             alpha = -1.0
-        if not 0.0 < alpha < 0.5:
+        if alpha is not None and not 0.0 < alpha < 0.5:
             return error_response(400, "alpha: must be a number between 0 and 0.5")
-        result = await run_in_threadpool(service.conversion_result, request.path_params["key"], alpha)
+        try:
+            result = await run_in_threadpool(evaluation.result, request.path_params["key"], alpha)
+        except UnknownMetric as error:
+            return error_response(409, f"metrics: no metric {error.args[0]!r} is defined any more")
         return json_response(result_document(result))
 
     return [

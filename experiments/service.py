@@ -1,32 +1,66 @@
-"""Experiment management and results over one ClickHouse store, safe to call from many threads."""
+"""Experiment management over one ClickHouse store, safe to call from many threads.
+
+Saves go through the lifecycle rules (`experiments.lifecycle`) and the layer check
+(`experiments.layers`); `revision` changes whenever this process stores a definition, so
+readers (the SDK snapshot) know when to rebuild.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from collector.storage import DefinitionStore
-from collector.storage.clickhouse import Client, per_thread
-from experiments.analysis import ConversionResult, analyse_conversion
-from experiments.definitions import ExperimentDefinition
-from experiments.queries import conversion_counts
-from experiments.store import ExperimentStore
+from collector.storage.clickhouse import Client
+from experiments.definitions import DefinitionError, ExperimentDefinition
+from experiments.layers import layer_conflict
+from experiments.lifecycle import next_phase, revise, transition
+from experiments.store import ExperimentStore, Versioned
 
-__all__ = ["ExperimentService", "UnknownExperiment"]
+__all__ = ["ExperimentService", "UnknownExperiment", "Saved"]
 
 
 class UnknownExperiment(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class Saved:
+    """The stored definition, its version, and whether this call changed anything."""
+
+    definition: ExperimentDefinition
+    version: int
+    changed: bool
+
+
 class ExperimentService:
-    """Each calling thread gets its own ClickHouse client (a client serialises its calls)."""
-
     def __init__(self, connect: Callable[[], Client]) -> None:
-        self._client = per_thread(connect)
         self.store = ExperimentStore(DefinitionStore(connect))
+        self._lock = threading.RLock()
+        self._revision = 0
 
-    def save(self, definition: ExperimentDefinition) -> int:
-        return self.store.save(definition)
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def save(self, definition: ExperimentDefinition, *, new_phase: bool = False) -> Saved:
+        with self._lock:
+            previous = self.store.latest(definition.key)
+            revised = revise(
+                None if previous is None else previous.definition, definition, _now(), new_phase=new_phase
+            )
+            return self._store(previous, revised)
+
+    def start(self, key: str) -> Saved:
+        return self._change(key, lambda definition: transition(definition, "running", _now()))
+
+    def stop(self, key: str) -> Saved:
+        return self._change(key, lambda definition: transition(definition, "stopped", _now()))
+
+    def new_phase(self, key: str, salt: str | None = None) -> Saved:
+        return self._change(key, lambda definition: next_phase(definition, _now(), salt))
 
     def get(self, key: str) -> ExperimentDefinition:
         definition = self.store.get(key)
@@ -37,6 +71,29 @@ class ExperimentService:
     def list(self) -> list[ExperimentDefinition]:
         return self.store.list()
 
-    def conversion_result(self, key: str, alpha: float = 0.05) -> ConversionResult:
-        definition = self.get(key)
-        return analyse_conversion(definition, conversion_counts(self._client(), definition), alpha)
+    def history(self, key: str) -> list[Versioned[ExperimentDefinition]]:
+        versions = self.store.history(key)
+        if not versions:
+            raise UnknownExperiment(key)
+        return versions
+
+    def _change(self, key: str, change: Callable[[ExperimentDefinition], ExperimentDefinition]) -> Saved:
+        with self._lock:
+            previous = self.store.latest(key)
+            if previous is None:
+                raise UnknownExperiment(key)
+            return self._store(previous, change(previous.definition))
+
+    def _store(self, previous: Versioned[ExperimentDefinition] | None, revised: ExperimentDefinition) -> Saved:
+        conflict = layer_conflict(revised, self.store.list())
+        if conflict is not None:
+            raise DefinitionError("layer", conflict)
+        if previous is not None and previous.definition == revised:
+            return Saved(revised, previous.version, False)
+        version = self.store.save(revised)
+        self._revision += 1
+        return Saved(revised, version, True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,29 +1,74 @@
-"""Experiment definitions persisted through the collector's versioned definition store."""
+"""Experiment and metric definitions persisted through the collector's versioned definition store."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
 from collector.storage import DefinitionStore
 from experiments.definitions import ExperimentDefinition, parse_definition
+from experiments.metrics import MetricDefinition, parse_metric
 
-__all__ = ["ExperimentStore"]
+__all__ = ["TypedStore", "ExperimentStore", "MetricStore", "Versioned"]
 
 
-class ExperimentStore:
-    """Typed access to the latest version of each experiment definition."""
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
 
-    def __init__(self, definitions: DefinitionStore) -> None:
+
+Definition = TypeVar("Definition", bound=_Keyed)
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[Definition]):
+    """One stored version of a definition."""
+
+    version: int
+    updated_at: datetime
+    definition: Definition
+
+
+class TypedStore(Generic[Definition]):
+    """Typed access to the latest version of each definition of one kind."""
+
+    def __init__(self, definitions: DefinitionStore, parse: Callable[[str], Definition]) -> None:
         self._definitions = definitions
+        self._parse = parse
 
-    def save(self, definition: ExperimentDefinition) -> int:
+    def save(self, definition: Definition) -> int:
         """Store a validated definition as a new version; returns that version."""
         stored = self._definitions.save(definition.key, msgspec.json.encode(definition).decode())
         return stored.version
 
-    def get(self, key: str) -> ExperimentDefinition | None:
+    def get(self, key: str) -> Definition | None:
         stored = self._definitions.latest(key)
-        return None if stored is None else parse_definition(stored.definition)
+        return None if stored is None else self._parse(stored.definition)
 
-    def list(self) -> list[ExperimentDefinition]:
-        return [parse_definition(stored.definition) for stored in self._definitions.all_latest()]
+    def list(self) -> list[Definition]:
+        return [self._parse(stored.definition) for stored in self._definitions.all_latest()]
+
+    def latest(self, key: str) -> Versioned[Definition] | None:
+        stored = self._definitions.latest(key)
+        return None if stored is None else Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
+
+    def history(self, key: str) -> list[Versioned[Definition]]:
+        """Every version of `key`, oldest first (empty for an unknown key)."""
+        return [
+            Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
+            for stored in self._definitions.history(key)
+        ]
+
+
+class ExperimentStore(TypedStore[ExperimentDefinition]):
+    def __init__(self, definitions: DefinitionStore) -> None:
+        super().__init__(definitions, parse_definition)
+
+
+class MetricStore(TypedStore[MetricDefinition]):
+    def __init__(self, definitions: DefinitionStore) -> None:
+        super().__init__(definitions, parse_metric)

@@ -18,7 +18,13 @@ from collector.settings import CollectorSettings
 from collector.storage import connect
 from collector.wal import WriteAheadLog
 from collector.writer import EventWriter
+from experiments.dashboard import dashboard_routes
+from experiments.evaluation import Evaluation
+from experiments.lifecycle_routes import lifecycle_routes
+from experiments.metric_catalog import MetricCatalog
+from experiments.metric_routes import metric_routes
 from experiments.routes import experiment_routes
+from experiments.sdk_routes import sdk_routes
 from experiments.service import ExperimentService
 
 __all__ = ["build_app"]
@@ -45,6 +51,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     )
     metrics.watch_writer(writer.counters)
     experiments = ExperimentService(connect_store)
+    evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -60,6 +67,10 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *operations_routes(settings, writer, metrics, connect_store),
         *ingestion_routes(settings, writer, metrics),
         *explorer_routes(connect_store, settings.admin_secret),
-        *experiment_routes(experiments, settings.admin_secret),
+        *experiment_routes(experiments, settings.admin_secret, evaluation),
+        *metric_routes(evaluation.catalog, settings.admin_secret),
+        *dashboard_routes(evaluation, settings.admin_secret),
+        *lifecycle_routes(experiments, settings.admin_secret),
+        *sdk_routes(experiments, settings.write_keys),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

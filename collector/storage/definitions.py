@@ -1,7 +1,8 @@
-"""Versioned storage of experiment definitions as JSON documents.
+"""Versioned storage of definitions (experiments, metrics) as JSON documents.
 
 The collector stores and serves them (SDKs fetch them); `experiments` gives them meaning.
-Every save appends a new version, so the history of a definition is kept.
+Every save appends a new version, so the history of a definition is kept. Each kind has
+its own key space.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from collector.storage.clickhouse import Client, per_thread
 
-__all__ = ["StoredDefinition", "DefinitionStore"]
+__all__ = ["StoredDefinition", "DefinitionStore", "DefinitionKind"]
+
+DefinitionKind = Literal["experiment", "metric"]
 
 
 @dataclass(frozen=True)
@@ -24,15 +28,18 @@ class StoredDefinition:
     updated_at: datetime
 
 
-_SELECT = "SELECT key, version, definition, updated_at FROM experiment_definitions"
+_SELECT = (
+    "SELECT key, version, definition, updated_at FROM experiment_definitions WHERE kind = {kind:String}"
+)
 
 
 class DefinitionStore:
-    """Reads and appends definition versions; safe to share between threads."""
+    """Reads and appends definition versions of one kind; safe to share between threads."""
 
-    def __init__(self, connect: Callable[[], Client]) -> None:
+    def __init__(self, connect: Callable[[], Client], kind: DefinitionKind = "experiment") -> None:
         """Connects lazily, per thread, so the server starts while ClickHouse is down."""
         self._client = per_thread(connect)
+        self._kind = kind
         self._lock = threading.RLock()
 
     def save(self, key: str, definition: str) -> StoredDefinition:
@@ -42,8 +49,8 @@ class DefinitionStore:
             version = 1 if current is None else current.version + 1
             self._client().insert(
                 "experiment_definitions",
-                [[key, version, definition]],
-                column_names=["key", "version", "definition"],
+                [[key, version, definition, self._kind]],
+                column_names=["key", "version", "definition", "kind"],
             )
             saved = self.latest(key)
         assert saved is not None and saved.version == version
@@ -51,17 +58,17 @@ class DefinitionStore:
 
     def latest(self, key: str) -> StoredDefinition | None:
         rows = self._query(
-            _SELECT + " WHERE key = {key:String} ORDER BY version DESC LIMIT 1", {"key": key}
+            _SELECT + " AND key = {key:String} ORDER BY version DESC LIMIT 1", {"key": key}
         )
         return rows[0] if rows else None
 
     def history(self, key: str) -> list[StoredDefinition]:
-        return self._query(_SELECT + " WHERE key = {key:String} ORDER BY version", {"key": key})
+        return self._query(_SELECT + " AND key = {key:String} ORDER BY version", {"key": key})
 
     def all_latest(self) -> list[StoredDefinition]:
         return self._query(_SELECT + " ORDER BY key, version DESC LIMIT 1 BY key", {})
 
     def _query(self, sql: str, parameters: dict[str, str]) -> list[StoredDefinition]:
         with self._lock:
-            rows = self._client().query(sql, parameters=parameters).result_rows
+            rows = self._client().query(sql, parameters={**parameters, "kind": self._kind}).result_rows
         return [StoredDefinition(*row) for row in rows]

@@ -70,6 +70,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "definition kinds: metrics stored beside experiments",
+        (
+            # Existing rows are experiments; a key is unique within its kind only.
+            """
+            ALTER TABLE experiment_definitions
+            ADD COLUMN IF NOT EXISTS kind LowCardinality(String) DEFAULT 'experiment'
+            """,
+        ),
+    ),
 )
 
 

@@ -68,10 +68,11 @@ def test_results_count_conversions_after_first_exposure_within_the_window(
 
     result = api.results(key)
 
-    observed = {v["key"]: [v["units"], v["conversions"]] for v in result["variants"]}
+    (metric,) = result["metrics"]
+    observed = {v["key"]: [v["units"], v["total"]] for v in metric["variants"]}
     assert observed == expected
     assert result["multiple_exposures"] == 7
-    (comparison,) = result["comparisons"]
+    (comparison,) = metric["comparisons"]
     (nc, cc), (nt, ct) = expected["control"], expected["treatment"]
     statistic, p_value = proportions_ztest([ct, cc], [nt, nc])
     assert comparison["p_value"] == pytest.approx(p_value, rel=1e-9)

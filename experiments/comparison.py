@@ -1,0 +1,152 @@
+"""One treatment against the control on one metric: the right test for the metric and method.
+
+Frequentist fixed horizon: two-proportion z-test (conversion), Welch (mean, count),
+delta-method z-test (ratio), CUPED-adjusted Welch when a covariate is used. Sequential:
+the asymptotic confidence sequence on the same per-arm estimates. Bayesian: the Gaussian
+posterior of the relative effect. All numbers come from `experiments.stats`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from experiments.analysis_settings import Method
+from experiments.metrics import MetricKind
+from experiments.queries import MetricSums
+from experiments.stats import (
+    ArmStats,
+    CupedArmStats,
+    EffectEstimate,
+    RatioArmStats,
+    asymptotic_confidence_sequence,
+    bayesian_effect_test,
+    cuped_theta,
+    cuped_ttest,
+    proportion_ztest,
+    ratio_ztest,
+    welch_ttest,
+)
+
+__all__ = ["Effect", "compare", "arm_stats", "uses_cuped"]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Treatment − control. `p_value` is None for Bayesian results, `chance_to_win` and
+    `expected_loss` (of shipping the treatment, relative) are None for frequentist ones."""
+
+    method: str
+    control_mean: float
+    treatment_mean: float
+    absolute_effect: float
+    absolute_ci: tuple[float, float]
+    relative_effect: float
+    relative_ci: tuple[float, float]
+    p_value: float | None
+    chance_to_win: float | None
+    expected_loss: float | None
+    cuped: bool
+
+
+def uses_cuped(kind: MetricKind, cuped: bool) -> bool:
+    """CUPED adjusts per-unit metrics; ratio metrics are analysed unadjusted."""
+    return cuped and kind != "ratio"
+
+
+def arm_stats(kind: MetricKind, sums: MetricSums) -> ArmStats | RatioArmStats:
+    """The stats package's per-arm input for a metric's sums."""
+    value = ArmStats(sums.units, sums.value, sums.value_squares)
+    if kind != "ratio":
+        return value
+    denominator = ArmStats(sums.units, sums.denominator, sums.denominator_squares)
+    return RatioArmStats(value, denominator, sums.value_denominator)
+
+
+def compare(
+    kind: MetricKind, control: MetricSums, treatment: MetricSums, *, method: Method, alpha: float, cuped: bool
+) -> Effect:
+    """Compare two arms of one metric with the configured method."""
+    adjusted = uses_cuped(kind, cuped)
+    if adjusted and method == "fixed":
+        return _frequentist(cuped_ttest(_cuped_arm(control), _cuped_arm(treatment), alpha=alpha), True)
+    if adjusted:
+        arms = _cuped_adjusted(_cuped_arm(control), _cuped_arm(treatment))
+    else:
+        arms = (arm_stats(kind, control), arm_stats(kind, treatment))
+    if method == "sequential":
+        return _frequentist(asymptotic_confidence_sequence(*arms, alpha=alpha), adjusted)
+    if method == "bayesian":
+        return _bayesian(*arms, alpha=alpha, cuped=adjusted)
+    if kind == "conversion":
+        return _frequentist(proportion_ztest(*arms, alpha=alpha), False)
+    if kind == "ratio":
+        return _frequentist(ratio_ztest(*arms, alpha=alpha), False)
+    return _frequentist(welch_ttest(*arms, alpha=alpha), False)
+
+
+def _cuped_arm(sums: MetricSums) -> CupedArmStats:
+    return CupedArmStats(
+        ArmStats(sums.units, sums.value, sums.value_squares),
+        ArmStats(sums.units, sums.covariate, sums.covariate_squares),
+        sums.value_covariate,
+    )
+
+
+def _cuped_adjusted(control: CupedArmStats, treatment: CupedArmStats) -> tuple[ArmStats, ArmStats]:
+    """Sums of the adjusted per-unit values y − θ(x − x̄), x̄ pooled over both arms.
+
+    Their means and variances are exactly those `cuped_ttest` uses, so the sequential and
+    Bayesian methods get the same variance reduction.
+    """
+    theta = cuped_theta(control, treatment)
+    units = control.units + treatment.units
+    pooled = (control.covariate.sum + treatment.covariate.sum) / units if units else 0.0
+
+    def adjusted(arm: CupedArmStats) -> ArmStats:
+        centred_sum = arm.covariate.sum - arm.units * pooled
+        centred_squares = arm.covariate.sum_squares - 2 * pooled * arm.covariate.sum + arm.units * pooled**2
+        centred_cross = arm.cross_sum - pooled * arm.metric.sum
+        return ArmStats(
+            arm.units,
+            arm.metric.sum - theta * centred_sum,
+            arm.metric.sum_squares - 2 * theta * centred_cross + theta * theta * centred_squares,
+        )
+
+    return adjusted(control), adjusted(treatment)
+
+
+def _frequentist(estimate: EffectEstimate, cuped: bool) -> Effect:
+    return Effect(
+        method=estimate.method,
+        control_mean=estimate.control_mean,
+        treatment_mean=estimate.treatment_mean,
+        absolute_effect=estimate.absolute_effect,
+        absolute_ci=estimate.absolute_ci,
+        relative_effect=estimate.relative_effect,
+        relative_ci=estimate.relative_ci,
+        p_value=estimate.p_value,
+        chance_to_win=None,
+        expected_loss=None,
+        cuped=cuped,
+    )
+
+
+def _bayesian(
+    control: ArmStats | RatioArmStats, treatment: ArmStats | RatioArmStats, *, alpha: float, cuped: bool
+) -> Effect:
+    relative = bayesian_effect_test(control, treatment, alpha=alpha)
+    absolute = bayesian_effect_test(control, treatment, alpha=alpha, effect_scale="absolute")
+    return Effect(
+        method="bayesian-gaussian" + ("-cuped" if cuped else ""),
+        control_mean=relative.control_mean,
+        treatment_mean=relative.treatment_mean,
+        absolute_effect=absolute.posterior_mean,
+        absolute_ci=absolute.credible_interval,
+        relative_effect=relative.posterior_mean,
+        relative_ci=relative.credible_interval,
+        p_value=None,
+        chance_to_win=None if math.isnan(relative.chance_to_win) else relative.chance_to_win,
+        expected_loss=None if math.isnan(relative.expected_loss_treatment) else relative.expected_loss_treatment,
+        cuped=cuped,
+    )

@@ -1,0 +1,168 @@
+"""Metric definitions: what is measured per unit after its first exposure, and how to compare it.
+
+A metric is its own versioned entity (`PUT /v1/metrics/{key}`) that experiments reference
+by key, so "Revenue per user" means the same thing in every experiment. Property names
+reach SQL only as query parameters, and only after `validate_metric` accepted them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "MetricKind",
+    "PropertyFilter",
+    "Measure",
+    "Cap",
+    "MetricDefinition",
+    "MetricError",
+    "parse_metric",
+    "validate_metric",
+    "conversion_metric",
+    "IMPLICIT_CONVERSION_KEY",
+]
+
+MetricKind = Literal["conversion", "mean", "count", "ratio"]
+"""conversion: did the unit do the event (0/1); mean: each unit's sum of a numeric property,
+averaged over units; count: events per unit; ratio: sum of numerators / sum of denominators."""
+
+IMPLICIT_CONVERSION_KEY = "conversion"
+"""Key of the metric an experiment's `conversion_event` stands for."""
+
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+PROPERTY_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.\-]{0,127}")
+_MAX_FILTERS = 8
+_MAX_FILTER_VALUES = 100
+
+
+class MetricError(ValueError):
+    """An invalid metric; `field` names what to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class PropertyFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Keep events whose `property` equals one value or is one of `in` (compared as text).
+
+    Numbers and booleans compare by their JSON text: `{"property": "qty", "equals": "3"}`.
+    """
+
+    property_name: str = msgspec.field(name="property")
+    equals: str | None = None
+    in_: list[str] | None = msgspec.field(default=None, name="in")
+
+    @property
+    def values(self) -> list[str]:
+        return [self.equals] if self.equals is not None else list(self.in_ or [])
+
+
+class Measure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A per-unit aggregate of one event: the sum of `property`, or the number of events."""
+
+    event: str
+    property_name: str | None = msgspec.field(default=None, name="property")
+    filters: list[PropertyFilter] = []
+
+
+class Cap(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Winsorise each unit's value: at `value` (absolute) or at that quantile of all units."""
+
+    kind: Literal["absolute", "percentile"]
+    value: float
+
+
+class MetricDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One metric. The numerator is `event` (+ `property` for mean and ratio, + `filters`).
+
+    `window_hours` (None: the experiment's `conversion_window_hours`) bounds which events
+    after a unit's first exposure count. `higher_is_better` decides win or loss.
+    """
+
+    key: str
+    kind: MetricKind
+    event: str
+    name: str = ""
+    property_name: str | None = msgspec.field(default=None, name="property")
+    filters: list[PropertyFilter] = []
+    denominator: Measure | None = None
+    window_hours: float | None = None
+    cap: Cap | None = None
+    higher_is_better: bool = True
+
+    @property
+    def numerator(self) -> Measure:
+        return Measure(self.event, self.property_name, self.filters)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
+
+
+def parse_metric(document: bytes | str) -> MetricDefinition:
+    """Decode and validate a JSON metric definition; raises MetricError."""
+    try:
+        metric = msgspec.json.decode(document, type=MetricDefinition)
+    except msgspec.ValidationError as error:
+        text = str(error)
+        raise MetricError(text.rpartition("`$.")[2].rstrip("`") if "`$." in text else "metric", text) from None
+    except msgspec.DecodeError as error:
+        raise MetricError("metric", f"not valid JSON: {error}") from None
+    validate_metric(metric)
+    return metric
+
+
+def validate_metric(metric: MetricDefinition) -> None:
+    """Raise MetricError unless the metric can be turned into safe SQL and analysed."""
+    if not _KEY_PATTERN.fullmatch(metric.key):
+        raise MetricError("key", "use 1-128 letters, digits, '_', '.' or '-'")
+    _validate_measure(metric.numerator, "")
+    if metric.kind == "mean" and metric.property_name is None:
+        raise MetricError("property", "a mean metric sums a numeric property per unit: name it")
+    if metric.kind in ("conversion", "count") and metric.property_name is not None:
+        raise MetricError("property", f"a {metric.kind} metric counts events: remove the property")
+    if (metric.kind == "ratio") != (metric.denominator is not None):
+        raise MetricError("denominator", "a ratio metric needs a denominator, other kinds none")
+    if metric.denominator is not None:
+        _validate_measure(metric.denominator, "denominator.")
+    if metric.window_hours is not None and not 0 < metric.window_hours <= 24 * 366:
+        raise MetricError("window_hours", "must be more than 0 and at most a year")
+    if metric.cap is not None:
+        if metric.kind == "conversion":
+            raise MetricError("cap", "a conversion is 0 or 1: there is nothing to cap")
+        limit = (0.0, math.inf) if metric.cap.kind == "absolute" else (0.0, 1.0)
+        if not (limit[0] < metric.cap.value < limit[1]):
+            raise MetricError("cap.value", "absolute caps must be > 0, percentiles in (0, 1)")
+
+
+def _validate_measure(measure: Measure, prefix: str) -> None:
+    if not measure.event or len(measure.event) > 200:
+        raise MetricError(f"{prefix}event", "name the event (at most 200 characters)")
+    if measure.property_name is not None and not PROPERTY_PATTERN.fullmatch(measure.property_name):
+        raise MetricError(f"{prefix}property", "use letters, digits, '_', '$', '.', '-' (max 128)")
+    if len(measure.filters) > _MAX_FILTERS:
+        raise MetricError(f"{prefix}filters", f"at most {_MAX_FILTERS} filters")
+    for index, condition in enumerate(measure.filters):
+        field = f"{prefix}filters[{index}]"
+        if not PROPERTY_PATTERN.fullmatch(condition.property_name):
+            raise MetricError(f"{field}.property", "use letters, digits, '_', '$', '.', '-' (max 128)")
+        if (condition.equals is None) == (condition.in_ is None):
+            raise MetricError(field, "give exactly one of 'equals' or 'in'")
+        if not 0 < len(condition.values) <= _MAX_FILTER_VALUES:
+            raise MetricError(f"{field}.in", f"give 1 to {_MAX_FILTER_VALUES} values")
+
+
+def conversion_metric(event: str, window_hours: float) -> MetricDefinition:
+    """The metric an experiment's `conversion_event` stands for (backward compatible)."""
+    return MetricDefinition(
+        key=IMPLICIT_CONVERSION_KEY,
+        kind="conversion",
+        event=event,
+        name=f"conversion: {event}",
+        window_hours=window_hours,
+    )

@@ -1,0 +1,121 @@
+"""Routes SDKs call with the write key: the running definitions, and assignment for non-Python clients.
+
+`GET /v1/sdk/definitions` answers `{"experiments": [sdk_document, ...]}` (running ones only)
+with a strong ETag over the exact body, and 304 to a matching `If-None-Match`.
+`POST /v1/assign` evaluates with the SDK's own code (`sdk.experiments`), so its answers are
+the SDK's. Both read a snapshot rebuilt when this process changed a definition, or after
+`_MAX_AGE_SECONDS` (other collectors may share the store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.auth import basic_auth_username
+from collector.responses import error_response, json_response
+from experiments.assignment import compile_definition, sdk_document
+from experiments.definitions import ExperimentDefinition
+from experiments.service import ExperimentService
+from sdk.experiments import Experiment, InvalidDefinition, unknown
+
+__all__ = ["sdk_routes", "AssignRequest"]
+
+log = logging.getLogger("northstar.experiments")
+
+_MAX_AGE_SECONDS = 5.0
+_MAX_ASSIGN_BYTES = 64 * 1024
+
+
+class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`experiments` None: every running experiment."""
+
+    unit_id: str
+    attributes: dict[str, Any] = {}
+    experiments: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    revision: int
+    built_at: float
+    body: bytes
+    etag: str
+    compiled: Mapping[str, Experiment]
+    running: tuple[str, ...]
+
+
+def sdk_routes(service: ExperimentService, write_keys: frozenset[str]) -> list[Route]:
+    current: list[_Snapshot] = []  # the latest snapshot, replaced whole
+
+    def snapshot() -> _Snapshot:
+        if current and current[0].revision == service.revision and time.monotonic() - current[0].built_at < _MAX_AGE_SECONDS:
+            return current[0]
+        revision = service.revision
+        built = _build(service.list(), revision)
+        current[:] = [built]
+        return built
+
+    async def definitions(request: Request) -> Response:
+        if basic_auth_username(request) not in write_keys:
+            return error_response(401, "missing or unknown write key (HTTP Basic username)")
+        published = await run_in_threadpool(snapshot)
+        headers = {"ETag": published.etag, "Cache-Control": "no-cache"}
+        if _etags(request.headers.get("if-none-match", "")) & {published.etag, "*"}:
+            return Response(status_code=304, headers=headers)
+        return Response(published.body, headers=headers, media_type="application/json")
+
+    async def assign(request: Request) -> Response:
+        if basic_auth_username(request) not in write_keys:
+            return error_response(401, "missing or unknown write key (HTTP Basic username)")
+        body = await request.body()
+        if len(body) > _MAX_ASSIGN_BYTES:
+            return error_response(413, f"body is over {_MAX_ASSIGN_BYTES} bytes")
+        try:
+            wanted = msgspec.json.decode(body, type=AssignRequest)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            return error_response(400, str(error))
+        published = await run_in_threadpool(snapshot)
+        keys = published.running if wanted.experiments is None else wanted.experiments
+        assignments = {}
+        for key in keys:
+            experiment = published.compiled.get(key)
+            assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
+            assignments[key] = {
+                "variant": assignment.variant, "payload": assignment.payload,
+                "in_experiment": assignment.in_experiment, "reason": assignment.reason,
+            }
+        return json_response({"unit_id": wanted.unit_id, "assignments": assignments})
+
+    return [
+        Route("/v1/sdk/definitions", definitions, methods=["GET"]),
+        Route("/v1/assign", assign, methods=["POST"]),
+    ]
+
+
+def _build(definitions: list[ExperimentDefinition], revision: int) -> _Snapshot:
+    compiled: dict[str, Experiment] = {}
+    for definition in definitions:
+        try:
+            compiled[definition.key] = compile_definition(definition)
+        except InvalidDefinition as error:  # stored before a rule existed: not served
+            log.warning("experiment %r is not served to SDKs: %s", definition.key, error)
+    running = [d for d in definitions if d.status == "running" and d.key in compiled]
+    body = msgspec.json.encode({"experiments": [sdk_document(d) for d in running]})
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    return _Snapshot(revision, time.monotonic(), body, etag, compiled, tuple(d.key for d in running))
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compare equal, as RFC 9110 says for 304)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
