@@ -3,7 +3,9 @@
 One query per experiment: each unit is attributed to the variant of its first exposure,
 its metric values are aggregated from the events after that exposure (and, for CUPED,
 in a look-back window before it), and ClickHouse returns one row of sums per (variant,
-exposure day). Python never loads per-event or per-unit rows. Every value, including
+exposure day). Python never loads per-event or per-unit rows. Units are grouped by a 64-bit
+hash of their id, which groups faster than strings (a collision among a billion units has a
+probability of about 3%; among ten million, 3e-6). Every value, including
 event and property names, travels as a query parameter; the SQL text is built only from
 validated, closed sets (metric kinds, cap kinds).
 """
@@ -99,7 +101,7 @@ units AS (
            uniqExactIf(variation_id, is_exposure) AS variations_seen,
            groupArrayIf((timestamp, {measure_names}), NOT is_exposure) AS facts
     FROM (
-        SELECT if(user_id != '', user_id, anonymous_id) AS unit_id, timestamp, variation_id,
+        SELECT cityHash64(if(user_id != '', user_id, anonymous_id)) AS unit_id, timestamp, variation_id,
                event = {exposure_event} AND experiment_id = {experiment_id} AS is_exposure,
                {measure_columns}
         FROM events FINAL
