@@ -25,8 +25,10 @@ __all__ = [
     "decode_batch",
     "decode_single",
     "timestamp_ms",
+    "CLOCK_SKEW_TOLERANCE_MS",
 ]
 
+CLOCK_SKEW_TOLERANCE_MS = 10_000
 _MAX_ID_LENGTH = 512
 _MAX_NAME_LENGTH = 512
 
@@ -199,8 +201,7 @@ def build_event(
     original = message.timestamp or message.original_timestamp
     original_ms = timestamp_ms(original) if original else received_at_ms
     sent_ms = timestamp_ms(message.sent_at) if message.sent_at else batch_sent_ms
-    # Segment's clock-skew correction: shift the device time by (server now - device now).
-    corrected_ms = original_ms + (received_at_ms - sent_ms) if sent_ms and original else original_ms
+    corrected_ms = original_ms + _clock_skew_ms(sent_ms, received_at_ms) if original else original_ms
     return StoredEvent(
         message_id=message.message_id or _derived_message_id(raw),
         type=message_type,
@@ -220,6 +221,18 @@ def build_event(
         experiment_id=experiment_id,
         variation_id=variation_id,
     )
+
+
+def _clock_skew_ms(sent_ms: int, received_at_ms: int) -> int:
+    """How far the device clock is behind the server's, as Segment corrects it.
+
+    Segment shifts every event by (received_at - sent_at). Below `CLOCK_SKEW_TOLERANCE_MS`
+    that difference is mostly transit and queueing time, not a wrong clock, and shifting
+    by it would reorder one device's events that travelled in different batches (an
+    exposure and the conversion right after it); so small differences are left alone.
+    """
+    skew = received_at_ms - sent_ms
+    return skew if sent_ms and abs(skew) > CLOCK_SKEW_TOLERANCE_MS else 0
 
 
 def _identifier(value: str | int | None) -> str:

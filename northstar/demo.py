@@ -95,7 +95,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, max_queue_size=4 * users)
-        simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
+        simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()
         delivery = client.stats()
         sent = delivery.sent
@@ -105,6 +105,9 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print()
         print(render_table(api.results(DEMO_EXPERIMENT.key)))
         print()
+        truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
+                          for variant, counts in simulated.items())
+        print(f"Simulated conversions/users: {truth}")
         print(f"{sent:,} events sent through the SDK ({delivery.dropped_total:,} dropped), "
               f"{stored:,} stored in ClickHouse; demo took {time.perf_counter() - started:.1f}s")
         if keep:

@@ -27,6 +27,11 @@ def test_demo_prints_results_for_every_event_it_sent() -> None:
     assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", output, re.MULTILINE)
     assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", output, re.MULTILINE)
     assert "Verdict:" in output
+    simulated = dict(re.findall(r"(control|treatment) ([\d,]*\d/[\d,]*\d)", output.split("Simulated")[1]))
+    for variant, fraction in simulated.items():
+        conversions, units = fraction.split("/")
+        row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", output, re.MULTILINE)
+        assert row, f"results for {variant} differ from what was simulated ({fraction})"
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(

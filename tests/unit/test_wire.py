@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import msgspec
 import pytest
@@ -96,3 +97,19 @@ def test_every_event_is_either_accepted_or_rejected_with_its_index(events: list[
     for event in decoded.accepted:
         assert event.user_id or event.anonymous_id
         msgspec.json.decode(event.properties)
+
+
+@pytest.mark.parametrize(("device_ahead_ms", "shifted"), [(0, False), (2_000, False), (-9_000, False),
+                                                          (10_001, True), (-3_600_000, True)])
+def test_only_real_clock_skew_is_corrected(device_ahead_ms: int, shifted: bool) -> None:
+    sent_ms = NOW_MS + device_ahead_ms
+    event_ms = sent_ms - 60_000
+    body = _batch({"type": "track", "event": "E", "userId": "u",
+                   "timestamp": _iso(event_ms)}, sentAt=_iso(sent_ms))
+    (event,) = decode_batch(body, NOW_MS, LIMIT).accepted
+    assert event.original_timestamp_ms == event_ms
+    assert event.timestamp_ms == (NOW_MS - 60_000 if shifted else event_ms)
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
