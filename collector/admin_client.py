@@ -1,4 +1,5 @@
-"""A small stdlib HTTP client for the server's admin API: experiments, results, status, events.
+"""A small stdlib HTTP client for the server's admin API: experiments and their lifecycle,
+metrics, results, status, events.
 
 Readers go through the server because the server process owns the embedded store.
 """
@@ -26,14 +27,32 @@ class AdminClient:
         self._timeout = timeout
 
     def results(self, key: str) -> dict[str, Any]:
-        return self._request("GET", f"/v1/experiments/{quote(key, safe='')}/results")
+        return self._request("GET", f"{_experiment_path(key)}/results")
 
     def save_experiment(self, definition: dict[str, Any]) -> dict[str, Any]:
-        key = quote(definition["key"], safe="")
-        return self._request("PUT", f"/v1/experiments/{key}", definition)
+        return self._request("PUT", _experiment_path(definition["key"]), definition)
 
     def list_experiments(self) -> list[dict[str, Any]]:
         return self._request("GET", "/v1/experiments")["experiments"]
+
+    def start_experiment(self, key: str) -> dict[str, Any]:
+        """Draft or stopped → running; answers like `save_experiment` (status, phase, version...)."""
+        return self._request("POST", f"{_experiment_path(key)}/start")
+
+    def stop_experiment(self, key: str) -> dict[str, Any]:
+        return self._request("POST", f"{_experiment_path(key)}/stop")
+
+    def new_phase(self, key: str, salt: str | None = None) -> dict[str, Any]:
+        """Start a new phase: a new salt (`salt`, else one the server derives), so a new split."""
+        return self._request("POST", f"{_experiment_path(key)}/phases", {} if salt is None else {"salt": salt})
+
+    def experiment_history(self, key: str) -> list[dict[str, Any]]:
+        """Every stored version, oldest first: `{"version", "updated_at", "definition"}`."""
+        return self._request("GET", f"{_experiment_path(key)}/history")["versions"]
+
+    def save_metric(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Store a metric definition as a new version; answers `{"key", "version", ...}`."""
+        return self._request("PUT", f"/v1/metrics/{quote(definition['key'], safe='')}", definition)
 
     def status(self) -> dict[str, Any]:
         return self._request("GET", "/v1/status")
@@ -78,6 +97,10 @@ class AdminClient:
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise ApiError(f"cannot reach {self._url}: {reason}") from None
+
+
+def _experiment_path(key: str) -> str:
+    return f"/v1/experiments/{quote(key, safe='')}"
 
 
 def _error_message(error: urllib.error.HTTPError) -> str:

@@ -1,7 +1,8 @@
 """From per-variant, per-day sums to an experiment result a PM can act on.
 
-Every treatment is compared with the control on every metric; p-values are adjusted
-across all (arm × metric) comparisons; a sample ratio mismatch suppresses every verdict.
+Every treatment is compared with the control on every metric. Decision metrics (the
+primary and the secondaries) decide the winner; guardrail metrics only watch for harm and
+can veto shipping. A sample ratio mismatch suppresses every verdict.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from experiments.stats import SrmResult, benjamini_hochberg, holm, srm_test
 
 __all__ = [
     "Verdict",
+    "MetricRole",
     "VariantValue",
     "Comparison",
     "MetricResult",
@@ -35,6 +37,9 @@ __all__ = [
 
 Verdict = Literal["win", "loss", "inconclusive", "suppressed"]
 """suppressed: a sample ratio mismatch makes every comparison untrustworthy."""
+
+MetricRole = Literal["primary", "secondary", "guardrail"]
+"""primary decides the winner, secondaries qualify it, guardrails can only veto shipping."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Comparison:
 @dataclass(frozen=True)
 class MetricResult:
     metric: MetricDefinition
-    primary: bool
+    role: MetricRole
     variants: list[VariantValue]
     comparisons: list[Comparison]
     sample_size: SampleSize
@@ -95,32 +100,50 @@ class ExperimentResult:
     timeline: Timeline
     verdict: str
 
+    @property
+    def guardrail_harms(self) -> list[tuple[MetricResult, Comparison]]:
+        """(guardrail, comparison) pairs showing significant harm: each one says do not ship."""
+        return _guardrail_harms(self.metrics)
+
 
 def analyse(
     definition: ExperimentDefinition,
     metrics: Sequence[MetricDefinition],
     sums: ExperimentSums,
     settings: AnalysisSettings,
+    guardrails: Sequence[MetricDefinition] = (),
 ) -> ExperimentResult:
-    """The whole result; `metrics` in the order of `sums` (primary first)."""
+    """The whole result; `sums` holds `metrics` (primary first), then `guardrails`.
+
+    The multiple-comparison correction runs over the decision metrics only; guardrail
+    p-values are left unadjusted (their "adjusted" p-value is the raw one). A guardrail
+    exists to catch harm, so correcting it would trade missed harm for fewer false alarms,
+    the wrong way round; and adding guardrails must not weaken the decision metrics'
+    power. This is GrowthBook's and Eppo's practice.
+    """
     variants = [variant.key for variant in definition.variants]
+    analysed = [*metrics, *guardrails]
+    roles: list[MetricRole] = [*("primary" if i == 0 else "secondary" for i in range(len(metrics))),
+                               *("guardrail" for _ in guardrails)]
     days = _all_days(sums)
     cumulative = {
-        variant: [_cumulative(sums, variant, index, days) for index in range(len(metrics))]
+        variant: [_cumulative(sums, variant, index, days) for index in range(len(analysed))]
         for variant in variants
     }
     totals = {variant: [daily[-1] if daily else MetricSums() for daily in cumulative[variant]] for variant in variants}
-    units = {variant: totals[variant][0].units if metrics else 0 for variant in variants}
+    units = {variant: totals[variant][0].units if analysed else 0 for variant in variants}
     srm = _srm(definition, units)
     effects = {
         (index, variant): compare(metric.kind, totals[variants[0]][index], totals[variant][index],
                                   method=settings.method, alpha=settings.alpha, cuped=settings.cuped)
-        for index, metric in enumerate(metrics)
+        for index, metric in enumerate(analysed)
         for variant in variants[1:]
     }
-    adjusted = adjust_p_values({key: effect.p_value for key, effect in effects.items()}, settings)
+    p_values = {key: effect.p_value for key, effect in effects.items()}
+    decision = {key: p for key, p in p_values.items() if roles[key[0]] != "guardrail"}
+    adjusted = p_values | adjust_p_values(decision, settings)
     results = []
-    for index, metric in enumerate(metrics):
+    for index, (metric, role) in enumerate(zip(analysed, roles)):
         comparisons = [
             Comparison(
                 variant,
@@ -134,7 +157,7 @@ def analyse(
         results.append(
             MetricResult(
                 metric,
-                index == 0,
+                role,
                 [_variant_value(metric, variant, totals[variant][index]) for variant in variants],
                 comparisons,
                 sample_size(metric.kind, [totals[v][index] for v in variants], definition.mde, settings,
@@ -148,7 +171,7 @@ def analyse(
         multiple_exposures=sums.multiple_exposures,
         srm=srm,
         metrics=results,
-        timeline=_timeline(metrics, variants, sums, cumulative, days, settings),
+        timeline=_timeline(analysed, variants, sums, cumulative, days, settings),
         verdict=_experiment_verdict(results, srm, sum(units.values())),
     )
 
@@ -188,12 +211,21 @@ def _experiment_verdict(results: list[MetricResult], srm: SrmResult, units: int)
                 "configured weights, so no result can be trusted. Fix assignment or logging first.")
     if units == 0 or not results:
         return "No exposures yet."
+    harms = _guardrail_harms(results)
+    veto = "".join(f"Guardrail {metric.metric.label} is worse in {c.variant} ({_evidence(c)}): do not ship. "
+                   for metric, c in harms)
+    return veto + _decision_verdict(results)
+
+
+def _decision_verdict(results: list[MetricResult]) -> str:
+    """What the primary metric says, with the secondaries that got worse as a caveat."""
     primary = results[0]
     label = primary.metric.label
     wins = [c for c in primary.comparisons if c.verdict == "win"]
     losses = [c for c in primary.comparisons if c.verdict == "loss"]
-    guardrails = sorted({r.metric.label for r in results[1:] for c in r.comparisons if c.verdict == "loss"})
-    caveat = f"; but worse on {', '.join(guardrails)}" if guardrails else ""
+    worse = sorted({r.metric.label for r in results if r.role == "secondary" for c in r.comparisons
+                    if c.verdict == "loss"})
+    caveat = f"; but worse on {', '.join(worse)}" if worse else ""
     if wins:
         best = max(wins, key=lambda c: c.effect.relative_effect if math.isfinite(c.effect.relative_effect) else 0)
         return f"{best.variant} beats {best.control} on {label} ({_evidence(best)}){caveat}"
@@ -203,6 +235,10 @@ def _experiment_verdict(results: list[MetricResult], srm: SrmResult, units: int)
     progress = primary.sample_size.progress
     planned = f" ({progress:.0%} of the planned sample)" if progress is not None and progress < 1 else ""
     return f"No significant difference yet on {label}{planned}{caveat}"
+
+
+def _guardrail_harms(results: list[MetricResult]) -> list[tuple[MetricResult, Comparison]]:
+    return [(r, c) for r in results if r.role == "guardrail" for c in r.comparisons if c.verdict == "loss"]
 
 
 def _evidence(comparison: Comparison) -> str:

@@ -77,7 +77,7 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     overrides: dict[str, str] = {}
     """Unit id → forced variant key (QA); forced units are not exposures."""
     guardrail_metrics: list[str] = []
-    """Metric keys watched for harm, not for the decision."""
+    """Metric keys watched for harm, not for the decision: a significant harm says do not ship."""
 
     @property
     def assignment_salt(self) -> str:
@@ -126,6 +126,11 @@ def validate(definition: ExperimentDefinition) -> None:
     metric_keys = [IMPLICIT_CONVERSION_KEY] * bool(definition.conversion_event) + definition.metrics
     if len(set(metric_keys)) != len(metric_keys):
         raise DefinitionError("metrics", f"metric keys must be unique (conversion_event is {IMPLICIT_CONVERSION_KEY!r})")
+    if len(set(definition.guardrail_metrics)) != len(definition.guardrail_metrics):
+        raise DefinitionError("guardrail_metrics", "metric keys must be unique")
+    deciding = sorted(set(metric_keys) & set(definition.guardrail_metrics))
+    if deciding:
+        raise DefinitionError("guardrail_metrics", f"{deciding} already decide the experiment: a metric has one role")
     if not 0 < definition.mde < 10:
         raise DefinitionError("mde", "a relative effect such as 0.05 for 5%")
     invalid = settings_error(definition.analysis)
@@ -141,8 +146,6 @@ def _validate_assignment(definition: ExperimentDefinition) -> None:
         raise DefinitionError("unit", "user_id, anonymous_id or a group type (letters, digits, '_')")
     if definition.phase < 1:
         raise DefinitionError("phase", "phases count from 1")
-    if len(set(definition.guardrail_metrics)) != len(definition.guardrail_metrics):
-        raise DefinitionError("guardrail_metrics", "metric keys must be unique")
     if definition.layer is not None and not _KEY_PATTERN.fullmatch(definition.layer.name):
         raise DefinitionError("layer.name", "use 1-128 letters, digits, '_', '.' or '-'")
     invalid = assignment_error(definition)

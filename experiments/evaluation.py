@@ -28,11 +28,12 @@ class Evaluation:
         self.catalog = catalog
 
     def check_metrics(self, definition: ExperimentDefinition) -> None:
-        """Raise DefinitionError("metrics") unless every referenced metric is defined."""
-        try:
-            self.catalog.resolve(definition.metrics)
-        except UnknownMetric as error:
-            raise DefinitionError("metrics", f"no metric {error.args[0]!r}: PUT /v1/metrics/{{key}} first") from None
+        """Raise DefinitionError naming `metrics` or `guardrail_metrics` unless every referenced metric is defined."""
+        for field, keys in (("metrics", definition.metrics), ("guardrail_metrics", definition.guardrail_metrics)):
+            try:
+                self.catalog.resolve(keys)
+            except UnknownMetric as error:
+                raise DefinitionError(field, f"no metric {error.args[0]!r}: PUT /v1/metrics/{{key}} first") from None
 
     def result(self, key: str, alpha: float | None = None) -> ExperimentResult:
         """Analyse an experiment now; `alpha` overrides the definition's for this read only.
@@ -41,8 +42,9 @@ class Evaluation:
         """
         definition = self.experiments.get(key)
         metrics = experiment_metrics(definition, self.catalog.resolve(definition.metrics))
+        guardrails = self.catalog.resolve(definition.guardrail_metrics)
         settings = definition.analysis if alpha is None else msgspec.structs.replace(definition.analysis, alpha=alpha)
-        return analyse_experiment(self._client(), definition, metrics, settings)
+        return analyse_experiment(self._client(), definition, metrics, settings, guardrails)
 
 
 def experiment_metrics(
@@ -58,8 +60,13 @@ def analyse_experiment(
     definition: ExperimentDefinition,
     metrics: Sequence[MetricDefinition],
     settings: AnalysisSettings | None = None,
+    guardrails: Sequence[MetricDefinition] = (),
 ) -> ExperimentResult:
-    """One query for all metrics, then the statistics; `metrics` primary first."""
+    """One query for all metrics and guardrails, then the statistics; `metrics` primary first.
+
+    Only exposures from the start of the current phase count: a new phase reshuffles the
+    assignment, so earlier exposures belong to another split.
+    """
     settings = settings or definition.analysis
     queries = [
         MetricQuery(
@@ -67,7 +74,8 @@ def analyse_experiment(
             metric.window_hours or definition.conversion_window_hours,
             uses_cuped(metric.kind, settings.cuped),
         )
-        for metric in metrics
+        for metric in [*metrics, *guardrails]
     ]
-    sums = experiment_sums(client, definition.key, queries, settings.cuped_lookback_hours)
-    return analyse(definition, metrics, sums, settings)
+    sums = experiment_sums(client, definition.key, queries, settings.cuped_lookback_hours,
+                           exposed_since=definition.phase_started_at)
+    return analyse(definition, metrics, sums, settings, guardrails)

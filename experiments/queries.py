@@ -1,6 +1,7 @@
 """Per-variant, per-day sufficient statistics of an experiment's metrics, computed in ClickHouse.
 
-One query per experiment: each unit is attributed to the variant of its first exposure,
+One query per experiment: each unit is attributed to the variant of its first exposure in
+the current phase (exposures before `exposed_since` belong to an earlier assignment),
 its metric values are aggregated from the events after that exposure (and, for CUPED,
 in a look-back window before it), and ClickHouse returns one row of sums per (variant,
 exposure day). Python never loads per-event or per-unit rows. Units are grouped by a 64-bit
@@ -80,6 +81,10 @@ class MetricQuery:
     with_covariate: bool
 
 
+_BEGINNING = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+"""`exposed_since` of an experiment with no phase start: every exposure counts."""
+
+
 class _Parameters:
     """Collects query parameters; SQL text only ever holds their generated names."""
 
@@ -102,10 +107,11 @@ units AS (
            groupArrayIf((timestamp, {measure_names}), NOT is_exposure) AS facts
     FROM (
         SELECT cityHash64(if(user_id != '', user_id, anonymous_id)) AS unit_id, timestamp, variation_id,
-               event = {exposure_event} AND experiment_id = {experiment_id} AS is_exposure,
+               event = {exposure_event} AND experiment_id = {experiment_id} AND timestamp >= {exposed_since}
+                   AS is_exposure,
                {measure_columns}
         FROM events FINAL
-        WHERE (event = {exposure_event} AND experiment_id = {experiment_id}) OR event IN {events}
+        WHERE is_exposure OR event IN {events}
     )
     GROUP BY unit_id
     HAVING variations_seen > 0
@@ -127,8 +133,11 @@ ORDER BY variant, day
 """
 
 
-def build_query(experiment_id: str, metrics: list[MetricQuery], lookback_hours: float) -> tuple[str, dict[str, Any]]:
-    """The SQL text and its parameters for one experiment's metrics."""
+def build_query(
+    experiment_id: str, metrics: list[MetricQuery], lookback_hours: float, exposed_since: dt.datetime | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL text and its parameters for one experiment's metrics; exposures before
+    `exposed_since` (None: none are) are ignored."""
     param = _Parameters()
     measures = _Measures(param)
     per_unit, capped, sums = [], [], []
@@ -161,6 +170,7 @@ def build_query(experiment_id: str, metrics: list[MetricQuery], lookback_hours: 
     sql = _TEMPLATE.format(
         exposure_event=param(EXPOSURE_EVENT, "String"),
         experiment_id=param(experiment_id, "String"),
+        exposed_since=param(exposed_since or _BEGINNING, "DateTime64(3, 'UTC')"),
         events=param(events, "Array(String)"),
         measure_names=", ".join(measures.names),
         measure_columns=",\n               ".join(measures.columns),
@@ -172,10 +182,18 @@ def build_query(experiment_id: str, metrics: list[MetricQuery], lookback_hours: 
 
 
 def experiment_sums(
-    client: Client, experiment_id: str, metrics: list[MetricQuery], lookback_hours: float
+    client: Client,
+    experiment_id: str,
+    metrics: list[MetricQuery],
+    lookback_hours: float,
+    exposed_since: dt.datetime | None = None,
 ) -> ExperimentSums:
-    """Run the query; rows of variants outside the definition are left to the caller."""
-    sql, parameters = build_query(experiment_id, metrics, lookback_hours)
+    """Run the query; rows of variants outside the definition are left to the caller.
+
+    `exposed_since` (the current phase's start) is compared at the stored millisecond
+    precision, rounded down, so an exposure logged at that instant counts.
+    """
+    sql, parameters = build_query(experiment_id, metrics, lookback_hours, exposed_since)
     rows = client.query(sql, parameters=parameters).result_rows
     days, multiple = [], 0
     for variant, day, units, *values in rows:

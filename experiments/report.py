@@ -10,8 +10,18 @@ import math
 from typing import Any
 
 from experiments.analysis import Comparison, ExperimentResult, LiftPoint, MetricResult, VariantValue
+from experiments.formatting import (
+    format_interval,
+    format_p,
+    format_percent,
+    format_relative_interval,
+    format_total,
+    format_values,
+)
 
-__all__ = ["result_document", "render_table", "format_value", "format_effect", "format_p", "format_percent"]
+__all__ = ["result_document", "render_table", "guardrail_warnings", "ROLE_TITLES"]
+
+ROLE_TITLES = {"primary": "Primary metric", "secondary": "Secondary metric", "guardrail": "Guardrail"}
 
 
 def result_document(result: ExperimentResult) -> dict[str, Any]:
@@ -24,6 +34,8 @@ def result_document(result: ExperimentResult) -> dict[str, Any]:
                      "cuped": settings.cuped, "power": settings.power, "mde": result.definition.mde},
         "alpha": settings.alpha,
         "verdict": result.verdict,
+        "guardrail_harms": [{"metric": metric.metric.key, "name": metric.metric.label, "variant": comparison.variant}
+                            for metric, comparison in result.guardrail_harms],
         "variants": [
             {"key": variant.key, "weight": variant.weight, "units": result.units[variant.key]}
             for variant in result.definition.variants
@@ -49,7 +61,8 @@ def _metric_document(result: MetricResult) -> dict[str, Any]:
         "key": metric.key,
         "name": metric.label,
         "kind": metric.kind,
-        "primary": result.primary,
+        "role": result.role,
+        "primary": result.role == "primary",  # for clients written before roles existed
         "higher_is_better": metric.higher_is_better,
         "variants": [_variant_document(value) for value in result.variants],
         "comparisons": [_comparison_document(comparison) for comparison in result.comparisons],
@@ -111,12 +124,26 @@ def render_table(document: dict[str, Any]) -> str:
         lines += ["", f"!! SAMPLE RATIO MISMATCH (p = {srm['p_value']:.2g}): units per variant "
                       f"{[v['units'] for v in document['variants']]} vs expected "
                       f"{[round(e) for e in srm['expected_units']]}. Verdicts are suppressed."]
+    warnings = guardrail_warnings(document)
+    if warnings:
+        lines += ["", *(f"!! {warning}" for warning in warnings)]
     for metric in document["metrics"]:
         lines += ["", *_metric_table(metric, analysis)]
     lines += ["", f"Verdict: {document['verdict']}"]
     if document["multiple_exposures"]:
         lines.append(f"Excluded: {document['multiple_exposures']:,} units exposed to more than one variant")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def guardrail_warnings(document: dict[str, Any]) -> list[str]:
+    """One "do not ship" line per guardrail harm in a results document, with its relative lift."""
+    metrics = {metric["key"]: metric for metric in document["metrics"]}
+    warnings = []
+    for harm in document["guardrail_harms"]:
+        comparison = next(c for c in metrics[harm["metric"]]["comparisons"] if c["variant"] == harm["variant"])
+        lift = format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"])
+        warnings.append(f"Do not ship {harm['variant']}: guardrail {harm['name']} is worse ({lift})")
+    return warnings
 
 
 def _metric_table(metric: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
@@ -127,20 +154,17 @@ def _metric_table(metric: dict[str, Any], analysis: dict[str, Any]) -> list[str]
     header = ["variant", "units", *_VALUE_HEADERS[kind], f"abs lift ({confidence} CI)",
               f"rel lift ({confidence} CI)", *evidence, "result"]
     comparisons = {c["variant"]: c for c in metric["comparisons"]}
+    values = format_values(kind, [variant["value"] for variant in metric["variants"]])
     rows = []
-    for variant in metric["variants"]:
-        row = [variant["key"], f"{variant['units']:,}", format_value("count", variant["total"]),
-               format_value(kind, variant["value"])]
+    for variant, value in zip(metric["variants"], values):
+        row = [variant["key"], f"{variant['units']:,}", format_total(variant["total"]), value]
         comparison = comparisons.get(variant["key"])
         if comparison is None:
             row += ["(control)", "", "", "", ""]
         else:
-            low, high = comparison["absolute_ci"]
-            rel_low, rel_high = comparison["relative_ci"]
             row += [
-                f"{format_effect(kind, comparison['absolute_effect'])} "
-                f"[{format_effect(kind, low)}, {format_effect(kind, high)}]",
-                f"{format_percent(comparison['relative_effect'])} [{format_percent(rel_low)}, {format_percent(rel_high)}]",
+                format_interval(kind, comparison["absolute_effect"], *comparison["absolute_ci"]),
+                format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"]),
                 *([format_percent(comparison["chance_to_win"], signed=False), format_percent(comparison["expected_loss"], signed=False)]
                   if bayesian else [format_p(comparison["p_value"]), format_p(comparison["adjusted_p_value"])]),
                 _VERDICT_TEXT[comparison["verdict"]],
@@ -148,7 +172,7 @@ def _metric_table(metric: dict[str, Any], analysis: dict[str, Any]) -> list[str]
         rows.append(row)
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     size = metric["sample_size"]
-    title = (f"{'Primary metric' if metric['primary'] else 'Metric'}: {metric['name']} ({kind}"
+    title = (f"{ROLE_TITLES[metric['role']]}: {metric['name']} ({kind}"
              f"{', lower is better' if not metric['higher_is_better'] else ''})")
     progress = "" if size["progress"] is None else (
         f"Sample size: {size['progress']:.0%} of {size['required_units_per_variant']:,} units per variant "
@@ -161,34 +185,3 @@ def _metric_table(metric: dict[str, Any], analysis: dict[str, Any]) -> list[str]
         *("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows),
         *([progress] if progress else []),
     ]
-
-
-def format_value(kind: str, value: float | None) -> str:
-    """A per-variant value: a rate in %, a count with separators, else 4 significant digits."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if kind == "conversion":
-        return f"{value:.2%}"
-    if kind == "count" and float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-
-
-def format_effect(kind: str, value: float | None) -> str:
-    """An absolute difference: percentage points for conversions, metric units otherwise."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{100 * value:+.2f}pp" if kind == "conversion" else f"{value:+,.4g}"
-
-
-def format_p(p_value: float | None) -> str:
-    if p_value is None:
-        return "n/a"
-    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
-
-
-def format_percent(value: float | None, signed: bool = True) -> str:
-    """A share or relative change in %; signed for lifts."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:+.1%}" if signed else f"{value:.1%}"

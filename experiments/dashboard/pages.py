@@ -7,17 +7,18 @@ API agree; every value from a definition is escaped.
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
+from importlib.resources import files
 from string import Template
 from typing import Any
 from urllib.parse import quote
 
 from experiments.dashboard.charts import PALETTE, ForestRow, exposure_chart, forest_chart, lift_chart
-from experiments.report import format_effect, format_p, format_percent, format_value
+from experiments.formatting import format_interval, format_p, format_percent, format_relative_interval, format_values
+from experiments.report import ROLE_TITLES, guardrail_warnings
 
 __all__ = ["login_page", "list_page", "results_page"]
 
-_BASE = Template((Path(__file__).parent / "base.html").read_text())
+_BASE = Template((files(__package__) / "base.html").read_text(encoding="utf-8"))
 _LOGOUT = "<form method='post' action='/dashboard/logout'><button type='submit'>Log out</button></form>"
 
 
@@ -67,6 +68,8 @@ def results_page(document: dict[str, Any]) -> str:
     sections = [
         f"<h1>{escape(document.get('name') or key)}</h1><p class='sub'>{escape(key)} · {escape(subtitle)}</p>",
         _srm_banner(document),
+        *(f"<div class='banner alert guardrail' role='alert'>{escape(warning)}</div>"
+          for warning in guardrail_warnings(document)),
         f"<div class='verdict' id='verdict'>{escape(document['verdict'])}</div>",
         *(_metric_section(metric, analysis) for metric in document["metrics"]),
         _charts(document),
@@ -81,7 +84,7 @@ def _srm_banner(document: dict[str, Any]) -> str:
                 if document["multiple_exposures"] else "")
     if srm["mismatch"]:
         expected = ", ".join(f"{e:,.0f}" for e in srm["expected_units"])
-        return (f"<div class='banner srm' id='srm' role='alert'>Sample ratio mismatch (p = {srm['p_value']:.2g}): "
+        return (f"<div class='banner alert' id='srm' role='alert'>Sample ratio mismatch (p = {srm['p_value']:.2g}): "
                 f"units {units} vs expected {expected}. The split is not what was configured, so no "
                 f"result below can be trusted and no winner is declared.{excluded}</div>")
     return (f"<div class='banner ok' id='srm'>Traffic split as configured (SRM p = {srm['p_value']:.3f}): "
@@ -93,20 +96,20 @@ def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> str:
     evidence = "<th class='num'>Chance to win</th><th class='num'>Expected loss</th>" if bayesian else \
         "<th class='num'>p-value</th><th class='num'>Adjusted p</th>"
     comparisons = {c["variant"]: c for c in metric["comparisons"]}
+    values = format_values(kind, [variant["value"] for variant in metric["variants"]])
     rows = []
-    for variant in metric["variants"]:
+    for variant, value in zip(metric["variants"], values):
         cells = [f"<td>{escape(variant['key'])}</td>", f"<td class='num'>{variant['units']:,}</td>",
-                 f"<td class='num'>{format_value(kind, variant['value'])}</td>"]
+                 f"<td class='num'>{value}</td>"]
         comparison = comparisons.get(variant["key"])
         if comparison is None:
             cells.append("<td colspan='5' class='sub'>control</td>")
         else:
-            low, high = comparison["absolute_ci"]
-            rel_low, rel_high = comparison["relative_ci"]
+            absolute = format_interval(kind, comparison["absolute_effect"], *comparison["absolute_ci"])
+            relative = format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"])
             cells += [
-                f"<td class='num'>{format_effect(kind, comparison['absolute_effect'])} "
-                f"[{format_effect(kind, low)}, {format_effect(kind, high)}]</td>",
-                f"<td class='num'>{format_percent(comparison['relative_effect'])} [{format_percent(rel_low)}, {format_percent(rel_high)}]</td>",
+                f"<td class='num'>{absolute}</td>",
+                f"<td class='num'>{relative}</td>",
                 *((f"<td class='num'>{format_percent(comparison['chance_to_win'], False)}</td>",
                    f"<td class='num'>{format_percent(comparison['expected_loss'], False)}</td>") if bayesian else
                   (f"<td class='num'>{format_p(comparison['p_value'])}</td>",
@@ -115,11 +118,10 @@ def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> str:
             ]
         rows.append(f"<tr data-variant='{escape(variant['key'])}'>{''.join(cells)}</tr>")
     confidence = f"{100 * (1 - analysis['alpha']):g}%"
-    role = "Primary metric" if metric["primary"] else "Metric"
     direction = "" if metric["higher_is_better"] else " · lower is better"
     return (
-        f"<section class='card metric' data-metric='{escape(metric['key'])}'>"
-        f"<h2>{role}: {escape(metric['name'])} <span class='sub'>({kind}{direction})</span></h2>"
+        f"<section class='card metric {metric['role']}' data-metric='{escape(metric['key'])}'>"
+        f"<h2>{ROLE_TITLES[metric['role']]}: {escape(metric['name'])} <span class='sub'>({kind}{direction})</span></h2>"
         f"<table><thead><tr><th>Variant</th><th class='num'>Units</th><th class='num'>Value</th>"
         f"<th class='num'>Abs. lift ({confidence} CI)</th><th class='num'>Rel. lift ({confidence} CI)</th>"
         f"{evidence}<th>Result</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"

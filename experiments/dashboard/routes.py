@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from pathlib import Path
+from importlib.resources import files
 from urllib.parse import parse_qs
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from collector.auth import Handler, has_secret
@@ -29,7 +29,8 @@ from experiments.service import UnknownExperiment
 __all__ = ["dashboard_routes", "SESSION_COOKIE"]
 
 SESSION_COOKIE = "northstar_session"
-_STATIC = Path(__file__).parent / "dashboard.css"
+_STYLESHEET = (files(__package__) / "dashboard.css").read_bytes()
+"""Read through importlib.resources, like the page template: it works from any install."""
 _MAX_LOGIN_BYTES = 4096
 
 
@@ -86,7 +87,7 @@ def dashboard_routes(evaluation: Evaluation, admin_secret: str) -> list[Route]:
         return HTMLResponse(results_page(result_document(result)))
 
     async def stylesheet(request: Request) -> Response:
-        return FileResponse(_STATIC, media_type="text/css")
+        return Response(_STYLESHEET, media_type="text/css")
 
     return [
         Route("/dashboard/login", login_form, methods=["GET"]),

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import sdk
-from collector.admin_client import AdminClient
+from collector.admin_client import AdminClient, ApiError
 from experiments.cli import main as experiments_cli
 from northstar.process import CollectorProcess
 
@@ -36,13 +36,12 @@ def _definition(key: str, **fields: Any) -> dict[str, Any]:
 def vector_experiments(collector: CollectorProcess) -> None:
     """Every vector experiment stored on the server, in its vector status."""
     api = AdminClient(collector.url, collector.admin_secret)
-    with _admin(collector) as admin:
-        for definition in EVALUATION["experiments"]:
-            status = definition.get("status", "draft")
-            api.save_experiment({**definition, "conversion_event": "Vector Conversion",
-                                 "status": "running" if status == "stopped" else status})
-            if status == "stopped":
-                assert admin.post(f"/v1/experiments/{definition['key']}/stop").json()["status"] == "stopped"
+    for definition in EVALUATION["experiments"]:
+        status = definition.get("status", "draft")
+        api.save_experiment({**definition, "conversion_event": "Vector Conversion",
+                             "status": "running" if status == "stopped" else status})
+        if status == "stopped":
+            assert api.stop_experiment(definition["key"])["status"] == "stopped"
 
 
 def test_assign_answers_the_published_vectors(collector: CollectorProcess, vector_experiments: None) -> None:
@@ -116,25 +115,37 @@ def test_lifecycle_phases_history_and_idempotent_saves(collector: CollectorProce
     created = api.save_experiment(_definition(key))
     assert (created["version"], created["changed"], created["status"]) == (1, True, "draft")
     assert api.save_experiment(_definition(key))["changed"] is False
+    started = api.start_experiment(key)
+    assert (started["status"], started["version"], started["phase"]) == ("running", 2, 1)
+    reweighted = _definition(key, variants=[{"key": "control", "weight": 0.8}, {"key": "treatment", "weight": 0.2}])
     with _admin(collector) as admin:
-        started = admin.post(f"/v1/experiments/{key}/start").json()
-        assert (started["status"], started["version"], started["phase"]) == ("running", 2, 1)
-        reweighted = _definition(key, variants=[{"key": "control", "weight": 0.8}, {"key": "treatment", "weight": 0.2}])
         refused = admin.put(f"/v1/experiments/{key}", json=reweighted)
         assert refused.status_code == 400 and refused.json()["field"] == "variants"
-        more_coverage = admin.put(f"/v1/experiments/{key}", json=_definition(key, coverage=1.0, name="n"))
-        assert more_coverage.json()["phase"] == 1
+        assert api.save_experiment(_definition(key, coverage=1.0, name="n"))["phase"] == 1
         phased = admin.put(f"/v1/experiments/{key}", params={"new_phase": "true"}, json=reweighted).json()
-        assert (phased["phase"], phased["salt"], phased["status"]) == (2, f"{key}-phase2", "running")
-        explicit = admin.post(f"/v1/experiments/{key}/phases", json={"salt": "spring"}).json()
-        assert (explicit["phase"], explicit["salt"]) == (3, "spring")
-        assert admin.post(f"/v1/experiments/{key}/stop").json()["status"] == "stopped"
-        history = admin.get(f"/v1/experiments/{key}/history").json()["versions"]
-        assert [v["definition"]["status"] for v in history] == ["draft", "running", "running", "running", "running",
-                                                                "stopped"]
-        assert history[-1]["definition"]["stopped_at"] and history[1]["definition"]["started_at"]
-        assert admin.post("/v1/experiments/missing-key/start").status_code == 404
-        assert admin.get("/v1/experiments/missing-key/history").status_code == 404
+    assert (phased["phase"], phased["salt"], phased["status"]) == (2, f"{key}-phase2", "running")
+    explicit = api.new_phase(key, salt="spring")
+    assert (explicit["phase"], explicit["salt"]) == (3, "spring")
+    assert api.new_phase(key)["salt"] == f"{key}-phase4"
+    assert api.stop_experiment(key)["status"] == "stopped"
+    history = api.experiment_history(key)
+    assert [v["definition"]["status"] for v in history] == ["draft", "running", "running", "running", "running",
+                                                            "running", "stopped"]
+    assert history[-1]["definition"]["stopped_at"] and history[1]["definition"]["started_at"]
+    with pytest.raises(ApiError, match="HTTP 404"):
+        api.start_experiment("missing-key")
+    with pytest.raises(ApiError, match="HTTP 404"):
+        api.experiment_history("missing-key")
+
+
+def test_lifecycle_and_metric_routes_need_the_admin_secret(collector: CollectorProcess) -> None:
+    routes = [("POST", "/v1/experiments/any/start"), ("POST", "/v1/experiments/any/stop"),
+              ("POST", "/v1/experiments/any/phases"), ("GET", "/v1/experiments/any/history"),
+              ("PUT", "/v1/metrics/any"), ("GET", "/v1/metrics/any"), ("GET", "/v1/metrics")]
+    for method, path in routes:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            response = httpx.request(method, collector.url + path, headers=headers, json={})
+            assert response.status_code == 401, (method, path, headers)
 
 
 def test_overlapping_layer_ranges_cannot_run_together(collector: CollectorProcess, api: AdminClient) -> None:

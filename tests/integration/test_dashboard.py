@@ -1,4 +1,5 @@
-"""The dashboard in real headless chromium: sign in, list, results; numbers equal the JSON API."""
+"""The dashboard in real headless chromium: sign in, list, results; numbers equal the JSON API,
+and a harmed guardrail shows a red "do not ship" banner."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from collector.admin_client import AdminClient
-from experiments.report import format_effect, format_p, format_value
+from experiments.formatting import format_interval, format_p, format_values
 from northstar.process import CollectorProcess
 
 pytestmark = pytest.mark.browser
@@ -27,12 +28,14 @@ def _event(user: str, name: str, at: datetime, **properties: object) -> dict:
 
 def _experiment(collector: CollectorProcess, api: AdminClient) -> str:
     key = f"dash-{uuid.uuid4().hex[:8]}"
-    order = f"Order {key}"
+    order, error = f"Order {key}", f"Error {key}"
     metric = {"key": f"{key}-revenue", "name": "Revenue per user", "kind": "mean", "event": order, "property": "revenue"}
-    assert httpx.put(f"{collector.url}/v1/metrics/{metric['key']}", json=metric,
-                     headers={"Authorization": f"Bearer {collector.admin_secret}"}).status_code == 200
+    guardrail = {"key": f"{key}-errors", "name": "Errors per user", "kind": "count", "event": error,
+                 "higher_is_better": False}
+    api.save_metric(metric)
+    api.save_metric(guardrail)
     api.save_experiment({"key": key, "name": "Checkout button", "conversion_event": order,
-                         "metrics": [metric["key"]], "mde": 0.1,
+                         "metrics": [metric["key"]], "guardrail_metrics": [guardrail["key"]], "mde": 0.1,
                          "variants": [{"key": "control", "weight": 0.5}, {"key": "treatment", "weight": 0.5}]})
     events = []
     for n in range(800):
@@ -41,6 +44,8 @@ def _experiment(collector: CollectorProcess, api: AdminClient) -> str:
         events.append(_event(user, "Experiment Viewed", exposed, experiment_id=key, variation_id=variant))
         if n % (5 if variant == "treatment" else 8) == 0:
             events.append(_event(user, order, exposed + timedelta(hours=1), revenue=20.0 + n % 13))
+        if (n // 2) % (3 if variant == "treatment" else 10) == 0:
+            events.append(_event(user, error, exposed + timedelta(minutes=30)))
     for start in range(0, len(events), 500):
         httpx.post(collector.url + "/v1/batch", json={"batch": events[start:start + 500]},
                    auth=(collector.write_key, "")).raise_for_status()
@@ -71,19 +76,25 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
         page.click(f"a[href='/dashboard/experiments/{key}']")
         page.wait_for_selector("#verdict")
         assert page.inner_text("#verdict") == document["verdict"]
+        assert document["verdict"].startswith("Guardrail Errors per user is worse in treatment")
+        assert page.inner_text(".banner.guardrail").startswith(
+            "Do not ship treatment: guardrail Errors per user is worse (+")
         assert "Traffic split as configured" in page.inner_text("#srm")
         for metric in document["metrics"]:
             section = page.locator(f"section.metric[data-metric='{metric['key']}']")
-            for variant in metric["variants"]:
+            values = format_values(metric["kind"], [variant["value"] for variant in metric["variants"]])
+            for variant, value in zip(metric["variants"], values):
                 cells = section.locator(f"tr[data-variant='{variant['key']}'] td").all_inner_texts()
                 assert cells[1] == f"{variant['units']:,}"
-                assert cells[2] == format_value(metric["kind"], variant["value"])
+                assert cells[2] == value
             (comparison,) = metric["comparisons"]
             cells = section.locator("tr[data-variant='treatment'] td").all_inner_texts()
-            assert cells[3].startswith(format_effect(metric["kind"], comparison["absolute_effect"]))
+            absolute = format_interval(metric["kind"], comparison["absolute_effect"], *comparison["absolute_ci"])
+            assert cells[3] == absolute
             assert cells[5] == format_p(comparison["p_value"])
             assert cells[7] == comparison["verdict"]
-        assert page.locator("#forest svg circle").count() == 2
+        assert section.locator("h2").inner_text().startswith("Guardrail: Errors per user")
+        assert page.locator("#forest svg circle").count() == 3
         assert page.locator("#exposures svg rect").count() == 2 * len(document["timeline"]["days"])
         page.screenshot(path=SCREENSHOT, full_page=True)
         browser.close()

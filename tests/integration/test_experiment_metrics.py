@@ -14,7 +14,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from collector.admin_client import AdminClient
+from collector.admin_client import AdminClient, ApiError
 from northstar.process import CollectorProcess
 
 START = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -98,8 +98,7 @@ def experiment(collector: CollectorProcess) -> tuple[str, dict[str, Unit]]:
         {"key": f"{key}-rps", "kind": "ratio", "event": order, "property": "revenue",
          "filters": [{"property": "currency", "in": ["EUR"]}], "denominator": {"event": session}},
     ):
-        assert httpx.put(f"{collector.url}/v1/metrics/{metric['key']}", json=metric,
-                         headers={"Authorization": f"Bearer {collector.admin_secret}"}).status_code == 200
+        assert api.save_metric(metric)["success"]
     simulated = _simulate(key, 600, seed=7)
     events = [event for unit in simulated.values() for event in unit.events]
     _send(collector, events)
@@ -192,3 +191,26 @@ def test_cuped_equals_regression_adjustment_on_the_raw_rows(
         plain = stats.ttest_ind(metric[1], metric[0], equal_var=False)
         assert comparison["p_value"] < plain.pvalue  # the covariate explains variance
     assert metrics[f"{key}-rps"]["comparisons"][0]["cuped"] is False
+
+
+def test_guardrails_share_the_query_but_not_the_correction(
+    experiment: tuple[str, dict[str, Unit]], api: AdminClient
+) -> None:
+    key, simulated = experiment
+    with pytest.raises(ApiError, match="guardrail_metrics: no metric 'no-such-metric'"):
+        api.save_experiment({**_definition(key, cuped=False), "guardrail_metrics": ["no-such-metric"]})
+    api.save_experiment({**_definition(key, cuped=False), "metrics": [f"{key}-revenue", f"{key}-rps"],
+                         "guardrail_metrics": [f"{key}-sessions"]})
+    result = api.results(key)
+    assert [(m["key"], m["role"]) for m in result["metrics"]] == [
+        ("conversion", "primary"), (f"{key}-revenue", "secondary"), (f"{key}-rps", "secondary"),
+        (f"{key}-sessions", "guardrail")]
+    control, treatment = _arrays(simulated, "sessions")
+    (guardrail,) = result["metrics"][-1]["comparisons"]
+    welch = stats.ttest_ind(treatment, control, equal_var=False)
+    assert guardrail["p_value"] == pytest.approx(welch.pvalue, rel=1e-7)
+    assert guardrail["adjusted_p_value"] == guardrail["p_value"]
+    decision = [metric["comparisons"][0] for metric in result["metrics"][:3]]
+    holm = multipletests([c["p_value"] for c in decision], method="holm")[1]
+    assert [c["adjusted_p_value"] for c in decision] == pytest.approx(list(holm), rel=1e-9)
+    assert result["guardrail_harms"] == []  # more sessions is better: no harm

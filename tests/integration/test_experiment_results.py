@@ -82,6 +82,37 @@ def test_results_count_conversions_after_first_exposure_within_the_window(
     assert comparison["significant"] == (p_value < 0.05)
 
 
+def test_results_count_only_exposures_of_the_current_phase(collector: CollectorProcess, api: AdminClient) -> None:
+    key = f"phase-{uuid.uuid4().hex[:8]}"
+    conversion = f"Converted {key}"
+    api.save_experiment({"key": key, "conversion_event": conversion,
+                         "variants": [{"key": "control", "weight": 0.5}, {"key": "treatment", "weight": 0.5}]})
+    api.start_experiment(key)
+    assert api.new_phase(key)["phase"] == 2
+    phase_start = datetime.fromisoformat(api.experiment_history(key)[-1]["definition"]["phase_started_at"])
+    before, at = phase_start - timedelta(hours=1), phase_start + timedelta(milliseconds=1)
+    events: list[dict] = []
+    for n in range(30):  # phase 1 only: an old assignment, not counted
+        events += [_exposure(key, f"{key}-old{n}", "treatment", before),
+                   _event(f"{key}-old{n}", conversion, before + timedelta(minutes=5))]
+    for n in range(10):  # re-exposed in phase 2 under the new salt: counted there, not as a switch
+        events += [_exposure(key, f"{key}-both{n}", "control", before),
+                   _exposure(key, f"{key}-both{n}", "treatment", at if n else phase_start)]
+    for n in range(20):
+        events.append(_exposure(key, f"{key}-new{n}", ("control", "treatment")[n % 2], at + timedelta(seconds=n)))
+    events.append(_event(f"{key}-new0", conversion, at + timedelta(hours=1)))
+    response = httpx.post(collector.url + "/v1/batch", json={"batch": events}, auth=(collector.write_key, ""))
+    assert response.json()["accepted"] == len(events)
+    api.wait_until_stored()
+
+    result = api.results(key)
+
+    assert {v["key"]: v["units"] for v in result["variants"]} == {"control": 10, "treatment": 20}
+    assert result["multiple_exposures"] == 0
+    (metric,) = result["metrics"]
+    assert {v["key"]: v["total"] for v in metric["variants"]} == {"control": 1, "treatment": 0}
+
+
 def test_results_need_the_admin_secret_and_a_known_experiment(collector: CollectorProcess) -> None:
     assert httpx.get(collector.url + "/v1/experiments/anything/results").status_code == 401
     wrong = AdminClient(collector.url, "wrong-secret")

@@ -119,3 +119,33 @@ def test_timeline_accumulates_by_day_and_ends_at_the_overall_lift() -> None:
     assert points[-1].relative_effect == pytest.approx(result.metrics[0].comparisons[0].effect.relative_effect)
     size = result.metrics[0].sample_size
     assert size.required_units_per_variant > 3000 and 0 < size.progress < 1 and size.days_remaining > 0
+
+
+def test_a_harmed_guardrail_vetoes_shipping_without_joining_the_correction() -> None:
+    sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
+                 [_conversion(5000, 650), _count(5000, 10400, 32000)])
+    result = analyse(DEFINITION, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
+    primary, guardrail = result.metrics
+    assert [primary.role, guardrail.role] == ["primary", "guardrail"]
+    assert guardrail.comparisons[0].effect.p_value < 0.05
+    # Holm over the one decision metric changes nothing; the guardrail stays unadjusted.
+    assert primary.comparisons[0].adjusted_p_value == primary.comparisons[0].effect.p_value
+    assert guardrail.comparisons[0].adjusted_p_value == guardrail.comparisons[0].effect.p_value
+    assert result.verdict.startswith("Guardrail bounces is worse in treatment (p = ")
+    assert ": do not ship. treatment beats control on orders" in result.verdict
+    document = result_document(result)
+    assert [m["role"] for m in document["metrics"]] == ["primary", "guardrail"]
+    assert [m["primary"] for m in document["metrics"]] == [True, False]
+    assert document["guardrail_harms"] == [{"metric": "bounces", "name": "bounces", "variant": "treatment"}]
+    table = render_table(document)
+    assert "!! Do not ship treatment: guardrail bounces is worse (+4.0% [" in table
+    assert "Guardrail: bounces (count, lower is better)" in table
+
+
+def test_guardrails_do_not_decide_the_winner() -> None:
+    sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
+                 [_conversion(5000, 505), _count(5000, 9000, 25000)])
+    result = analyse(DEFINITION, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
+    assert result.metrics[1].comparisons[0].verdict == "win"
+    assert result.verdict.startswith("No significant difference yet on orders")
+    assert result.guardrail_harms == []

@@ -39,6 +39,9 @@ def test_valid_definition_defaults_salt_to_key() -> None:
         ({"conversion_event": ""}, "conversion_event"),
         ({"conversion_window_hours": 0}, "conversion_window_hours"),
         ({"colour": "blue"}, "definition"),
+        ({"guardrail_metrics": ["latency", "latency"]}, "guardrail_metrics"),
+        ({"metrics": ["latency"], "guardrail_metrics": ["latency"]}, "guardrail_metrics"),
+        ({"guardrail_metrics": ["conversion"]}, "guardrail_metrics"),
     ],
 )
 def test_invalid_definitions_name_the_field(changes: dict, field: str) -> None:

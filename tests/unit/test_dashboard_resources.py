@@ -1,0 +1,22 @@
+"""The dashboard's non-Python files ship in the wheel and load the way the dashboard loads them."""
+
+from __future__ import annotations
+
+import fnmatch
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11
+PACKAGE = "experiments.dashboard"
+PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
+
+
+def test_every_dashboard_asset_is_package_data_and_found_through_importlib_resources() -> None:
+    patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"][PACKAGE]
+    assets = [entry for entry in files(PACKAGE).iterdir() if entry.is_file() and not entry.name.endswith(".py")]
+    assert {entry.name for entry in assets} >= {"base.html", "dashboard.css"}
+    for asset in assets:
+        assert any(fnmatch.fnmatch(asset.name, pattern) for pattern in patterns), asset.name
+        assert (files(PACKAGE) / asset.name).read_text(encoding="utf-8").strip()
