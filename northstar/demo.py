@@ -18,7 +18,8 @@ import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
 from collector.admin_client import AdminClient
 from experiments.report import render_table
-from northstar.runner import BackgroundServer, free_port
+from northstar.process import free_port
+from northstar.runner import BackgroundServer
 
 __all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT"]
 

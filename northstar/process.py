@@ -1,9 +1,13 @@
-"""The server as a child process: for tests, load tests and benchmarks that talk HTTP to it."""
+"""The server as a child process: for tests, load tests and benchmarks that talk HTTP to it.
+
+Imports nothing of the server itself, so tools that start one stay light.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,9 +15,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from northstar.runner import free_port
+__all__ = ["CollectorProcess", "free_port"]
 
-__all__ = ["CollectorProcess"]
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the usual bind-to-0 probe)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 class CollectorProcess:

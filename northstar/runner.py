@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
 
@@ -12,7 +11,7 @@ import uvicorn
 from collector.settings import CollectorSettings
 from northstar.server import build_app
 
-__all__ = ["serve_forever", "BackgroundServer", "free_port"]
+__all__ = ["serve_forever", "BackgroundServer"]
 
 
 def _config(settings: CollectorSettings) -> uvicorn.Config:
@@ -24,6 +23,9 @@ def _config(settings: CollectorSettings) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=30,
         limit_concurrency=settings.max_concurrent_requests,
+        # Longer than the ingestion Retry-After, so a client that waits exactly that long
+        # finds its keep-alive connection still open.
+        timeout_keep_alive=15,
     )
 
 
@@ -40,12 +42,6 @@ def serve_forever(settings: CollectorSettings) -> None:
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 class BackgroundServer:

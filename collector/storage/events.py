@@ -96,6 +96,7 @@ def count_events(client: Client, *, event: str = "", type: str = "", user_id: st
     return int(client.query(_COUNT_EVENTS_SQL, parameters=parameters).result_rows[0][0])
 
 
+_VERIFY_CHUNK = 10_000
 _STORED_COPIES_SQL = """
 SELECT message_id, count() FROM events __FINAL__
 WHERE message_id IN {message_ids:Array(String)}
@@ -110,5 +111,10 @@ def stored_copies(client: Client, message_ids: Sequence[str], *, collapsed: bool
     so a client's resend of an identical event counts once; False counts physical rows.
     """
     sql = _STORED_COPIES_SQL.replace("__FINAL__", "FINAL" if collapsed else "")
-    rows = client.query(sql, parameters={"message_ids": list(message_ids)}).result_rows
-    return dict(rows)
+    copies: dict[str, int] = {}
+    # Past ~22k values the IN list stops using the primary key and the query slows 40-fold
+    # (measured on chDB), so ask in chunks that stay on the fast plan.
+    for start in range(0, len(message_ids), _VERIFY_CHUNK):
+        chunk = list(message_ids[start:start + _VERIFY_CHUNK])
+        copies.update(client.query(sql, parameters={"message_ids": chunk}).result_rows)
+    return copies

@@ -183,3 +183,15 @@ def test_client_clock_skew_is_corrected_from_sent_at(collector: CollectorProcess
     expected = (datetime.now(timezone.utc) - timedelta(minutes=10)).timestamp()
     assert abs(corrected - expected) < 60
     assert event["received_at_ms"] - event["timestamp_ms"] == pytest.approx(600_000, abs=1)
+
+
+def test_verify_answers_for_large_id_lists(collector: CollectorProcess, api: AdminClient) -> None:
+    user = _unique("user")
+    stored = [f"{user}-stored-{n}" for n in range(5)]
+    batch = {"batch": [{"type": "track", "event": "Verified", "userId": user, "messageId": m} for m in stored]}
+    assert _post(collector, "/v1/batch", batch).status_code == 200
+    api.wait_until_stored()
+    never_sent = [f"{user}-absent-{n}" for n in range(24_000)]
+    report = api.verify(never_sent[:12_000] + stored + never_sent[12_000:])  # spans several chunks
+    assert report["checked"] == 24_005
+    assert len(report["missing"]) == 24_000 and not set(stored) & set(report["missing"])
