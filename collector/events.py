@@ -15,7 +15,9 @@ MESSAGE_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alia
 class StoredEvent(msgspec.Struct, array_like=True, frozen=True):
     """One validated event, in `events` table column order.
 
-    Timestamps are epoch milliseconds (UTC); `sent_at_ms` is 0 when the client sent none.
+    Timestamps are epoch seconds (UTC) with millisecond precision, as floats: encoded as
+    JSON they are numbers like 1795696431.266 that ClickHouse parses exactly into
+    DateTime64(3). `sent_at` is 0 when the client sent none.
     JSON payloads (properties, traits, context) are kept as the client's JSON text;
     `experiment_id`/`variation_id` are pulled out of exposure events so analysis never
     parses JSON for them.
@@ -29,10 +31,10 @@ class StoredEvent(msgspec.Struct, array_like=True, frozen=True):
     anonymous_id: str
     group_id: str
     previous_id: str
-    timestamp_ms: int
-    original_timestamp_ms: int
-    sent_at_ms: int
-    received_at_ms: int
+    timestamp: float
+    original_timestamp: float
+    sent_at: float
+    received_at: float
     properties: str
     traits: str
     context: str

@@ -3,7 +3,8 @@
 The thread first creates or migrates the schema, retrying while ClickHouse is unreachable;
 requests are acknowledged from the log meanwhile, so an outage only grows the backlog.
 
-Requests append their validated events to the log and are acknowledged once it is fsync'd.
+Requests append their validated events to the log, as a count and ClickHouse-ready
+JSONCompactEachRow rows, and are acknowledged once it is fsync'd.
 This thread cuts the log into chunks of up to `flush_max_bytes` (waiting at most
 `flush_interval_seconds` for a chunk to fill), inserts each chunk with its log-derived dedup
 token, and checkpoints it. A failed insert is retried, with the same token, until it lands;
@@ -13,17 +14,17 @@ after a crash the same chunk is replayed, so ClickHouse keeps it once.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import msgspec
-
 from collector.events import StoredEvent
-from collector.storage import insert_events, migrate
+from collector.storage import migrate
 from collector.storage.clickhouse import Client
 from collector.storage.cluster import CLUSTER_INSERT_SETTINGS
+from collector.storage.events import encode_rows, insert_rows
 from collector.wal import Chunk, WalClosed, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters"]
@@ -32,8 +33,7 @@ log = logging.getLogger("northstar.collector.writer")
 
 _MAX_BACKOFF_SECONDS = 5.0
 _MAX_CHUNK_RECORDS = 100_000
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[StoredEvent])
+_COUNT = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class EventWriter:
         """Log events durably; returns once they survive a crash. Raises WalFull when over budget."""
         if not events:
             return
-        await self._wal.append(_encoder.encode(events))
+        await self._wal.append(_COUNT.pack(len(events)) + encode_rows(events))
         with self._lock:
             self._accepted += len(events)
 
@@ -162,26 +162,27 @@ class EventWriter:
 
     def _insert_until_stored(self, client: Client, chunk: Chunk) -> bool:
         """Insert and checkpoint `chunk`, retrying with backoff; False once the log closed."""
-        events = [event for record in chunk.records for event in _decoder.decode(record.payload)]
+        events = sum(_COUNT.unpack_from(record.payload)[0] for record in chunk.records)
+        rows = b",".join(memoryview(record.payload)[_COUNT.size:] for record in chunk.records)
         backoff = 0.1
         while True:
             started = time.perf_counter()
             try:
-                insert_events(client, events, chunk.dedup_token, self._insert_settings)
+                insert_rows(client, rows, chunk.dedup_token, self._insert_settings)
                 break
             except Exception:
-                log.exception("insert of %d events failed; retrying in %.1fs", len(events), backoff)
+                log.exception("insert of %d events failed; retrying in %.1fs", events, backoff)
                 with self._lock:
                     self._insert_failures += 1
                 if self._stopping.wait(backoff):
                     return False
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
-        self._on_insert(len(events), time.perf_counter() - started)
+        self._on_insert(events, time.perf_counter() - started)
         try:
             self._wal.checkpoint(chunk.last_lsn)
         except WalClosed:
             return False
         with self._lock:
-            self._stored += len(events)
+            self._stored += events
             self._inserts += 1
         return True

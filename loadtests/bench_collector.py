@@ -25,8 +25,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from collector.admin_client import AdminClient
-from collector.storage import connect, insert_events, migrate
+from collector.storage import connect, migrate
+from collector.storage.events import EVENT_COLUMNS
 from collector.wire import decode_batch
 from northstar.process import CollectorProcess
 
@@ -108,11 +111,21 @@ def measure_ceiling(rows: int) -> float:
         while len(events) < _CEILING_ROWS_PER_INSERT:
             events += decode_batch(make_batch(seed), int(time.time() * 1000), 32_000).accepted
             seed += 1
+        columns = _prebuilt_columns(events)
         chunks = max(1, rows // _CEILING_ROWS_PER_INSERT)
         started = time.perf_counter()
         for _ in range(chunks):
-            insert_events(client, events)
+            client.insert("events", columns, column_names=EVENT_COLUMNS, column_oriented=True)
         return chunks * len(events) / (time.perf_counter() - started)
+
+
+def _prebuilt_columns(events: list) -> list[list]:
+    """Column lists of the events, timestamps as epoch-ms integers (the fastest input)."""
+    columns = [list(column) for column in zip(*(msgspec.structs.astuple(event) for event in events))]
+    for name in ("timestamp", "original_timestamp", "sent_at", "received_at"):
+        index = EVENT_COLUMNS.index(name)
+        columns[index] = [round(seconds * 1000) for seconds in columns[index]]
+    return columns
 
 
 def measure_collector(seconds: float, connections: int, processes: int, fsync: bool) -> tuple[LoadResult, float]:

@@ -2,7 +2,7 @@
 
 from collector.storage.clickhouse import connect
 from collector.storage.definitions import DefinitionStore, StoredDefinition
-from collector.storage.events import insert_events
+from collector.storage.events import encode_rows, insert_rows
 from collector.storage.schema import migrate
 
-__all__ = ["connect", "migrate", "insert_events", "DefinitionStore", "StoredDefinition"]
+__all__ = ["connect", "migrate", "encode_rows", "insert_rows", "DefinitionStore", "StoredDefinition"]

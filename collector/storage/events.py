@@ -1,14 +1,15 @@
-"""Column-oriented inserts of validated events into the `events` table."""
+"""The `events` table: inserting validated events, and reading them back for operators."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import attrgetter
+
+import msgspec
 
 from collector.events import StoredEvent
 from collector.storage.clickhouse import Client
 
-__all__ = ["EVENT_COLUMNS", "insert_events", "recent_events", "count_events", "stored_copies"]
+__all__ = ["EVENT_COLUMNS", "encode_rows", "insert_rows", "recent_events", "count_events", "stored_copies"]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "message_id",
@@ -29,40 +30,36 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "experiment_id",
     "variation_id",
 )
-assert len(EVENT_COLUMNS) == len(StoredEvent.__struct_fields__)
-_event_values = attrgetter(*StoredEvent.__struct_fields__)
+assert EVENT_COLUMNS == StoredEvent.__struct_fields__
+_row_encoder = msgspec.json.Encoder()
 
 
-def insert_events(
+def encode_rows(events: Sequence[StoredEvent]) -> bytes:
+    """Events as comma-separated JSONCompactEachRow rows in `EVENT_COLUMNS` order.
+
+    One C-speed encode of the whole list (the outer brackets dropped): ClickHouse parses
+    the rows itself, so inserting them costs this process no per-event Python work.
+    """
+    return _row_encoder.encode(events)[1:-1]
+
+
+def insert_rows(
     client: Client,
-    events: Sequence[StoredEvent],
+    rows: bytes,
     deduplication_token: str | None = None,
     settings: Mapping[str, object] | None = None,
 ) -> None:
-    """Insert events in one column-oriented call.
-
-    Timestamps go in as epoch-millisecond integers (a quarter cheaper than datetimes).
-    The same `deduplication_token` makes ClickHouse drop a repeated insert of one chunk.
-    """
-    if not events:
-        return
-    columns = list(zip(*map(_event_values, events)))
+    """Insert rows made by `encode_rows` (joined with commas) in one call."""
     insert_settings = dict(settings or {})
     if deduplication_token:
         insert_settings["insert_deduplication_token"] = deduplication_token
-    client.insert(
-        "events",
-        columns,
-        column_names=EVENT_COLUMNS,
-        column_oriented=True,
-        settings=insert_settings,
-    )
+    client.raw_insert("events", EVENT_COLUMNS, rows, settings=insert_settings, fmt="JSONCompactEachRow")
 
 
 _RECENT_EVENTS_SQL = """
 SELECT message_id, type, event, name, user_id, anonymous_id, group_id, previous_id,
-       toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(original_timestamp),
-       toUnixTimestamp64Milli(sent_at), toUnixTimestamp64Milli(received_at),
+       toUnixTimestamp64Milli(timestamp) / 1000, toUnixTimestamp64Milli(original_timestamp) / 1000,
+       toUnixTimestamp64Milli(sent_at) / 1000, toUnixTimestamp64Milli(received_at) / 1000,
        properties, traits, context, experiment_id, variation_id
 FROM events
 WHERE ({event:String} = '' OR event = {event:String})

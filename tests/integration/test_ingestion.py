@@ -50,8 +50,8 @@ def test_batch_events_are_stored_with_their_fields(collector: CollectorProcess, 
     assert (third["type"], third["event"], third["user_id"]) == ("track", "Song Played", user)
     assert third["properties"] == '{"song":"s3","seconds":3}'
     assert third["context"] == '{"library":{"name":"test"}}'
-    assert third["original_timestamp_ms"] == int((sent_at - timedelta(seconds=3)).timestamp() * 1000)
-    assert third["sent_at_ms"] == int(sent_at.timestamp() * 1000)
+    assert round(third["original_timestamp"] * 1000) == int((sent_at - timedelta(seconds=3)).timestamp() * 1000)
+    assert round(third["sent_at"] * 1000) == int(sent_at.timestamp() * 1000)
 
 
 def test_malformed_events_are_rejected_by_index_and_the_rest_stored(
@@ -179,10 +179,10 @@ def test_client_clock_skew_is_corrected_from_sent_at(collector: CollectorProcess
     assert _post(collector, "/v1/batch", batch).status_code == 200
     api.wait_until_stored()
     (event,) = api.events(user_id=user)["events"]
-    corrected = event["timestamp_ms"] / 1000
+    corrected = event["timestamp"]
     expected = (datetime.now(timezone.utc) - timedelta(minutes=10)).timestamp()
     assert abs(corrected - expected) < 60
-    assert event["received_at_ms"] - event["timestamp_ms"] == pytest.approx(600_000, abs=1)
+    assert event["received_at"] - event["timestamp"] == pytest.approx(600, abs=0.001)
 
 
 def test_verify_answers_for_large_id_lists(collector: CollectorProcess, api: AdminClient) -> None:
