@@ -50,7 +50,7 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
     async def verify(request: Request) -> Response:
         try:
             message_ids = msgspec.json.decode(await request.body(), type=_VerifyRequest).message_ids
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
             return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
         if len(message_ids) > _MAX_VERIFY_IDS:
             return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")

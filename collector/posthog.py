@@ -66,7 +66,7 @@ def decode_capture(body: bytes, received_at_ms: int, max_event_bytes: int) -> De
     """Decode a PostHog body: a batch envelope, a list of events, or a single event."""
     try:
         decoded = _body_decoder.decode(body)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):
         raws, api_key, sent_ms = [bytes(raw) for raw in decoded], None, 0
@@ -97,7 +97,7 @@ def _decode_event(
     try:
         event = _event_decoder.decode(raw)
         special = _special_decoder.decode(event.properties) if event.properties else _Special()
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise EventError(str(error), "malformed") from None
     if not event.event:
         raise EventError("event is required")

@@ -121,7 +121,7 @@ def decode_batch(body: bytes, received_at_ms: int, max_event_bytes: int) -> Deco
     """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable."""
     try:
         envelope = _batch_decoder.decode(body)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid batch: {error}") from None
     batch_sent_ms = timestamp_ms(envelope.sent_at) if envelope.sent_at else 0
     accepted: list[StoredEvent] = []
@@ -142,7 +142,7 @@ def decode_single(
     """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
     try:
         write_key = _message_decoder.decode(body).write_key
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     try:
         event = _decode_event(body, message_type, received_at_ms, 0, max_event_bytes)
@@ -162,7 +162,7 @@ def _decode_event(
         raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
     try:
         message = _message_decoder.decode(raw)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise EventError(str(error), "malformed") from None
     return build_event(message, raw, forced_type, received_at_ms, batch_sent_ms)
 
@@ -244,7 +244,10 @@ def _identifier(value: str | int | None) -> str:
 def _json_object(raw: msgspec.Raw, field: str) -> str:
     text = bytes(raw)
     if text[:1] == b"{":
-        return text.decode()
+        try:
+            return text.decode()
+        except UnicodeDecodeError:
+            raise EventError(f"{field} is not valid UTF-8", "malformed") from None
     if not text or text == b"null":
         return "{}"
     raise EventError(f"{field} must be a JSON object")
@@ -260,6 +263,6 @@ def _exposure(event: str, properties: msgspec.Raw) -> tuple[str, str]:
         return "", ""
     try:
         exposure = _exposure_decoder.decode(properties)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
     return str(exposure.experiment_id), str(exposure.variation_id)

@@ -96,7 +96,7 @@ def parse_definition(document: bytes | str) -> ExperimentDefinition:
     except msgspec.ValidationError as error:
         field = str(error).rpartition("`$.")[2].rstrip("`") if "`$." in str(error) else "definition"
         raise DefinitionError(field, str(error)) from None
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise DefinitionError("definition", f"not valid JSON: {error}") from None
     validate(definition)
     return definition

@@ -54,7 +54,7 @@ def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Rout
             return error_response(413, f"body is over {_MAX_PHASE_BYTES} bytes")
         try:
             phase = msgspec.json.decode(body, type=PhaseRequest) if body.strip() else PhaseRequest()
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
             return error_response(400, f"body: {error}")
         return await _apply(partial(service.new_phase, salt=phase.salt), request.path_params["key"])
 

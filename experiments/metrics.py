@@ -111,7 +111,7 @@ def parse_metric(document: bytes | str) -> MetricDefinition:
     except msgspec.ValidationError as error:
         text = str(error)
         raise MetricError(text.rpartition("`$.")[2].rstrip("`") if "`$." in text else "metric", text) from None
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise MetricError("metric", f"not valid JSON: {error}") from None
     validate_metric(metric)
     return metric

@@ -83,7 +83,7 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str]) -> list[R
             return error_response(413, f"body is over {_MAX_ASSIGN_BYTES} bytes")
         try:
             wanted = msgspec.json.decode(body, type=AssignRequest)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        except (msgspec.DecodeError, UnicodeDecodeError) as error:
             return error_response(400, str(error))
         published = await run_in_threadpool(snapshot)
         keys = published.running if wanted.experiments is None else wanted.experiments

@@ -28,6 +28,9 @@ _field_names = st.sampled_from(
 _events = st.dictionaries(_field_names, _json | st.just("2026-01-01T00:00:00Z") | st.just("track"), max_size=8)
 _bodies = st.one_of(
     st.binary(max_size=300),
+    st.binary(max_size=40).map(  # raw bytes inside an otherwise valid event's JSON
+        lambda junk: b'{"batch":[{"type":"track","event":"E","userId":"u","properties":{"a":"' + junk + b'"}}]}'
+    ),
     _json.map(lambda value: json.dumps(value).encode()),
     st.lists(_events | _json, max_size=6).map(lambda batch: json.dumps({"batch": batch}).encode()),
     _events.map(lambda event: json.dumps(event).encode()),
@@ -61,3 +64,39 @@ def test_good_events_survive_beside_garbage(
     assert len(garbage) not in rejected
     api.wait_until_stored()
     assert api.verify([message_id])["missing"] == []
+
+
+ADMIN_ROUTES = [("PUT", "/v1/experiments/fuzz"), ("PUT", "/v1/metrics/fuzz"), ("POST", "/v1/events/verify"),
+                ("POST", "/v1/experiments/fuzz/phases")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(ADMIN_ROUTES), body=_bodies)
+def test_admin_routes_answer_bad_bodies_with_4xx(collector: CollectorProcess, route: tuple[str, str], body: bytes) -> None:
+    method, path = route
+    response = httpx.request(method, collector.url + path, content=body, timeout=30,
+                             headers={"Authorization": f"Bearer {collector.admin_secret}"})
+    assert response.status_code < 500, response.text
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_bodies)
+def test_assign_answers_bad_bodies_with_4xx(collector: CollectorProcess, body: bytes) -> None:
+    response = httpx.post(collector.url + "/v1/assign", content=body, auth=(collector.write_key, ""), timeout=30)
+    assert response.status_code < 500, response.text
+
+
+def test_invalid_utf8_in_any_body_is_a_400(collector: CollectorProcess) -> None:
+    admin = {"Authorization": f"Bearer {collector.admin_secret}"}
+    requests = [
+        ("PUT", "/v1/experiments/x", b'{"key":"x\xff"}', admin),
+        ("PUT", "/v1/metrics/x", b'{"key":"x\xff"}', admin),
+        ("POST", "/v1/events/verify", b'{"message_ids":["\xff"]}', admin),
+        ("POST", "/v1/experiments/x/phases", b'{"salt":"\xff"}', admin),
+        ("POST", "/v1/batch", b'{"writeKey":"\xff","batch":[]}', {}),
+    ]
+    for method, path, body, headers in requests:
+        response = httpx.request(method, collector.url + path, content=body, headers=headers, timeout=30)
+        assert 400 <= response.status_code < 500, (path, response.text)
+    assign = httpx.post(collector.url + "/v1/assign", content=b'{"unit_id":"\xff"}', auth=(collector.write_key, ""))
+    assert assign.status_code == 400

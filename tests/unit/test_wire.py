@@ -113,3 +113,13 @@ def test_only_real_clock_skew_is_corrected(device_ahead_ms: int, shifted: bool) 
 
 def _iso(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def test_invalid_utf8_is_rejected_per_event() -> None:
+    bad_properties = b'{"type":"track","event":"E","userId":"u","properties":{"a":"\xff\xfe"}}'
+    bad_name = b'{"type":"track","event":"E\xff","userId":"u"}'
+    good = b'{"type":"track","event":"E","userId":"u"}'
+    decoded = decode_batch(b'{"batch":[' + b",".join([bad_properties, bad_name, good]) + b"]}", NOW_MS, LIMIT)
+    assert len(decoded.accepted) == 1
+    assert [r.index for r in decoded.rejected] == [0, 1]
+    assert "UTF-8" in decoded.rejected[0].reason
