@@ -1,8 +1,10 @@
 """The demo: a real experiment through every component, on a temporary embedded store.
 
-Starts the server on 127.0.0.1, defines an experiment, simulates users through the SDK
-over HTTP (the treatment has a true lift on conversion), waits until every event is in
-ClickHouse, and prints the results the API serves.
+Starts the server on 127.0.0.1, defines a revenue metric and an experiment and starts it;
+simulated users get their variant from the SDK's `get_variant` (evaluated locally from the
+definitions the SDK fetched, logging the exposure) and send events over HTTP (the treatment
+has a true lift on conversion); then it waits until every event is in ClickHouse and prints
+the results the API serves.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from experiments.report import render_table
 from northstar.process import free_port
 from northstar.runner import BackgroundServer
 
-__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT"]
+__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "REVENUE_METRIC"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,18 @@ class DemoExperiment:
             "key": self.key,
             "name": "New checkout button",
             "conversion_event": self.conversion_event,
+            "metrics": [REVENUE_METRIC["key"]],
             "variants": [{"key": key, "weight": share} for key in self.conversion_rates],
         }
+
+
+REVENUE_METRIC = {
+    "key": "revenue",
+    "name": "Revenue per user",
+    "kind": "mean",
+    "event": "Order Completed",
+    "property": "revenue",
+}
 
 
 DEMO_EXPERIMENT = DemoExperiment(
@@ -55,19 +67,13 @@ def simulate_experiment(
     Returns per variant the users exposed and the users who converted, as sent.
     """
     rng = random.Random(seed)
-    variants = list(experiment.conversion_rates)
-    weights = [1.0 / len(variants)] * len(variants)
-    sent = {variant: {"units": 0, "conversions": 0} for variant in variants}
+    sent = {variant: {"units": 0, "conversions": 0} for variant in experiment.conversion_rates}
     for number in range(users):
         user_id = f"demo-user-{number}"
-        variant = sdk.assign_variant(experiment.key, user_id, variants, weights)
-        assert variant is not None
         client.track(user_id, "Page Viewed", {"path": "/cart"})
-        client.track(
-            user_id,
-            "Experiment Viewed",
-            {"experiment_id": experiment.key, "variation_id": variant},
-        )
+        variant = client.get_variant(experiment.key, user_id).variant  # logs the exposure
+        if variant not in sent:
+            raise RuntimeError(f"the SDK has no definition of {experiment.key} (got {variant!r})")
         sent[variant]["units"] += 1
         if rng.random() < experiment.conversion_rates[variant]:
             client.track(user_id, experiment.conversion_event, {"revenue": round(rng.uniform(5, 80), 2)})
@@ -90,12 +96,15 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     print(f"Collector on {server.url}, embedded ClickHouse (chDB) in {data_dir}")
     try:
         api = AdminClient(server.url, settings.admin_secret)
+        api.save_metric(REVENUE_METRIC)
         api.save_experiment(DEMO_EXPERIMENT.definition())
+        api.start_experiment(DEMO_EXPERIMENT.key)
         rates = ", ".join(f"{key} {rate:.0%}" for key, rate in DEMO_EXPERIMENT.conversion_rates.items())
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, max_queue_size=4 * users)
+        client.wait_for_definitions(timeout=30)
         simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()
         delivery = client.stats()
