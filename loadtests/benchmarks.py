@@ -164,6 +164,23 @@ def _analysis(quick: bool) -> list[Figure]:
     return figures
 
 
+_ASSIGNMENT_LINE = re.compile(r"^(?P<path>\S.*?)\s{2,}(?P<rate>[\d,]+)\s+[\d.]+\s+[\d.]+x$", re.MULTILINE)
+
+
+def _assignment(quick: bool) -> list[Figure]:
+    """Assignments per second on one core, against a bare SHA-256 call in the same run."""
+    args = ("--ids", "20000", "--repeats", "1") if quick else ()
+    paths = _ASSIGNMENT_LINE.findall(_run_module("loadtests.bench_assignment", *args))
+    if len(paths) < 2:
+        raise ValueError("no assignment table in the output")
+    (baseline_name, baseline), *measured = paths
+    return [
+        Figure("assignment", f"{path} calls/s", rate, f"{baseline_name.removeprefix('baseline: ')}: {baseline}",
+               _ratio(_number(rate), _number(baseline)))
+        for path, rate in measured
+    ]
+
+
 def _run_module(module: str, *args: str) -> str:
     """stdout of `python -m module args`; RuntimeError with its last stderr line if it failed."""
     finished = subprocess.run(
@@ -188,4 +205,6 @@ def _one_line(text: str) -> str:
 
 
 _TIMEOUT_SECONDS = 1_800
-_BENCHMARKS: dict[str, Benchmark] = {"sdk": _sdk, "wal": _wal, "collector": _collector, "analysis": _analysis}
+_BENCHMARKS: dict[str, Benchmark] = {
+    "sdk": _sdk, "wal": _wal, "collector": _collector, "assignment": _assignment, "analysis": _analysis,
+}
