@@ -15,6 +15,7 @@ import msgspec
 
 from experiments.analysis_settings import AnalysisSettings, settings_error
 from experiments.assignment import assignment_error
+from experiments.documents import decode_document
 from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
 
@@ -91,13 +92,7 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
 
 def parse_definition(document: bytes | str) -> ExperimentDefinition:
     """Decode and validate a JSON definition; raises DefinitionError."""
-    try:
-        definition = msgspec.json.decode(document, type=ExperimentDefinition)
-    except msgspec.ValidationError as error:
-        field = str(error).rpartition("`$.")[2].rstrip("`") if "`$." in str(error) else "definition"
-        raise DefinitionError(field, str(error)) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        raise DefinitionError("definition", f"not valid JSON: {error}") from None
+    definition = decode_document(document, ExperimentDefinition, DefinitionError, "definition")
     validate(definition)
     return definition
 

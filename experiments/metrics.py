@@ -13,6 +13,8 @@ from typing import Literal
 
 import msgspec
 
+from experiments.documents import decode_document
+
 __all__ = [
     "MetricKind",
     "PropertyFilter",
@@ -106,13 +108,7 @@ class MetricDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def parse_metric(document: bytes | str) -> MetricDefinition:
     """Decode and validate a JSON metric definition; raises MetricError."""
-    try:
-        metric = msgspec.json.decode(document, type=MetricDefinition)
-    except msgspec.ValidationError as error:
-        text = str(error)
-        raise MetricError(text.rpartition("`$.")[2].rstrip("`") if "`$." in text else "metric", text) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        raise MetricError("metric", f"not valid JSON: {error}") from None
+    metric = decode_document(document, MetricDefinition, MetricError, "metric")
     validate_metric(metric)
     return metric
 
