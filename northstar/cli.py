@@ -11,6 +11,7 @@ from pathlib import Path
 from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
 from collector.storage.clickhouse import is_embedded
 from collector.storage.cluster import validate_cluster_name
+from collector.wal import WalError
 from northstar.logs import configure_logging
 
 __all__ = ["main", "build_settings"]
@@ -34,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         from northstar.demo import run_demo
 
         return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
-    try:
-        settings = build_settings(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     from northstar.runner import serve_forever
 
-    serve_forever(settings)
+    try:
+        settings = build_settings(args)
+        serve_forever(settings)
+    except (ValueError, OSError, WalError) as error:  # bad flags, unusable data directory
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
