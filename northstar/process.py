@@ -57,8 +57,9 @@ class CollectorProcess:
             sys.executable, "-m", "collector", "serve",
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
-            "--write-key", self.write_key,
-            "--admin-secret", self.admin_secret,
+            # `=` form: a generated secret may start with "-", which argparse would take for a flag.
+            f"--write-key={self.write_key}",
+            f"--admin-secret={self.admin_secret}",
             *self.extra_args,
         ]
         log = self.log_path.open("ab")
