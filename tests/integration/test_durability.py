@@ -161,3 +161,12 @@ def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
     assert 'northstar_request_seconds_count{api="segment"} 2.0' in text
     assert "northstar_insert_rows_count 1.0" in text
     assert "northstar_log_backlog_records 0.0" in text
+
+
+def test_secrets_that_look_like_flags_still_work(tmp_path) -> None:
+    """Generated keys (secrets.token_urlsafe) may start with '-'."""
+    with CollectorProcess(tmp_path / "c", write_key="-key", admin_secret="-secret") as collector:
+        batch = {"batch": [{"type": "track", "event": "Dash", "userId": "u"}]}
+        response = httpx.post(collector.url + "/v1/batch", json=batch, auth=("-key", ""))
+        assert response.status_code == 200
+        assert AdminClient(collector.url, "-secret").status()["accepted"] == 1
