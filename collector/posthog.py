@@ -14,6 +14,7 @@ import msgspec
 from collector.events import StoredEvent
 from collector.wire import (
     DecodedBatch,
+    EventBytes,
     EventError,
     InvalidPayload,
     Rejection,
@@ -69,12 +70,12 @@ def decode_capture(body: bytes, received_at_ms: int, max_event_bytes: int) -> De
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):
-        raws, api_key, sent_ms = [bytes(raw) for raw in decoded], None, 0
+        raws, api_key, sent_ms = decoded, None, 0
     elif decoded.batch is None:
         raws, api_key = [body], decoded.api_key
         sent_ms = timestamp_ms(decoded.sent_at) if decoded.sent_at else 0
     else:
-        raws, api_key = [bytes(raw) for raw in decoded.batch], decoded.api_key
+        raws, api_key = decoded.batch, decoded.api_key
         sent_ms = timestamp_ms(decoded.sent_at) if decoded.sent_at else 0
     accepted: list[StoredEvent] = []
     rejected: list[Rejection] = []
@@ -90,7 +91,7 @@ def decode_capture(body: bytes, received_at_ms: int, max_event_bytes: int) -> De
 
 
 def _decode_event(
-    raw: bytes, received_at_ms: int, sent_ms: int, max_event_bytes: int
+    raw: EventBytes, received_at_ms: int, sent_ms: int, max_event_bytes: int
 ) -> tuple[StoredEvent, str | None]:
     if len(raw) > max_event_bytes:
         raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")

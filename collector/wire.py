@@ -20,6 +20,7 @@ __all__ = [
     "DecodedBatch",
     "InvalidPayload",
     "EventError",
+    "EventBytes",
     "SegmentMessage",
     "build_event",
     "decode_batch",
@@ -55,6 +56,9 @@ class DecodedBatch:
     accepted: list[StoredEvent]
     rejected: list[Rejection]
 
+
+EventBytes = bytes | msgspec.Raw
+"""One event's wire bytes: a `Raw` slice of its batch is used in place, never copied."""
 
 _Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
 _Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
@@ -128,9 +132,7 @@ def decode_batch(body: bytes, received_at_ms: int, max_event_bytes: int) -> Deco
     rejected: list[Rejection] = []
     for index, raw in enumerate(envelope.batch):
         try:
-            accepted.append(
-                _decode_event(bytes(raw), None, received_at_ms, batch_sent_ms, max_event_bytes)
-            )
+            accepted.append(_decode_event(raw, None, received_at_ms, batch_sent_ms, max_event_bytes))
         except EventError as error:
             rejected.append(Rejection(index, str(error), error.code))
     return DecodedBatch(envelope.write_key, accepted, rejected)
@@ -152,7 +154,7 @@ def decode_single(
 
 
 def _decode_event(
-    raw: bytes,
+    raw: EventBytes,
     forced_type: str | None,
     received_at_ms: int,
     batch_sent_ms: int,
@@ -169,7 +171,7 @@ def _decode_event(
 
 def build_event(
     message: SegmentMessage,
-    raw: bytes,
+    raw: EventBytes,
     forced_type: str | None,
     received_at_ms: int,
     batch_sent_ms: int,
@@ -198,28 +200,32 @@ def build_event(
     if message_type == "alias" and not previous_id:
         raise EventError("previousId is required for alias")
     experiment_id, variation_id = _exposure(event, message.properties)
-    original = message.timestamp or message.original_timestamp
-    original_ms = timestamp_ms(original) if original else received_at_ms
     sent_ms = timestamp_ms(message.sent_at) if message.sent_at else batch_sent_ms
-    corrected_ms = original_ms + _clock_skew_ms(sent_ms, received_at_ms) if original else original_ms
+    original = message.timestamp or message.original_timestamp
+    if original:
+        original_ms = timestamp_ms(original)
+        corrected_ms = original_ms + _clock_skew_ms(sent_ms, received_at_ms)
+    else:
+        original_ms = corrected_ms = received_at_ms
+    # Positional, in column order: keyword construction costs 0.5 µs of a ~3 µs event.
     return StoredEvent(
-        message_id=message.message_id or _derived_message_id(raw),
-        type=message_type,
-        event=event,
-        name=message.name or "",
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        group_id=group_id,
-        previous_id=previous_id,
-        timestamp=corrected_ms / 1000,
-        original_timestamp=original_ms / 1000,
-        sent_at=sent_ms / 1000,
-        received_at=received_at_ms / 1000,
-        properties=_json_object(message.properties, "properties"),
-        traits=_json_object(message.traits, "traits"),
-        context=_json_object(message.context, "context"),
-        experiment_id=experiment_id,
-        variation_id=variation_id,
+        message.message_id or _derived_message_id(raw),
+        message_type,
+        event,
+        message.name or "",
+        user_id,
+        anonymous_id,
+        group_id,
+        previous_id,
+        corrected_ms / 1000,
+        original_ms / 1000,
+        sent_ms / 1000,
+        received_at_ms / 1000,
+        _json_object(message.properties, "properties"),
+        _json_object(message.traits, "traits"),
+        _json_object(message.context, "context"),
+        experiment_id,
+        variation_id,
     )
 
 
@@ -242,18 +248,23 @@ def _identifier(value: str | int | None) -> str:
 
 
 def _json_object(raw: msgspec.Raw, field: str) -> str:
-    text = bytes(raw)
-    if text[:1] == b"{":
-        try:
-            return text.decode()
-        except UnicodeDecodeError:
+    """The client's JSON object as text; absent or null is the empty object."""
+    if not raw:
+        return "{}"
+    try:
+        text = str(raw, "utf-8")
+    except UnicodeDecodeError:
+        if memoryview(raw)[:1] == b"{":
             raise EventError(f"{field} is not valid UTF-8", "malformed") from None
-    if not text or text == b"null":
+        raise EventError(f"{field} must be a JSON object") from None
+    if text[0] == "{":
+        return text
+    if text == "null":
         return "{}"
     raise EventError(f"{field} must be a JSON object")
 
 
-def _derived_message_id(raw: bytes) -> str:
+def _derived_message_id(raw: EventBytes) -> str:
     """An id derived from the event's bytes, so a resent event without one still dedups."""
     return "auto-" + hashlib.sha256(raw).hexdigest()[:32]
 
