@@ -123,3 +123,19 @@ def test_invalid_utf8_is_rejected_per_event() -> None:
     assert len(decoded.accepted) == 1
     assert [r.index for r in decoded.rejected] == [0, 1]
     assert "UTF-8" in decoded.rejected[0].reason
+
+
+@pytest.mark.parametrize(("properties", "stored", "reason"), [
+    (b"", "{}", None),
+    (b',"properties":null', "{}", None),
+    (b',"properties":{ "a" : [1] }', '{ "a" : [1] }', None),
+    (b',"properties":[1]', None, "properties must be a JSON object"),
+    (b',"properties":"\xff"', None, "properties must be a JSON object"),
+    (b',"properties":{"a":"\xff"}', None, "properties is not valid UTF-8"),
+])
+def test_properties_are_stored_as_the_clients_json_object(properties: bytes, stored: str | None,
+                                                          reason: str | None) -> None:
+    event = b'{"type":"track","event":"E","userId":"u"' + properties + b"}"
+    decoded = decode_batch(b'{"batch":[' + event + b"]}", NOW_MS, LIMIT)
+    assert [event.properties for event in decoded.accepted] == ([stored] if stored else [])
+    assert [rejection.reason for rejection in decoded.rejected] == ([reason] if reason else [])
