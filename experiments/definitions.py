@@ -15,7 +15,7 @@ import msgspec
 
 from experiments.analysis_settings import AnalysisSettings, settings_error
 from experiments.assignment import assignment_error
-from experiments.documents import decode_document
+from experiments.documents import check_key, decode_document
 from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
 
@@ -24,7 +24,6 @@ __all__ = ["Variant", "ExperimentDefinition", "ExperimentStatus", "DefinitionErr
 ExperimentStatus = Literal["draft", "running", "stopped"]
 _UNIT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 _WEIGHT_TOLERANCE = 1e-9
 
 
@@ -99,16 +98,14 @@ def parse_definition(document: bytes | str) -> ExperimentDefinition:
 
 def validate(definition: ExperimentDefinition) -> None:
     """Raise DefinitionError unless the definition can run and be analysed."""
-    if not _KEY_PATTERN.fullmatch(definition.key):
-        raise DefinitionError("key", "use 1-128 letters, digits, '_', '.' or '-'")
+    check_key(definition.key, "key", DefinitionError)
     if len(definition.variants) < 2:
         raise DefinitionError("variants", "an experiment needs at least two variants")
     keys = [variant.key for variant in definition.variants]
     if len(set(keys)) != len(keys):
         raise DefinitionError("variants", f"variant keys must be unique, got {keys}")
     for index, variant in enumerate(definition.variants):
-        if not _KEY_PATTERN.fullmatch(variant.key):
-            raise DefinitionError(f"variants[{index}].key", "use 1-128 letters, digits, '_', '.' or '-'")
+        check_key(variant.key, f"variants[{index}].key", DefinitionError)
         if not (0.0 <= variant.weight <= 1.0) or math.isnan(variant.weight):
             raise DefinitionError(f"variants[{index}].weight", "must be between 0 and 1")
     total = math.fsum(variant.weight for variant in definition.variants)
@@ -141,8 +138,8 @@ def _validate_assignment(definition: ExperimentDefinition) -> None:
         raise DefinitionError("unit", "user_id, anonymous_id or a group type (letters, digits, '_')")
     if definition.phase < 1:
         raise DefinitionError("phase", "phases count from 1")
-    if definition.layer is not None and not _KEY_PATTERN.fullmatch(definition.layer.name):
-        raise DefinitionError("layer.name", "use 1-128 letters, digits, '_', '.' or '-'")
+    if definition.layer is not None:
+        check_key(definition.layer.name, "layer.name", DefinitionError)
     invalid = assignment_error(definition)
     if invalid is not None:
         raise DefinitionError(*invalid)

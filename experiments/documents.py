@@ -1,15 +1,19 @@
-"""Decoding JSON documents (definitions, metrics) into typed structs, errors naming the field."""
+"""Decoding JSON documents (definitions, metrics) into typed structs, errors naming the field,
+and the one rule for the keys they are stored and addressed by (URLs, SQL parameters, files)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 import msgspec
 
-__all__ = ["decode_document"]
+__all__ = ["decode_document", "check_key"]
 
 T = TypeVar("T")
+
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def decode_document(
@@ -24,3 +28,9 @@ def decode_document(
         raise error(text.rpartition("`$.")[2].rstrip("`") if "`$." in text else whole, text) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as unreadable:
         raise error(whole, f"not valid JSON: {unreadable}") from None
+
+
+def check_key(value: str, field: str, error: Callable[[str, str], Exception]) -> None:
+    """Raise `error(field, …)` unless `value` is a key: 1-128 letters, digits, '_', '.', '-'."""
+    if not _KEY_PATTERN.fullmatch(value):
+        raise error(field, "use 1-128 letters, digits, '_', '.' or '-'")

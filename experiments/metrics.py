@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from experiments.documents import decode_document
+from experiments.documents import check_key, decode_document
 
 __all__ = [
     "MetricKind",
@@ -35,7 +35,6 @@ averaged over units; count: events per unit; ratio: sum of numerators / sum of d
 IMPLICIT_CONVERSION_KEY = "conversion"
 """Key of the metric an experiment's `conversion_event` stands for."""
 
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 PROPERTY_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.\-]{0,127}")
 _MAX_FILTERS = 8
 _MAX_FILTER_VALUES = 100
@@ -115,8 +114,7 @@ def parse_metric(document: bytes | str) -> MetricDefinition:
 
 def validate_metric(metric: MetricDefinition) -> None:
     """Raise MetricError unless the metric can be turned into safe SQL and analysed."""
-    if not _KEY_PATTERN.fullmatch(metric.key):
-        raise MetricError("key", "use 1-128 letters, digits, '_', '.' or '-'")
+    check_key(metric.key, "key", MetricError)
     _validate_measure(metric.numerator, "")
     if metric.kind == "mean" and metric.property_name is None:
         raise MetricError("property", "a mean metric sums a numeric property per unit: name it")
