@@ -51,8 +51,16 @@ def format_total(value: float | None) -> str:
     return _number(value, decimals_for([value]))
 
 
+NO_ESTIMATE = "n/a"
+
+
 def format_interval(kind: str, estimate: float | None, low: float | None, high: float | None) -> str:
-    """An absolute effect and its interval, one precision for all three; pp for conversions."""
+    """An absolute effect and its interval, one precision for all three; pp for conversions.
+
+    With no interval at all (an arm without data) the point estimate means nothing: "n/a".
+    """
+    if low is None and high is None:
+        return NO_ESTIMATE
     if kind == "conversion":
         texts = [format_percent(value, decimals=2).replace("%", "pp") for value in (estimate, low, high)]
     else:
@@ -63,6 +71,8 @@ def format_interval(kind: str, estimate: float | None, low: float | None, high: 
 
 def format_relative_interval(estimate: float | None, low: float | None, high: float | None) -> str:
     """A relative lift and its interval in %: "+12.3% [+2.1%, +22.5%]"."""
+    if low is None and high is None:
+        return NO_ESTIMATE
     return _interval([format_percent(value) for value in (estimate, low, high)])
 
 

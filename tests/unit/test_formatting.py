@@ -33,3 +33,11 @@ def test_totals_keep_whole_numbers_whole() -> None:
     assert format_total(1234.0) == "1,234"
     assert format_total(12.3456) == "12.3"
     assert decimals_for([None, math.nan]) == 0
+
+
+def test_an_effect_without_any_interval_is_not_shown() -> None:
+    """An empty arm gives infinite bounds (None in JSON): no point estimate to show."""
+    assert format_interval("conversion", -1.0, None, None) == "n/a"
+    assert format_interval("mean", 2.5, None, None) == "n/a"
+    assert format_relative_interval(-1.0, None, None) == "n/a"
+    assert format_interval("mean", 2.5, 1.0, None).startswith("+2.5")  # one-sided: kept
