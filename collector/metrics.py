@@ -36,6 +36,9 @@ class _WriterCollector(Collector):
                                   value=counters.inserts)
         yield CounterMetricFamily("northstar_insert_failures", "ClickHouse inserts that failed (retried).",
                                   value=counters.insert_failures)
+        yield CounterMetricFamily("northstar_events_dead_lettered",
+                                  "Logged events ClickHouse refused as data, kept under dead-letter/.",
+                                  value=counters.dead_lettered)
         yield GaugeMetricFamily("northstar_log_backlog_records", "Logged request batches not yet in ClickHouse.",
                                 value=counters.backlog_records)
         yield GaugeMetricFamily("northstar_log_backlog_bytes", "Bytes in the log not yet in ClickHouse.",

@@ -63,6 +63,7 @@ def operations_routes(
                 "backlog_bytes": counters.backlog_bytes,
                 "inserts": counters.inserts,
                 "insert_failures": counters.insert_failures,
+                "dead_lettered": counters.dead_lettered,
             }
         )
 

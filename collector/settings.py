@@ -42,6 +42,10 @@ class CollectorSettings:
     def wal_dir(self) -> Path:
         return self.data_dir / "wal"
 
+    @property
+    def dead_letter_dir(self) -> Path:
+        return self.data_dir / "dead-letter"
+
 
 def default_clickhouse_dsn(data_dir: Path) -> str:
     """The embedded default: chDB in this process, data under the data directory."""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from collector.dead_letter import DeadLetters, is_refused_data
 from collector.events import StoredEvent
 from collector.storage import migrate
 from collector.storage.clickhouse import Client
@@ -44,6 +45,7 @@ class WriterCounters:
     stored: int
     inserts: int
     insert_failures: int
+    dead_lettered: int
     backlog_records: int
     backlog_bytes: int
 
@@ -58,12 +60,14 @@ class EventWriter:
         *,
         flush_interval_seconds: float,
         flush_max_bytes: int,
+        dead_letters: DeadLetters,
         on_insert: Callable[[int, float], None] = lambda rows, seconds: None,
         cluster: str | None = None,
     ) -> None:
         """`on_insert(rows, seconds)` is called after each successful insert (for metrics);
         `cluster` names the ClickHouse cluster in cluster mode."""
         self._wal = wal
+        self._dead_letters = dead_letters
         self._cluster = cluster
         self._insert_settings = CLUSTER_INSERT_SETTINGS if cluster else {}
         self._on_insert = on_insert
@@ -77,6 +81,7 @@ class EventWriter:
         self._stored = 0
         self._inserts = 0
         self._insert_failures = 0
+        self._dead_lettered = 0
         self._thread = threading.Thread(target=self._run, name="northstar-writer", daemon=True)
 
     def start(self) -> None:
@@ -101,6 +106,7 @@ class EventWriter:
                 self._stored,
                 self._inserts,
                 self._insert_failures,
+                self._dead_lettered,
                 self._wal.backlog_records,
                 self._wal.backlog_bytes,
             )
@@ -161,28 +167,55 @@ class EventWriter:
             time.sleep(0.005)
 
     def _insert_until_stored(self, client: Client, chunk: Chunk) -> bool:
-        """Insert and checkpoint `chunk`, retrying with backoff; False once the log closed."""
-        events = sum(_COUNT.unpack_from(record.payload)[0] for record in chunk.records)
-        rows = b",".join(memoryview(record.payload)[_COUNT.size:] for record in chunk.records)
-        backoff = 0.1
-        while True:
-            started = time.perf_counter()
-            try:
-                insert_rows(client, rows, chunk.dedup_token, self._insert_settings)
-                break
-            except Exception:
-                log.exception("insert of %d events failed; retrying in %.1fs", events, backoff)
+        """Insert and checkpoint `chunk`; False once the log closed.
+
+        Problems reaching ClickHouse are retried with backoff, with the chunk's dedup token.
+        If ClickHouse refuses the data itself, each record is inserted on its own and the
+        refused ones go to the dead-letter directory, so the log moves on.
+        """
+        records = [(chunk.dedup_token, chunk.records)]
+        stored = 0
+        while records:
+            token, batch = records.pop()
+            rows = b",".join(memoryview(record.payload)[_COUNT.size:] for record in batch)
+            events = sum(_COUNT.unpack_from(record.payload)[0] for record in batch)
+            outcome = self._insert_retrying(client, rows, token, events)
+            if outcome is None:
+                return False
+            if outcome is True:
+                stored += events
+            elif len(batch) > 1:
+                records += [(f"{token}-{record.lsn}", (record,)) for record in batch]
+            else:
+                path = self._dead_letters.keep(token, rows, outcome)
+                log.error("ClickHouse refused %d logged events; kept in %s: %s", events, path, outcome)
                 with self._lock:
-                    self._insert_failures += 1
-                if self._stopping.wait(backoff):
-                    return False
-                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
-        self._on_insert(events, time.perf_counter() - started)
+                    self._dead_lettered += events
         try:
             self._wal.checkpoint(chunk.last_lsn)
         except WalClosed:
             return False
         with self._lock:
-            self._stored += events
+            self._stored += stored
             self._inserts += 1
         return True
+
+    def _insert_retrying(self, client: Client, rows: bytes, token: str, events: int) -> bool | str | None:
+        """True once inserted, the reason if ClickHouse refuses the data, None if stopped."""
+        backoff = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                insert_rows(client, rows, token, self._insert_settings)
+            except Exception as error:
+                if is_refused_data(error):
+                    return str(error)
+                log.exception("insert of %d events failed; retrying in %.1fs", events, backoff)
+                with self._lock:
+                    self._insert_failures += 1
+                if self._stopping.wait(backoff):
+                    return None
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            self._on_insert(events, time.perf_counter() - started)
+            return True

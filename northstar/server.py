@@ -10,6 +10,7 @@ from functools import partial
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from collector.dead_letter import DeadLetters
 from collector.explorer import explorer_routes
 from collector.ingestion import ingestion_routes
 from collector.metrics import CollectorMetrics
@@ -46,6 +47,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         connect_store,
         flush_interval_seconds=settings.flush_interval_seconds,
         flush_max_bytes=settings.flush_max_bytes,
+        dead_letters=DeadLetters(settings.dead_letter_dir),
         on_insert=metrics.observe_insert,
         cluster=settings.cluster,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import struct
 import threading
 import time
 import uuid
@@ -10,6 +12,9 @@ import uuid
 import httpx
 
 from collector.admin_client import AdminClient
+from collector.storage.events import encode_rows
+from collector.wal import WriteAheadLog
+from collector.wire import decode_batch
 from northstar.process import CollectorProcess
 
 
@@ -170,3 +175,42 @@ def test_secrets_that_look_like_flags_still_work(tmp_path) -> None:
         response = httpx.post(collector.url + "/v1/batch", json=batch, auth=("-key", ""))
         assert response.status_code == 200
         assert AdminClient(collector.url, "-secret").status()["accepted"] == 1
+
+
+def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(
+    fresh_collector: CollectorProcess,
+) -> None:
+    """E.g. a log written by an older version: it must not block everything behind it."""
+    fresh_collector.start()
+    api = AdminClient(fresh_collector.url, fresh_collector.admin_secret)
+    before = [f"before-{n}" for n in range(20)]
+    batch = [{"type": "track", "event": "Flow", "userId": "u", "messageId": i} for i in before]
+    assert httpx.post(fresh_collector.url + "/v1/batch", json={"batch": batch},
+                      auth=(fresh_collector.write_key, "")).status_code == 200
+    api.wait_until_stored()
+    assert fresh_collector.stop(signal.SIGTERM) == 0
+
+    good = decode_batch(b'{"batch":[{"type":"track","event":"Flow","userId":"u","messageId":"planted"}]}',
+                        int(time.time() * 1000), 32_000).accepted
+    wal = WriteAheadLog.open(fresh_collector.data_dir / "wal")  # one chunk: a good record, a refused one
+
+    async def plant() -> None:
+        await wal.append(struct.pack("<I", 1) + encode_rows(good))
+        await wal.append(struct.pack("<I", 2) + b'["not","a","row"],["x"]')
+
+    asyncio.run(plant())
+    wal.close()
+
+    fresh_collector.start()
+    after = [f"after-{n}" for n in range(20)]
+    batch = [{"type": "track", "event": "Flow", "userId": "u", "messageId": i} for i in after]
+    assert httpx.post(fresh_collector.url + "/v1/batch", json={"batch": batch},
+                      auth=(fresh_collector.write_key, "")).status_code == 200
+    status = api.wait_until_stored()
+    assert status["dead_lettered"] == 2
+    _assert_all_stored_once(api, [*before, "planted", *after])
+    (kept,) = (fresh_collector.data_dir / "dead-letter").iterdir()
+    reason, rows = kept.read_bytes().split(b"\n", 1)
+    assert reason.startswith(b"# ") and b"Code: 27" in reason
+    assert rows == b'["not","a","row"],["x"]'
+    assert "northstar_events_dead_lettered_total 2.0" in httpx.get(fresh_collector.url + "/metrics").text
