@@ -1,0 +1,1 @@
+"""Load tests (locust) and benchmarks that print figures against a same-run baseline."""
