@@ -3,7 +3,9 @@
 `GET /v1/sdk/definitions` answers `{"experiments": [sdk_document, ...]}` (running ones only)
 with a strong ETag over the exact body, and 304 to a matching `If-None-Match`.
 `POST /v1/assign` evaluates with the SDK's own code (`sdk.experiments`), so its answers are
-the SDK's. Both read a snapshot rebuilt when this process changed a definition, or after
+the SDK's; with `"log_exposures": true` it also logs the `Experiment Viewed` events a client
+would send, with message ids derived from (experiment, salt, unit, variant) so repeated calls
+count once. Both read a snapshot rebuilt when this process changed a definition, or after
 `_MAX_AGE_SECONDS` (other collectors may share the store).
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import basic_auth_username
+from collector.events import EXPOSURE_EVENT, StoredEvent
 from collector.responses import error_response, json_response
+from collector.wal import WalFull
 from experiments.assignment import compile_definition, sdk_document
 from experiments.definitions import ExperimentDefinition
 from experiments.service import ExperimentService
@@ -43,6 +47,10 @@ class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit_id: str
     attributes: dict[str, Any] = {}
     experiments: list[str] | None = None
+    log_exposures: bool = False
+
+
+LogEvents = Callable[[list[StoredEvent]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class _Snapshot:
     running: tuple[str, ...]
 
 
-def sdk_routes(service: ExperimentService, write_keys: frozenset[str]) -> list[Route]:
+def sdk_routes(service: ExperimentService, write_keys: frozenset[str], log_events: LogEvents) -> list[Route]:
+    """`log_events` makes events durable the way ingestion does (it may raise WalFull)."""
     current: list[_Snapshot] = []  # the latest snapshot, replaced whole
 
     def snapshot() -> _Snapshot:
@@ -87,7 +96,7 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str]) -> list[R
             return error_response(400, str(error))
         published = await run_in_threadpool(snapshot)
         keys = published.running if wanted.experiments is None else wanted.experiments
-        assignments = {}
+        assignments, exposures = {}, []
         for key in keys:
             experiment = published.compiled.get(key)
             assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
@@ -95,7 +104,16 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str]) -> list[R
                 "variant": assignment.variant, "payload": assignment.payload,
                 "in_experiment": assignment.in_experiment, "reason": assignment.reason,
             }
-        return json_response({"unit_id": wanted.unit_id, "assignments": assignments})
+            if experiment is not None and assignment.reason == "assigned":
+                exposures.append(_exposure(experiment, wanted.unit_id, assignment.variant))
+        document: dict[str, Any] = {"unit_id": wanted.unit_id, "assignments": assignments}
+        if wanted.log_exposures:
+            try:
+                await log_events(exposures)
+                document["exposures_logged"] = len(exposures)
+            except WalFull:
+                document["exposures_logged"] = 0  # the assignment still stands; log them yourself
+        return json_response(document)
 
     return [
         Route("/v1/sdk/definitions", definitions, methods=["GET"]),
@@ -114,6 +132,32 @@ def _build(definitions: list[ExperimentDefinition], revision: int) -> _Snapshot:
     body = msgspec.json.encode({"experiments": [sdk_document(d) for d in running]})
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     return _Snapshot(revision, time.monotonic(), body, etag, compiled, tuple(d.key for d in running))
+
+
+def _exposure(experiment: Experiment, unit_id: str, variant: str | None) -> StoredEvent:
+    """The `Experiment Viewed` event an SDK logs on first exposure, with a stable message id."""
+    identity = "\x1f".join([experiment.key, experiment.salt, unit_id, str(variant)])
+    now = time.time()
+    anonymous = experiment.unit == "anonymous_id"
+    return StoredEvent(
+        message_id="exposure-" + hashlib.sha256(identity.encode()).hexdigest()[:32],
+        type="track",
+        event=EXPOSURE_EVENT,
+        name="",
+        user_id="" if anonymous else unit_id,
+        anonymous_id=unit_id if anonymous else "",
+        group_id="",
+        previous_id="",
+        timestamp=now,
+        original_timestamp=now,
+        sent_at=0.0,
+        received_at=now,
+        properties=msgspec.json.encode({"experiment_id": experiment.key, "variation_id": variant}).decode(),
+        traits="{}",
+        context='{"library":{"name":"northstar-assign"}}',
+        experiment_id=experiment.key,
+        variation_id=str(variant),
+    )
 
 
 def _etags(header: str) -> set[str]:

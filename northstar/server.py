@@ -73,6 +73,6 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *metric_routes(evaluation.catalog, settings.admin_secret),
         *dashboard_routes(evaluation, settings.admin_secret),
         *lifecycle_routes(experiments, settings.admin_secret),
-        *sdk_routes(experiments, settings.write_keys),
+        *sdk_routes(experiments, settings.write_keys, writer.accept),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

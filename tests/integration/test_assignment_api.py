@@ -183,3 +183,29 @@ def test_apply_a_file_twice_changes_nothing_the_second_time(
     assert "coverage" in capsys.readouterr().err
     assert experiments_cli([*arguments, "list"]) == 0
     assert f"{prefix}-one\trunning" in capsys.readouterr().out
+
+
+def test_assign_can_log_exposures_once_per_unit(collector: CollectorProcess, api: AdminClient) -> None:
+    key = f"assign-log-{uuid.uuid4().hex[:8]}"
+    api.save_experiment(_definition(key, conversion_event="Bought", overrides={"qa-user": "treatment"}))
+    api.start_experiment(key)
+    with _sdk_http(collector) as client:
+        for _ in range(3):  # a client asking on every page view
+            answer = client.post("/v1/assign", json={"unit_id": "web-user-1", "experiments": [key],
+                                                     "log_exposures": True}).json()
+            assert answer["exposures_logged"] == 1
+        variant = answer["assignments"][key]["variant"]
+        override = client.post("/v1/assign", json={"unit_id": "qa-user", "experiments": [key],
+                                                   "log_exposures": True}).json()
+        assert override["exposures_logged"] == 0  # forced units are not exposures
+        quiet = client.post("/v1/assign", json={"unit_id": "web-user-2", "experiments": [key]}).json()
+        assert "exposures_logged" not in quiet
+    api.wait_until_stored()
+
+    exposures = api.events(event="Experiment Viewed", user_id="web-user-1")
+    assert exposures["total"] == 1
+    assert json.loads(exposures["events"][0]["properties"]) == {"experiment_id": key, "variation_id": variant}
+    assert api.events(event="Experiment Viewed", user_id="qa-user")["total"] == 0
+    assert api.events(event="Experiment Viewed", user_id="web-user-2")["total"] == 0
+    units = {v["key"]: v["units"] for v in api.results(key)["variants"]}
+    assert units[variant] == 1 and sum(units.values()) == 1
