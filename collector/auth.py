@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request

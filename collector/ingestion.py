@@ -15,8 +15,8 @@ from collector.posthog import decode_capture
 from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
-from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single
 from collector.wal import WalFull
+from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single
 from collector.writer import EventWriter
 
 __all__ = ["ingestion_routes"]

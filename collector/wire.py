@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Annotated, Literal
 from datetime import datetime, timezone
+from typing import Annotated, Literal
 
 import msgspec
 

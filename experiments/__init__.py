@@ -3,7 +3,12 @@ statistics in ClickHouse (`queries`), pure statistics (`stats`), and results as 
 table (`report`) and an HTML dashboard (`dashboard`).
 """
 
-from experiments.definitions import DefinitionError, ExperimentDefinition, Variant, parse_definition
+from experiments.definitions import (
+    DefinitionError,
+    ExperimentDefinition,
+    Variant,
+    parse_definition,
+)
 from experiments.metrics import MetricDefinition, MetricError, parse_metric
 
 __all__ = [

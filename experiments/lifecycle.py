@@ -14,7 +14,11 @@ from datetime import datetime
 
 from msgspec.structs import replace
 
-from experiments.definitions import DefinitionError, ExperimentDefinition, ExperimentStatus
+from experiments.definitions import (
+    DefinitionError,
+    ExperimentDefinition,
+    ExperimentStatus,
+)
 
 __all__ = ["revise", "transition", "next_phase"]
 

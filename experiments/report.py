@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from experiments.analysis import Comparison, ExperimentResult, LiftPoint, MetricResult, VariantValue
+from experiments.analysis import (
+    Comparison,
+    ExperimentResult,
+    LiftPoint,
+    MetricResult,
+    VariantValue,
+)
 from experiments.formatting import (
     format_interval,
     format_p,

@@ -21,8 +21,8 @@ from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
 from experiments.analysis_settings import AnalysisSettings
 from experiments.definitions import ExperimentDefinition, Variant
-from experiments.metrics import Measure, MetricDefinition
 from experiments.evaluation import analyse_experiment
+from experiments.metrics import Measure, MetricDefinition
 
 _EXPERIMENT = ExperimentDefinition(
     key="bench",

@@ -106,7 +106,9 @@ def _sdk(quick: bool) -> list[Figure]:
 
 def _wal(quick: bool) -> list[Figure]:
     """Group-commit appends with fsync against the same appends without it."""
-    from loadtests.bench_wal import measure_appends  # here: an absent module is a row, not a crash
+    from loadtests.bench_wal import (
+        measure_appends,  # here: an absent module is a row, not a crash
+    )
 
     seconds = 0.3 if quick else 1.0
     sizes = (1_000,) if quick else (1_000, 10_000)

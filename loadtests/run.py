@@ -159,7 +159,9 @@ def _remote_target(options: LoadOptions) -> _Target:
 @contextmanager
 def _local_collector(options: LoadOptions, run_dir: Path) -> Iterator[_Target]:
     """A collector of the run's own on chDB under `run_dir`, stopped (SIGTERM) afterwards."""
-    from northstar.process import CollectorProcess  # the server's dependencies, only when we host it
+    from northstar.process import (
+        CollectorProcess,  # the server's dependencies, only when we host it
+    )
 
     budget = options.log_budget_mb
     process = CollectorProcess(

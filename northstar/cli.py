@@ -8,7 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+from collector.settings import (
+    CollectorSettings,
+    default_clickhouse_dsn,
+    load_or_create_secret,
+)
 from collector.storage.clickhouse import is_embedded
 from collector.storage.cluster import validate_cluster_name
 from collector.wal import WalError

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sdk
-from collector.settings import CollectorSettings, default_clickhouse_dsn
 from collector.admin_client import AdminClient
+from collector.settings import CollectorSettings, default_clickhouse_dsn
 from experiments.report import render_table
 from northstar.process import free_port
 from northstar.runner import BackgroundServer

@@ -51,7 +51,7 @@ class CollectorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "CollectorProcess":
+    def start(self, timeout: float = 60.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "collector", "serve",
@@ -100,7 +100,7 @@ class CollectorProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> "CollectorProcess":
+    def __enter__(self) -> CollectorProcess:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import closing
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple

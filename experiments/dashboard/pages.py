@@ -12,8 +12,20 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from experiments.dashboard.charts import PALETTE, ForestRow, exposure_chart, forest_chart, lift_chart
-from experiments.formatting import format_interval, format_p, format_percent, format_relative_interval, format_values
+from experiments.dashboard.charts import (
+    PALETTE,
+    ForestRow,
+    exposure_chart,
+    forest_chart,
+    lift_chart,
+)
+from experiments.formatting import (
+    format_interval,
+    format_p,
+    format_percent,
+    format_relative_interval,
+    format_values,
+)
 from experiments.report import ROLE_TITLES, guardrail_warnings
 
 __all__ = ["login_page", "list_page", "results_page"]

@@ -9,7 +9,11 @@ from .confidence_sequence import DEFAULT_TUNING_UNITS, asymptotic_confidence_seq
 from .cuped import cuped_theta, cuped_ttest
 from .estimate import Alternative, EffectEstimate
 from .multiple_comparisons import benjamini_hochberg, holm
-from .power import estimated_days_remaining, required_units_per_arm, required_units_per_arm_for_rate
+from .power import (
+    estimated_days_remaining,
+    required_units_per_arm,
+    required_units_per_arm_for_rate,
+)
 from .proportion_ztest import proportion_ztest
 from .ratio_ztest import ratio_ztest
 from .srm import SRM_P_VALUE_THRESHOLD, SrmResult, srm_test

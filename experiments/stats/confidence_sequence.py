@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import math
 
-from ._inference import arm_mean, check_test_options, difference_se, effect_estimate, standardized
+from ._inference import (
+    arm_mean,
+    check_test_options,
+    difference_se,
+    effect_estimate,
+    standardized,
+)
 from .estimate import Alternative, EffectEstimate
 from .sufficient_stats import ArmStats, RatioArmStats
 

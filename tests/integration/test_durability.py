@@ -30,7 +30,7 @@ class _Sender:
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(threads)]
 
-    def start(self) -> "_Sender":
+    def start(self) -> _Sender:
         for thread in self._threads:
             thread.start()
         return self

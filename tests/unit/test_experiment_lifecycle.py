@@ -11,10 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from experiments.definitions import DefinitionError, ExperimentDefinition, Variant, parse_definition
+from experiments.assignment import compile_definition, sdk_document
+from experiments.definitions import (
+    DefinitionError,
+    ExperimentDefinition,
+    Variant,
+    parse_definition,
+)
 from experiments.layers import Layer, layer_conflict
 from experiments.lifecycle import next_phase, revise, transition
-from experiments.assignment import compile_definition, sdk_document
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 LATER = NOW + timedelta(days=3)
