@@ -31,9 +31,6 @@ __all__ = ["Audit", "LoadOptions", "LoadReport", "LoadRunError", "audit_stored",
 Scenario = Literal["ingest", "mixed"]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 EXPERIMENT_KEY = "loadtest-checkout"
-# The collector takes up to 100,000 ids per /v1/events/verify call, but chDB answers in
-# ~12 µs per id up to ~22,000 ids and then falls off a cliff (24,000: 9 s; 30,000: ~3 min).
-VERIFY_CHUNK = 10_000
 _LOCUST_GRACE_SECONDS = 60  # start-up, spawning and writing the CSV files
 
 
@@ -125,16 +122,9 @@ def run_load(options: LoadOptions) -> LoadReport:
 
 
 def audit_stored(admin: AdminClient, message_ids: list[str]) -> Audit:
-    """Which of `message_ids` the store lacks or counts twice, asked in chunks it answers fast."""
-    missing: list[str] = []
-    duplicated: list[str] = []
-    extra_copies = 0
-    for start in range(0, len(message_ids), VERIFY_CHUNK):
-        answer = admin.verify(message_ids[start : start + VERIFY_CHUNK])
-        missing += answer["missing"]
-        duplicated += answer["duplicated"]
-        extra_copies += answer.get("extra_copies", 0)
-    return Audit(missing, duplicated, extra_copies)
+    """Which of `message_ids` the store lacks or counts twice."""
+    answer = admin.verify(message_ids)
+    return Audit(answer["missing"], answer["duplicated"], answer["extra_copies"])
 
 
 @dataclass(frozen=True)
