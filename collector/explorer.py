@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import require_secret
+from collector.request_body import read_limited
 from collector.responses import error_response, json_response
 from collector.storage.clickhouse import Client, per_thread
 from collector.storage.events import count_events, recent_events, stored_copies
@@ -19,6 +20,7 @@ __all__ = ["explorer_routes"]
 
 _MAX_LIMIT = 1000
 _MAX_VERIFY_IDS = 100_000
+_MAX_VERIFY_BYTES = 16 << 20  # room for the most ids, each up to 128 bytes
 
 
 class _VerifyRequest(msgspec.Struct):
@@ -49,7 +51,7 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
     @require_secret(admin_secret)
     async def verify(request: Request) -> Response:
         try:
-            message_ids = msgspec.json.decode(await request.body(), type=_VerifyRequest).message_ids
+            message_ids = msgspec.json.decode(await read_limited(request, _MAX_VERIFY_BYTES), type=_VerifyRequest).message_ids
         except (msgspec.DecodeError, UnicodeDecodeError) as error:
             return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
         if len(message_ids) > _MAX_VERIFY_IDS:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from collector.settings import Limits
 
-__all__ = ["PayloadTooLarge", "UnreadableBody", "read_body"]
+__all__ = ["PayloadTooLarge", "UnreadableBody", "read_body", "read_limited"]
 
 
 class PayloadTooLarge(ValueError):
@@ -19,22 +19,28 @@ class UnreadableBody(ValueError):
     """The body cannot be decoded (bad gzip, unknown encoding)."""
 
 
+async def read_limited(request: Request, max_bytes: int) -> bytes:
+    """The body as sent, read as a stream and refused (PayloadTooLarge) past `max_bytes`,
+    so no request, authenticated or not, makes the server hold more than that."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"body is over {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_body(request: Request, limits: Limits, encoding: str | None = None) -> bytes:
     """The decompressed body; never holds more than the limits in memory.
 
     `encoding` overrides Content-Encoding, for clients that signal gzip another way.
     """
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limits.max_compressed_bytes:
-        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limits.max_compressed_bytes}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_compressed_bytes:
-            raise PayloadTooLarge(f"body is over {limits.max_compressed_bytes} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_limited(request, limits.max_compressed_bytes)
     encoding = encoding or request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         if len(body) > limits.max_batch_bytes:

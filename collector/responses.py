@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-__all__ = ["json_response", "error_response"]
+__all__ = ["json_response", "error_response", "field_error_response"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -18,3 +18,8 @@ def json_response(content: Any, status_code: int = 200, headers: dict[str, str] 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return json_response({"success": False, "error": message}, status_code, headers)
+
+
+def field_error_response(field: str, message: str) -> Response:
+    """400 for a document with one invalid field, named so a client can point at it."""
+    return json_response({"success": False, "error": message, "field": field}, 400)

@@ -12,11 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import Handler, require_secret
-from collector.responses import error_response, json_response
+from collector.request_body import read_limited
+from collector.responses import error_response, field_error_response, json_response
 from experiments.definitions import DefinitionError
 from experiments.service import ExperimentService, Saved, UnknownExperiment
 
-__all__ = ["lifecycle_routes", "definition_error_response", "saved_response"]
+__all__ = ["lifecycle_routes", "saved_response"]
 
 _MAX_PHASE_BYTES = 4096
 
@@ -25,10 +26,6 @@ class PhaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Body of `POST /v1/experiments/{key}/phases` (optional): the new phase's salt."""
 
     salt: str | None = None
-
-
-def definition_error_response(error: DefinitionError) -> Response:
-    return json_response({"success": False, "error": str(error), "field": error.field}, 400)
 
 
 def saved_response(saved: Saved) -> Response:
@@ -49,9 +46,7 @@ def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Rout
 
     @require_secret(admin_secret)
     async def new_phase(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_PHASE_BYTES:
-            return error_response(413, f"body is over {_MAX_PHASE_BYTES} bytes")
+        body = await read_limited(request, _MAX_PHASE_BYTES)
         try:
             phase = msgspec.json.decode(body, type=PhaseRequest) if body.strip() else PhaseRequest()
         except (msgspec.DecodeError, UnicodeDecodeError) as error:
@@ -87,5 +82,5 @@ async def _apply(operation: Callable[[str], Saved], key: str) -> Response:
     except UnknownExperiment as error:
         return error_response(404, f"no experiment {error.args[0]!r}")
     except DefinitionError as error:
-        return definition_error_response(error)
+        return field_error_response(error.field, str(error))
     return saved_response(saved)

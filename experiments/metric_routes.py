@@ -9,7 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import require_secret
-from collector.responses import error_response, json_response
+from collector.request_body import read_limited
+from collector.responses import error_response, field_error_response, json_response
 from experiments.metric_catalog import MetricCatalog, UnknownMetric
 from experiments.metrics import MetricError, parse_metric
 
@@ -34,15 +35,13 @@ def metric_routes(catalog: MetricCatalog, admin_secret: str) -> list[Route]:
 
     @require_secret(admin_secret)
     async def put_metric(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_METRIC_BYTES:
-            return error_response(413, f"metric is over {_MAX_METRIC_BYTES} bytes")
+        body = await read_limited(request, _MAX_METRIC_BYTES)
         try:
             metric = parse_metric(body)
             if metric.key != request.path_params["key"]:
                 raise MetricError("key", "must match the URL")
         except MetricError as error:
-            return json_response({"success": False, "error": str(error), "field": error.field}, 400)
+            return field_error_response(error.field, str(error))
         version = await run_in_threadpool(catalog.save, metric)
         return json_response({"success": True, "key": metric.key, "version": version})
 

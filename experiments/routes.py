@@ -11,10 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import Handler, require_secret
-from collector.responses import error_response, json_response
+from collector.request_body import read_limited
+from collector.responses import error_response, field_error_response, json_response
 from experiments.definitions import DefinitionError, parse_definition
 from experiments.evaluation import Evaluation
-from experiments.lifecycle_routes import definition_error_response, saved_response
+from experiments.lifecycle_routes import saved_response
 from experiments.metric_catalog import UnknownMetric
 from experiments.report import result_document
 from experiments.service import ExperimentService, UnknownExperiment
@@ -44,9 +45,7 @@ def experiment_routes(service: ExperimentService, admin_secret: str, evaluation:
         return json_response(msgspec.to_builtins(definition))
 
     async def put_experiment(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > _MAX_DEFINITION_BYTES:
-            return error_response(413, f"definition is over {_MAX_DEFINITION_BYTES} bytes")
+        body = await read_limited(request, _MAX_DEFINITION_BYTES)
         new_phase = request.query_params.get("new_phase", "").lower() in ("1", "true")
         try:
             definition = parse_definition(body)
@@ -55,7 +54,7 @@ def experiment_routes(service: ExperimentService, admin_secret: str, evaluation:
             await run_in_threadpool(evaluation.check_metrics, definition)
             saved = await run_in_threadpool(partial(service.save, definition, new_phase=new_phase))
         except DefinitionError as error:
-            return definition_error_response(error)
+            return field_error_response(error.field, str(error))
         return saved_response(saved)
 
     async def results(request: Request) -> Response:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from collector.auth import basic_auth_username
 from collector.events import EXPOSURE_EVENT, StoredEvent
+from collector.request_body import read_limited
 from collector.responses import error_response, json_response
 from collector.wal import WalFull
 from experiments.assignment import compile_definition, sdk_document
@@ -87,9 +88,7 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str], log_event
     async def assign(request: Request) -> Response:
         if basic_auth_username(request) not in write_keys:
             return error_response(401, "missing or unknown write key (HTTP Basic username)")
-        body = await request.body()
-        if len(body) > _MAX_ASSIGN_BYTES:
-            return error_response(413, f"body is over {_MAX_ASSIGN_BYTES} bytes")
+        body = await read_limited(request, _MAX_ASSIGN_BYTES)
         try:
             wanted = msgspec.json.decode(body, type=AssignRequest)
         except (msgspec.DecodeError, UnicodeDecodeError) as error:

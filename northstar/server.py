@@ -9,12 +9,16 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from collector.dead_letter import DeadLetters
 from collector.explorer import explorer_routes
 from collector.ingestion import ingestion_routes
 from collector.metrics import CollectorMetrics
 from collector.operations import operations_routes
+from collector.request_body import PayloadTooLarge
+from collector.responses import error_response
 from collector.settings import CollectorSettings
 from collector.storage import connect
 from collector.wal import WriteAheadLog
@@ -75,4 +79,9 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *lifecycle_routes(experiments, settings.admin_secret),
         *sdk_routes(experiments, settings.write_keys, writer.accept),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={PayloadTooLarge: _too_large})
+
+
+async def _too_large(request: Request, error: Exception) -> Response:
+    """Every route reads its body with a limit (`read_limited`); past it, a 413."""
+    return error_response(413, str(error))

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from collector.auth import Handler, has_secret
+from collector.request_body import read_limited
 from experiments.dashboard.pages import list_page, login_page, results_page
 from experiments.evaluation import Evaluation
 from experiments.metric_catalog import UnknownMetric
@@ -64,7 +65,7 @@ def dashboard_routes(evaluation: Evaluation, admin_secret: str) -> list[Route]:
         return HTMLResponse(login_page())
 
     async def login(request: Request) -> Response:
-        body = (await request.body())[:_MAX_LOGIN_BYTES].decode(errors="replace")
+        body = (await read_limited(request, _MAX_LOGIN_BYTES)).decode(errors="replace")
         secret = parse_qs(body).get("secret", [""])[0]
         if not hmac.compare_digest(secret.encode(), admin_secret.encode()):
             return HTMLResponse(login_page("That is not the admin secret."), 401)

@@ -100,3 +100,24 @@ def test_invalid_utf8_in_any_body_is_a_400(collector: CollectorProcess) -> None:
         assert 400 <= response.status_code < 500, (path, response.text)
     assign = httpx.post(collector.url + "/v1/assign", content=b'{"unit_id":"\xff"}', auth=(collector.write_key, ""))
     assert assign.status_code == 400
+
+
+def test_every_body_is_read_with_a_limit(collector: CollectorProcess) -> None:
+    """Without Content-Length (chunked), an oversized body is cut off, not held in memory."""
+    admin = {"Authorization": f"Bearer {collector.admin_secret}"}
+
+    def chunks():
+        for _ in range(40):
+            yield b" " * 500_000  # 20 MB in all
+
+    for method, path, headers, auth in [
+        ("PUT", "/v1/experiments/x", admin, None),
+        ("PUT", "/v1/metrics/x", admin, None),
+        ("POST", "/v1/events/verify", admin, None),
+        ("POST", "/v1/experiments/x/phases", admin, None),
+        ("POST", "/v1/assign", {}, (collector.write_key, "")),
+        ("POST", "/dashboard/login", {}, None),
+    ]:
+        response = httpx.request(method, collector.url + path, content=chunks(), headers=headers,
+                                 auth=auth, timeout=30)
+        assert response.status_code == 413, (path, response.status_code, response.text)
