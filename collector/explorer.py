@@ -35,7 +35,7 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
         events = recent_events(client(), **filters, limit=limit)
         return {
             "total": count_events(client(), **filters),
-            "events": [msgspec.structs.asdict(stored) for stored in events],
+            "events": events,
         }
 
     @require_secret(admin_secret)

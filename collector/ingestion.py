@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +17,7 @@ from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
 from collector.wal import WalFull
-from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single
+from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single, received_now
 from collector.writer import EventWriter
 
 __all__ = ["ingestion_routes"]
@@ -24,7 +25,7 @@ __all__ = ["ingestion_routes"]
 _RETRY_AFTER = "5"
 _SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
-Decoder = Callable[[bytes, int], DecodedBatch]
+Decoder = Callable[[bytes, datetime], DecodedBatch]
 
 
 def ingestion_routes(
@@ -47,7 +48,7 @@ def ingestion_routes(
             return error_response(status, message, headers)
 
         async def _receive(request: Request) -> Response:
-            received_at_ms = time.time_ns() // 1_000_000
+            received_at = received_now()
             header_key = basic_auth_username(request)
             if header_key is not None and header_key not in settings.write_keys:
                 return refuse(401, "unauthorized", "unknown write key")
@@ -55,7 +56,7 @@ def ingestion_routes(
             compression = request.query_params.get("compression", "")
             try:
                 body = await read_body(request, limits, "gzip" if compression.startswith("gzip") else None)
-                decoded = decode(body, received_at_ms)
+                decoded = decode(body, received_at)
             except PayloadTooLarge as error:
                 return refuse(413, "too_large", str(error))
             except (UnreadableBody, InvalidPayload) as error:
@@ -79,16 +80,14 @@ def ingestion_routes(
 
         return receive
 
-    def batch(body: bytes, received_at_ms: int) -> DecodedBatch:
-        return decode_batch(body, received_at_ms, limits.max_event_bytes)
+    def batch(body: bytes, received_at: datetime) -> DecodedBatch:
+        return decode_batch(body, received_at, limits.max_event_bytes)
 
     def single(message_type: str) -> Decoder:
-        return lambda body, received_at_ms: decode_single(
-            body, message_type, received_at_ms, limits.max_event_bytes
-        )
+        return lambda body, received_at: decode_single(body, message_type, received_at, limits.max_event_bytes)
 
-    def posthog(body: bytes, received_at_ms: int) -> DecodedBatch:
-        return decode_capture(body, received_at_ms, limits.max_event_bytes)
+    def posthog(body: bytes, received_at: datetime) -> DecodedBatch:
+        return decode_capture(body, received_at, limits.max_event_bytes)
 
     routes = [
         Route("/v1/batch", endpoint(batch, "segment"), methods=["POST"]),

@@ -17,10 +17,10 @@ from collector.wire import (
     EventBytes,
     EventError,
     InvalidPayload,
+    Arrival,
     Rejection,
     SegmentMessage,
     build_event,
-    timestamp_ms,
 )
 
 __all__ = ["decode_capture"]
@@ -63,25 +63,23 @@ _event_decoder = msgspec.json.Decoder(_Event)
 _special_decoder = msgspec.json.Decoder(_Special)
 
 
-def decode_capture(body: bytes, received_at_ms: int, max_event_bytes: int) -> DecodedBatch:
+def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> DecodedBatch:
     """Decode a PostHog body: a batch envelope, a list of events, or a single event."""
     try:
         decoded = _body_decoder.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):
-        raws, api_key, sent_ms = decoded, None, 0
-    elif decoded.batch is None:
-        raws, api_key = [body], decoded.api_key
-        sent_ms = timestamp_ms(decoded.sent_at) if decoded.sent_at else 0
+        raws, api_key, sent_at = decoded, None, None
     else:
-        raws, api_key = decoded.batch, decoded.api_key
-        sent_ms = timestamp_ms(decoded.sent_at) if decoded.sent_at else 0
+        raws = [body] if decoded.batch is None else decoded.batch
+        api_key, sent_at = decoded.api_key, decoded.sent_at
+    arrival = Arrival.of(received_at, sent_at, body)
     accepted: list[StoredEvent] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(raws):
         try:
-            event, event_key = _decode_event(raw, received_at_ms, sent_ms, max_event_bytes)
+            event, event_key = _decode_event(raw, arrival, max_event_bytes)
         except EventError as error:
             rejected.append(Rejection(index, str(error), error.code))
             continue
@@ -90,9 +88,7 @@ def decode_capture(body: bytes, received_at_ms: int, max_event_bytes: int) -> De
     return DecodedBatch(api_key, accepted, rejected)
 
 
-def _decode_event(
-    raw: EventBytes, received_at_ms: int, sent_ms: int, max_event_bytes: int
-) -> tuple[StoredEvent, str | None]:
+def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tuple[StoredEvent, str | None]:
     if len(raw) > max_event_bytes:
         raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
     try:
@@ -106,7 +102,7 @@ def _decode_event(
     if distinct_id is None:
         raise EventError("distinct_id is required")
     message = _segment_message(event, special, distinct_id)
-    stored = build_event(message, raw, None, received_at_ms, sent_ms)
+    stored = build_event(message, raw, None, arrival)
     return stored, event.api_key or special.token
 
 

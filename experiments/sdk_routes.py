@@ -25,10 +25,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import basic_auth_username
-from collector.events import EXPOSURE_EVENT, StoredEvent
+from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, NO_TIME, StoredEvent
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
 from collector.wal import WalFull
+from collector.wire import received_now
 from experiments.assignment import compile_definition, sdk_document
 from experiments.definitions import ExperimentDefinition
 from experiments.service import ExperimentService
@@ -40,6 +41,7 @@ log = logging.getLogger("northstar.experiments")
 
 _MAX_AGE_SECONDS = 5.0
 _MAX_ASSIGN_BYTES = 64 * 1024
+_ASSIGN_CONTEXT = msgspec.Raw(b'{"library":{"name":"northstar-assign"}}')
 
 
 class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -136,7 +138,7 @@ def _build(definitions: list[ExperimentDefinition], revision: int) -> _Snapshot:
 def _exposure(experiment: Experiment, unit_id: str, variant: str | None) -> StoredEvent:
     """The `Experiment Viewed` event an SDK logs on first exposure, with a stable message id."""
     identity = "\x1f".join([experiment.key, experiment.salt, unit_id, str(variant)])
-    now = time.time()
+    now = received_now()
     anonymous = experiment.unit == "anonymous_id"
     return StoredEvent(
         message_id="exposure-" + hashlib.sha256(identity.encode()).hexdigest()[:32],
@@ -149,11 +151,11 @@ def _exposure(experiment: Experiment, unit_id: str, variant: str | None) -> Stor
         previous_id="",
         timestamp=now,
         original_timestamp=now,
-        sent_at=0.0,
+        sent_at=NO_TIME,
         received_at=now,
-        properties=msgspec.json.encode({"experiment_id": experiment.key, "variation_id": variant}).decode(),
-        traits="{}",
-        context='{"library":{"name":"northstar-assign"}}',
+        properties=msgspec.Raw(msgspec.json.encode({"experiment_id": experiment.key, "variation_id": variant})),
+        traits=EMPTY_OBJECT,
+        context=_ASSIGN_CONTEXT,
         experiment_id=experiment.key,
         variation_id=str(variant),
     )

@@ -30,7 +30,7 @@ import msgspec
 from collector.admin_client import AdminClient
 from collector.storage import connect, migrate
 from collector.storage.events import EVENT_COLUMNS
-from collector.wire import decode_batch
+from collector.wire import decode_batch, received_now
 from northstar.process import CollectorProcess
 
 _EVENTS_PER_BATCH = 100
@@ -109,7 +109,7 @@ def measure_ceiling(rows: int) -> float:
         events = []
         seed = 0
         while len(events) < _CEILING_ROWS_PER_INSERT:
-            events += decode_batch(make_batch(seed), int(time.time() * 1000), 32_000).accepted
+            events += decode_batch(make_batch(seed), received_now(), 32_000).accepted
             seed += 1
         columns = _prebuilt_columns(events)
         chunks = max(1, rows // _CEILING_ROWS_PER_INSERT)
@@ -120,11 +120,14 @@ def measure_ceiling(rows: int) -> float:
 
 
 def _prebuilt_columns(events: list) -> list[list]:
-    """Column lists of the events, timestamps as epoch-ms integers (the fastest input)."""
+    """Column lists of the events: timestamps as epoch-ms integers (the fastest input), payloads as text."""
     columns = [list(column) for column in zip(*(msgspec.structs.astuple(event) for event in events))]
     for name in ("timestamp", "original_timestamp", "sent_at", "received_at"):
         index = EVENT_COLUMNS.index(name)
-        columns[index] = [round(seconds * 1000) for seconds in columns[index]]
+        columns[index] = [round(moment.timestamp() * 1000) for moment in columns[index]]
+    for name in ("properties", "traits", "context"):
+        index = EVENT_COLUMNS.index(name)
+        columns[index] = [str(payload, "utf-8") for payload in columns[index]]
     return columns
 
 

@@ -14,7 +14,7 @@ import httpx
 from collector.admin_client import AdminClient
 from collector.storage.events import encode_rows
 from collector.wal import WriteAheadLog
-from collector.wire import decode_batch
+from collector.wire import decode_batch, received_now
 from northstar.process import CollectorProcess
 
 
@@ -190,7 +190,7 @@ def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(
     assert fresh_collector.stop(signal.SIGTERM) == 0
 
     good = decode_batch(b'{"batch":[{"type":"track","event":"Flow","userId":"u","messageId":"planted"}]}',
-                        int(time.time() * 1000), 32_000).accepted
+                        received_now(), 32_000).accepted
     wal = WriteAheadLog.open(fresh_collector.data_dir / "wal")  # one chunk: a good record, a refused one
 
     async def plant() -> None:
