@@ -17,7 +17,13 @@ from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
 from collector.wal import WalFull
-from collector.wire import DecodedBatch, InvalidPayload, decode_batch, decode_single, received_now
+from collector.wire import (
+    DecodedBatch,
+    InvalidPayload,
+    decode_batch,
+    decode_single,
+    received_now,
+)
 from collector.writer import EventWriter
 
 __all__ = ["ingestion_routes"]

@@ -13,11 +13,11 @@ import msgspec
 
 from collector.events import StoredEvent
 from collector.wire import (
+    Arrival,
     DecodedBatch,
     EventBytes,
     EventError,
     InvalidPayload,
-    Arrival,
     Rejection,
     SegmentMessage,
     build_event,

@@ -14,7 +14,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, MESSAGE_TYPES, NO_TIME, StoredEvent
+from collector.events import (
+    EMPTY_OBJECT,
+    EXPOSURE_EVENT,
+    MESSAGE_TYPES,
+    NO_TIME,
+    StoredEvent,
+)
 
 __all__ = [
     "Rejection",
