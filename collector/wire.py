@@ -102,6 +102,10 @@ class _SegmentBatch(msgspec.Struct, rename="camel"):
     context: msgspec.Raw = msgspec.Raw(b"")
 
 
+class _WellFormedBatch(msgspec.Struct):
+    batch: list[SegmentMessage]
+
+
 class _Exposure(msgspec.Struct):
     experiment_id: str | int
     variation_id: str | int
@@ -117,6 +121,7 @@ class EventError(ValueError):
 
 _batch_decoder = msgspec.json.Decoder(_SegmentBatch)
 _message_decoder = msgspec.json.Decoder(SegmentMessage)
+_messages_decoder = msgspec.json.Decoder(_WellFormedBatch)
 _exposure_decoder = msgspec.json.Decoder(_Exposure)
 _NOT_EXPOSURE = ("", "")
 _NULL = msgspec.Raw(b"null")
@@ -173,14 +178,30 @@ def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int) -> De
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid batch: {error}") from None
     arrival = Arrival.of(received_at, envelope.sent_at, body)
+    raws = envelope.batch
+    messages = _decode_well_formed(body, raws, max_event_bytes)
     accepted: list[StoredEvent] = []
     rejected: list[Rejection] = []
-    for index, raw in enumerate(envelope.batch):
+    for index, raw in enumerate(raws):
         try:
-            accepted.append(_decode_event(raw, None, arrival, max_event_bytes))
+            message = _decode_message(raw, max_event_bytes) if messages is None else messages[index]
+            accepted.append(build_event(message, raw, None, arrival))
         except EventError as error:
             rejected.append(Rejection(index, str(error), error.code))
     return DecodedBatch(envelope.write_key, accepted, rejected)
+
+
+def _decode_well_formed(body: bytes, raws: list[msgspec.Raw], max_event_bytes: int) -> list[SegmentMessage] | None:
+    """Every message of the batch in one C call, or None if any is too large or malformed.
+
+    The common case; on None each event is decoded on its own to find which ones fail, and why.
+    """
+    if max(map(len, raws), default=0) > max_event_bytes:
+        return None
+    try:
+        return _messages_decoder.decode(body).batch
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
 
 
 def decode_single(
@@ -192,22 +213,20 @@ def decode_single(
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     try:
-        event = _decode_event(body, message_type, Arrival.of(received_at, None, body), max_event_bytes)
+        message = _decode_message(body, max_event_bytes)
+        event = build_event(message, body, message_type, Arrival.of(received_at, None, body))
     except EventError as error:
         return DecodedBatch(write_key, [], [Rejection(0, str(error), error.code)])
     return DecodedBatch(write_key, [event], [])
 
 
-def _decode_event(
-    raw: EventBytes, forced_type: str | None, arrival: Arrival, max_event_bytes: int
-) -> StoredEvent:
+def _decode_message(raw: EventBytes, max_event_bytes: int) -> SegmentMessage:
     if len(raw) > max_event_bytes:
         raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
     try:
-        message = _message_decoder.decode(raw)
+        return _message_decoder.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise EventError(str(error), "malformed") from None
-    return build_event(message, raw, forced_type, arrival)
 
 
 def build_event(message: SegmentMessage, raw: EventBytes, forced_type: str | None, arrival: Arrival) -> StoredEvent:
