@@ -145,3 +145,25 @@ def test_properties_are_stored_as_the_clients_json_object(properties: bytes, sto
     decoded = decode_batch(b'{"batch":[' + event + b"]}", NOW, LIMIT)
     assert [bytes(event.properties).decode() for event in decoded.accepted] == ([stored] if stored else [])
     assert [rejection.reason for rejection in decoded.rejected] == ([reason] if reason else [])
+
+
+_well_formed = st.fixed_dictionaries(
+    {"type": st.sampled_from(["track", "identify", "page"]), "event": st.text(min_size=1, max_size=5),
+     "userId": st.one_of(st.text(min_size=1, max_size=5), st.integers(0, 99))},
+    optional={"properties": st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+              "timestamp": st.just("2026-05-01T10:00:00+02:00"), "messageId": st.text(min_size=1, max_size=8)},
+)
+
+
+@given(st.lists(_well_formed, min_size=1, max_size=8), st.data())
+def test_a_whole_batch_decodes_as_its_events_would_one_by_one(events: list[dict], data: st.DataObject) -> None:
+    """Well-formed batches take a one-call path; one malformed event sends the batch down the
+    per-event path. Either way every event comes out as it would alone."""
+    if data.draw(st.booleans()):
+        events.insert(data.draw(st.integers(0, len(events))), {"type": "track", "userId": []})
+    alone = [decode_batch(_batch(event), NOW, LIMIT) for event in events]
+    together = decode_batch(_batch(*events), NOW, LIMIT)
+    assert together.accepted == [event for decoded in alone for event in decoded.accepted]
+    assert [(r.index, r.reason) for r in together.rejected] == [
+        (index, decoded.rejected[0].reason) for index, decoded in enumerate(alone) if decoded.rejected
+    ]
