@@ -71,16 +71,19 @@ def ingestion_routes(
             if write_key is None or write_key not in settings.write_keys:
                 return refuse(401, "unauthorized", "missing or unknown write key")
             try:
-                await writer.accept(decoded.accepted)
+                lsn = writer.log(decoded.accepted)
             except WalFull:
                 return refuse(503, "backpressure", "backlog over its disk budget; retry later",
                               {"Retry-After": _RETRY_AFTER})
-            for rejection in decoded.rejected:
+            accepted, rejections = len(decoded.accepted), decoded.rejected
+            del body, decoded  # not held while waiting for the fsync: see EventWriter.log
+            await writer.durable(lsn)
+            for rejection in rejections:
                 metrics.events_rejected.labels(rejection.code).inc()
-            rejected = [{"index": r.index, "reason": r.reason} for r in decoded.rejected]
-            status = 400 if rejected and not decoded.accepted else 200
+            rejected = [{"index": r.index, "reason": r.reason} for r in rejections]
+            status = 400 if rejected and not accepted else 200
             return json_response(
-                {"success": status == 200, "accepted": len(decoded.accepted), "rejected": rejected},
+                {"success": status == 200, "accepted": accepted, "rejected": rejected},
                 status,
             )
 

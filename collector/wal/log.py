@@ -167,19 +167,19 @@ class WriteAheadLog:
     # --- producer side -------------------------------------------------------------------
 
     async def append(self, payload: bytes) -> int:
-        """Log `payload` and return its LSN once it is durable (fsync'd unless fsync=False).
+        """Log `payload` and return its LSN once it is durable: `write`, then `wait_durable`."""
+        lsn = self.write(payload)
+        await self.wait_durable(lsn)
+        return lsn
+
+    def write(self, payload: bytes) -> int:
+        """Write `payload` to the log now and return its LSN; durable once `wait_durable(lsn)` returns.
 
         Raises WalFull (nothing written) when the backlog would exceed `max_backlog_bytes`,
         WalClosed after `close` or an fsync failure, ValueError for an oversized payload.
-        If the caller is cancelled before this returns, the record may still be logged and
-        delivered: it just was not acknowledged.
+        A caller cancelled before `wait_durable` returns may still see its record logged
+        and delivered: it just was not acknowledged.
         """
-        lsn = self._write(payload)
-        if self._settings.fsync:
-            await self._wait_durable(lsn)
-        return lsn
-
-    def _write(self, payload: bytes) -> int:
         size = record_size(len(payload))
         if len(payload) > MAX_PAYLOAD_BYTES or size > self._settings.max_backlog_bytes:
             raise ValueError(f"payload of {len(payload)} bytes exceeds the WAL record limit")
@@ -201,8 +201,12 @@ class WriteAheadLog:
                 self._advance_durable(lsn)
         return lsn
 
-    async def _wait_durable(self, lsn: int) -> None:
-        """Wait for a group fsync that started after `lsn` was written (one at a time)."""
+    async def wait_durable(self, lsn: int) -> None:
+        """Return once every record up to `lsn` is durable (fsync'd unless fsync=False).
+
+        Waits for a group fsync that started after `lsn` was written; one runs at a time
+        and covers every record written before it.
+        """
         while self._durable_lsn < lsn:
             if self._sync_task is None:
                 self._sync_task = asyncio.get_running_loop().create_task(self._sync_round())
