@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
@@ -163,8 +163,7 @@ class Arrival:
 
     def restamped(self, sent_at: datetime) -> Arrival:
         """This arrival for an event that carries its own `sentAt`."""
-        arrival = Arrival.of(self.received_at, sent_at)
-        return Arrival(arrival.received_at, arrival.sent_at, arrival.skew, self.utf8_checked)
+        return replace(Arrival.of(self.received_at, sent_at), utf8_checked=self.utf8_checked)
 
 
 def received_now() -> datetime:
