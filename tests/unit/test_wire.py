@@ -167,3 +167,12 @@ def test_a_whole_batch_decodes_as_its_events_would_one_by_one(events: list[dict]
     assert [(r.index, r.reason) for r in together.rejected] == [
         (index, decoded.rejected[0].reason) for index, decoded in enumerate(alone) if decoded.rejected
     ]
+
+
+def test_an_events_own_sent_at_corrects_it_alone() -> None:
+    ahead = _iso(NOW_MS + 3_600_000)  # this device's clock is an hour fast
+    skewed = {"type": "track", "event": "E", "userId": "u", "timestamp": ahead, "sentAt": ahead}
+    plain = {"type": "track", "event": "E", "userId": "u", "timestamp": _iso(NOW_MS - 5_000)}
+    corrected, kept = decode_batch(_batch(skewed, plain), NOW, LIMIT).accepted
+    assert (corrected.timestamp, corrected.sent_at) == (NOW, _utc(NOW_MS + 3_600_000))
+    assert (kept.timestamp, kept.sent_at) == (_utc(NOW_MS - 5_000), NO_TIME)
