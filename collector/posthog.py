@@ -21,6 +21,7 @@ from collector.wire import (
     Rejection,
     SegmentMessage,
     build_event,
+    check_event_size,
 )
 
 __all__ = ["decode_capture"]
@@ -89,8 +90,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> 
 
 
 def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tuple[StoredEvent, str | None]:
-    if len(raw) > max_event_bytes:
-        raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
+    check_event_size(raw, max_event_bytes)
     try:
         event = _event_decoder.decode(raw)
         special = _special_decoder.decode(event.properties) if event.properties else _Special()

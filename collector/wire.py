@@ -33,6 +33,7 @@ __all__ = [
     "build_event",
     "decode_batch",
     "decode_single",
+    "check_event_size",
     "Arrival",
     "received_now",
     "CLOCK_SKEW_TOLERANCE",
@@ -209,20 +210,25 @@ def decode_single(
 ) -> DecodedBatch:
     """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
     try:
-        write_key = _message_decoder.decode(body).write_key
+        message = _message_decoder.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     try:
-        message = _decode_message(body, max_event_bytes)
+        check_event_size(body, max_event_bytes)
         event = build_event(message, body, message_type, Arrival.of(received_at, None, body))
     except EventError as error:
-        return DecodedBatch(write_key, [], [Rejection(0, str(error), error.code)])
-    return DecodedBatch(write_key, [event], [])
+        return DecodedBatch(message.write_key, [], [Rejection(0, str(error), error.code)])
+    return DecodedBatch(message.write_key, [event], [])
+
+
+def check_event_size(raw: EventBytes, max_event_bytes: int) -> None:
+    """EventError ("too_large") for an event over the per-event limit."""
+    if len(raw) > max_event_bytes:
+        raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
 
 
 def _decode_message(raw: EventBytes, max_event_bytes: int) -> SegmentMessage:
-    if len(raw) > max_event_bytes:
-        raise EventError(f"event is {len(raw)} bytes; the limit is {max_event_bytes}", "too_large")
+    check_event_size(raw, max_event_bytes)
     try:
         return _message_decoder.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
