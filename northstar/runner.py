@@ -26,6 +26,10 @@ def _config(settings: CollectorSettings) -> uvicorn.Config:
         # Longer than the ingestion Retry-After, so a client that waits exactly that long
         # finds its keep-alive connection still open.
         timeout_keep_alive=15,
+        # Nothing reads client addresses, so X-Forwarded-* parsing is skipped; and the
+        # responses do not name the server software.
+        proxy_headers=False,
+        server_header=False,
     )
 
 
