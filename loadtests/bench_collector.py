@@ -63,8 +63,9 @@ class LoadResult:
     latencies_ms: list[float]
 
 
-def _load_worker(port: int, write_key: str, seconds: float, connections: int, seed: int, out) -> None:
-    """Post pre-built requests over keep-alive sockets from `connections` threads.
+def _load_worker(port: int, write_key: str, seconds: float, connections: int, seed: int, out, start) -> None:
+    """Post pre-built requests over keep-alive sockets from `connections` threads, for
+    `seconds` from when every load process is ready (`start`, a barrier).
 
     Raw sockets and a minimal response parser instead of http.client (~150 µs of CPU a
     request, most of it header parsing): the load generator shares the machine with the
@@ -81,6 +82,7 @@ def _load_worker(port: int, write_key: str, seconds: float, connections: int, se
         head = (f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 f"Content-Encoding: gzip\r\nAuthorization: {auth}\r\nContent-Length: {len(body)}\r\n\r\n")
         requests.append(head.encode() + body)
+    start.wait()
     deadline = time.perf_counter() + seconds
     acknowledged = [0]
     latencies: list[float] = []
@@ -162,16 +164,18 @@ def measure_collector(seconds: float, connections: int, processes: int, fsync: b
         with CollectorProcess(Path(directory), extra_args=extra) as collector:
             api = AdminClient(collector.url, collector.admin_secret)
             queue: multiprocessing.Queue = multiprocessing.Queue()
+            start = multiprocessing.Barrier(processes + 1)
             workers = [
                 multiprocessing.Process(
                     target=_load_worker,
-                    args=(collector.port, collector.write_key, seconds, connections, n, queue),
+                    args=(collector.port, collector.write_key, seconds, connections, n, queue, start),
                 )
                 for n in range(processes)
             ]
-            started = time.perf_counter()
             for worker in workers:
                 worker.start()
+            start.wait()  # the clock starts with the load, not with building its requests
+            started = time.perf_counter()
             results = [queue.get(timeout=seconds + 120) for _ in workers]
             load_seconds = time.perf_counter() - started
             for worker in workers:
@@ -195,10 +199,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ceiling-rows", type=int, default=1_000_000, help="rows for the ceiling run")
     args = parser.parse_args(argv)
 
-    ceiling = measure_ceiling(args.ceiling_rows)
-    rows = [("raw chDB insert (ceiling)", f"{ceiling:,.0f}", "", "", "", "1.00")]
-    for fsync in (True, False):
-        load, end_to_end = measure_collector(args.seconds, args.connections, args.processes, fsync)
+    # The ceiling is measured before and after the collector runs, and their mean is the
+    # baseline: the machine is shared, and its speed drifts over the minute this takes.
+    ceiling_before = measure_ceiling(args.ceiling_rows)
+    runs = [(fsync, *measure_collector(args.seconds, args.connections, args.processes, fsync)) for fsync in (True, False)]
+    ceiling_after = measure_ceiling(args.ceiling_rows)
+    ceiling = (ceiling_before + ceiling_after) / 2
+    rows = [(f"raw chDB insert (ceiling; before {ceiling_before:,.0f}, after {ceiling_after:,.0f})",
+             f"{ceiling:,.0f}", "", "", "", "1.00")]
+    for fsync, load, end_to_end in runs:
         rows.append((
             f"collector, fsync {'on' if fsync else 'off'}",
             f"{load.events / load.seconds:,.0f}",
