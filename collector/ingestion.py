@@ -58,10 +58,8 @@ def ingestion_routes(
             header_key = basic_auth_username(request)
             if header_key is not None and header_key not in settings.write_keys:
                 return refuse(401, "unauthorized", "unknown write key")
-            # posthog-js signals a gzip body with ?compression=gzip-js instead of a header.
-            compression = request.query_params.get("compression", "")
             try:
-                body = await read_body(request, limits, "gzip" if compression.startswith("gzip") else None)
+                body = await read_body(request, limits, _encoding_in_query(request) if api == "posthog" else None)
                 decoded = decode(body, received_at)
             except PayloadTooLarge as error:
                 return refuse(413, "too_large", str(error))
@@ -111,3 +109,8 @@ def ingestion_routes(
         for message_type in _SINGLE_EVENT_TYPES
     ]
     return routes
+
+
+def _encoding_in_query(request: Request) -> str | None:
+    """posthog-js signals a gzip body with `?compression=gzip-js` instead of a header."""
+    return "gzip" if request.query_params.get("compression", "").startswith("gzip") else None

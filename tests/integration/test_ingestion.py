@@ -153,6 +153,24 @@ def test_gzip_bodies_and_limits(collector: CollectorProcess, api: AdminClient) -
     assert api.events(user_id=user)["total"] == 1
 
 
+def test_posthog_js_gzip_signalled_in_the_query(collector: CollectorProcess, api: AdminClient) -> None:
+    """posthog-js sends `?compression=gzip-js` and no Content-Encoding; Segment routes ignore it."""
+    user = _unique("user")
+    body = httpx.Request("POST", "/", json={"api_key": collector.write_key, "batch": [
+        {"event": "Zipped by posthog-js", "distinct_id": user, "properties": {"$current_url": "/"}},
+    ]}).read()
+    zipped = httpx.post(collector.url + "/e/?compression=gzip-js&ver=1.0", content=gzip.compress(body),
+                        headers={"Content-Type": "text/plain"})
+    assert zipped.status_code == 200 and zipped.json()["accepted"] == 1
+
+    segment = httpx.post(collector.url + "/v1/batch?compression=gzip-js", content=gzip.compress(body),
+                         auth=(collector.write_key, ""))
+    assert segment.status_code == 400
+
+    api.wait_until_stored()
+    assert api.events(user_id=user)["total"] == 1
+
+
 def test_resent_batch_is_counted_once(collector: CollectorProcess, api: AdminClient) -> None:
     user = _unique("user")
     batch = {"batch": [{"type": "track", "event": "Retried", "userId": user, "messageId": f"{user}-{n}"}
