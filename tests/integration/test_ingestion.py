@@ -171,6 +171,20 @@ def test_posthog_js_gzip_signalled_in_the_query(collector: CollectorProcess, api
     assert api.events(user_id=user)["total"] == 1
 
 
+def test_a_batch_spanning_many_months_is_stored_and_the_log_moves_on(
+    collector: CollectorProcess, api: AdminClient
+) -> None:
+    """Events are partitioned by month of the client's clock; no number of months stalls the log."""
+    user = _unique("user")
+    batch = [{"type": "track", "event": "Backfilled", "userId": user,
+              "timestamp": f"{1990 + n // 12}-{n % 12 + 1:02d}-15T12:00:00Z"} for n in range(150)]
+    assert _post(collector, "/v1/batch", {"batch": batch}).json()["accepted"] == 150
+    assert _post(collector, "/v1/track", {"event": "After", "userId": user}).status_code == 200
+
+    assert api.wait_until_stored(timeout=30)["backlog_records"] == 0
+    assert api.events(user_id=user)["total"] == 151
+
+
 def test_resent_batch_is_counted_once(collector: CollectorProcess, api: AdminClient) -> None:
     user = _unique("user")
     batch = {"batch": [{"type": "track", "event": "Retried", "userId": user, "messageId": f"{user}-{n}"}
