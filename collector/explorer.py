@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import require_secret
+from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
 from collector.storage.clickhouse import Client, per_thread
@@ -52,7 +53,7 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
     async def verify(request: Request) -> Response:
         try:
             message_ids = msgspec.json.decode(await read_limited(request, _MAX_VERIFY_BYTES), type=_VerifyRequest).message_ids
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        except UNREADABLE_JSON as error:
             return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
         if len(message_ids) > _MAX_VERIFY_IDS:
             return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")

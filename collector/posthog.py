@@ -12,6 +12,7 @@ from datetime import datetime
 import msgspec
 
 from collector.events import StoredEvent
+from collector.json_errors import UNREADABLE_JSON
 from collector.wire import (
     Arrival,
     DecodedBatch,
@@ -68,7 +69,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> 
     """Decode a PostHog body: a batch envelope, a list of events, or a single event."""
     try:
         decoded = _body_decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):
         raws, api_key, sent_at = decoded, None, None
@@ -94,7 +95,7 @@ def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tu
     try:
         event = _event_decoder.decode(raw)
         special = _special_decoder.decode(event.properties) if event.properties else _Special()
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise EventError(str(error), "malformed") from None
     if not event.event:
         raise EventError("event is required")

@@ -22,6 +22,7 @@ from collector.events import (
     NO_TIME,
     StoredEvent,
 )
+from collector.json_errors import UNREADABLE_JSON
 
 __all__ = [
     "Rejection",
@@ -176,7 +177,7 @@ def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int) -> De
     """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable."""
     try:
         envelope = _batch_decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid batch: {error}") from None
     arrival = Arrival.of(received_at, envelope.sent_at, body)
     raws = envelope.batch
@@ -201,7 +202,7 @@ def _decode_well_formed(body: bytes, raws: list[msgspec.Raw], max_event_bytes: i
         return None
     try:
         return _messages_decoder.decode(body).batch
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except UNREADABLE_JSON:
         return None
 
 
@@ -211,7 +212,7 @@ def decode_single(
     """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
     try:
         message = _message_decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     try:
         check_event_size(body, max_event_bytes)
@@ -231,7 +232,7 @@ def _decode_message(raw: EventBytes, max_event_bytes: int) -> SegmentMessage:
     check_event_size(raw, max_event_bytes)
     try:
         return _message_decoder.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise EventError(str(error), "malformed") from None
 
 
@@ -348,6 +349,6 @@ def _derived_message_id(raw: EventBytes) -> str:
 def _exposure(properties: msgspec.Raw) -> tuple[str, str]:
     try:
         exposure = _exposure_decoder.decode(properties)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+    except UNREADABLE_JSON as error:
         raise EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
     return str(exposure.experiment_id), str(exposure.variation_id)

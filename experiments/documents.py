@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import msgspec
 
+from collector.json_errors import UNREADABLE_JSON
+
 __all__ = ["decode_document", "check_key"]
 
 T = TypeVar("T")
@@ -26,7 +28,7 @@ def decode_document(
     except msgspec.ValidationError as invalid:
         text = str(invalid)
         raise error(text.rpartition("`$.")[2].rstrip("`") if "`$." in text else whole, text) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as unreadable:
+    except UNREADABLE_JSON as unreadable:
         raise error(whole, f"not valid JSON: {unreadable}") from None
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import Handler, require_secret
+from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, field_error_response, json_response
 from experiments.definitions import DefinitionError
@@ -49,7 +50,7 @@ def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Rout
         body = await read_limited(request, _MAX_PHASE_BYTES)
         try:
             phase = msgspec.json.decode(body, type=PhaseRequest) if body.strip() else PhaseRequest()
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        except UNREADABLE_JSON as error:
             return error_response(400, f"body: {error}")
         return await _apply(partial(service.new_phase, salt=phase.salt), request.path_params["key"])
 

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from collector.auth import basic_auth_username
 from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, NO_TIME, StoredEvent
+from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
 from collector.wal import WalFull
@@ -93,7 +94,7 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str], log_event
         body = await read_limited(request, _MAX_ASSIGN_BYTES)
         try:
             wanted = msgspec.json.decode(body, type=AssignRequest)
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        except UNREADABLE_JSON as error:
             return error_response(400, str(error))
         published = await run_in_threadpool(snapshot)
         keys = published.running if wanted.experiments is None else wanted.experiments

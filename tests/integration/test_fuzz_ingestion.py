@@ -102,6 +102,29 @@ def test_invalid_utf8_in_any_body_is_a_400(collector: CollectorProcess) -> None:
     assert assign.status_code == 400
 
 
+def test_json_nested_past_the_decoder_depth_is_a_400(collector: CollectorProcess) -> None:
+    """1,500 levels fit in 3 KB; msgspec stops at ~1,000 with RecursionError, answered as a 400."""
+    deep = b"[" * 1500 + b"]" * 1500
+    admin = {"Authorization": f"Bearer {collector.admin_secret}"}
+    ingestion = {endpoint: b'{"type":"track","event":"E","userId":"u","properties":' + deep + b"}"
+                 for endpoint in ("/v1/track", "/capture/")}
+    ingestion["/v1/batch"] = b'{"batch":[{"type":"track","event":"E","userId":"u","properties":' + deep + b"}]}"
+    ingestion["/batch/"] = b'{"api_key":"k","batch":[{"event":"E","distinct_id":"u","properties":' + deep + b"}]}"
+    ingestion["/v1/assign"] = b'{"unit_id":"u","attributes":' + deep + b"}"
+    admin_requests = [
+        ("PUT", "/v1/experiments/x", b'{"key":"x","variations":' + deep + b"}"),
+        ("PUT", "/v1/metrics/x", b'{"key":' + deep + b"}"),
+        ("POST", "/v1/events/verify", b'{"message_ids":' + deep + b"}"),
+        ("POST", "/v1/experiments/x/phases", b'{"salt":' + deep + b"}"),
+    ]
+    responses = [httpx.post(collector.url + path, content=body, auth=(collector.write_key, ""), timeout=30)
+                 for path, body in ingestion.items()]
+    responses += [httpx.request(method, collector.url + path, content=body, headers=admin, timeout=30)
+                  for method, path, body in admin_requests]
+    for response in responses:
+        assert response.status_code == 400, (response.url.path, response.status_code, response.text[:200])
+
+
 def test_every_body_is_read_with_a_limit(collector: CollectorProcess) -> None:
     """Without Content-Length (chunked), an oversized body is cut off, not held in memory."""
     admin = {"Authorization": f"Bearer {collector.admin_secret}"}
