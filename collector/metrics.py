@@ -43,6 +43,8 @@ class _WriterCollector(Collector):
                                 value=counters.backlog_records)
         yield GaugeMetricFamily("northstar_log_backlog_bytes", "Bytes in the log not yet in ClickHouse.",
                                 value=counters.backlog_bytes)
+        yield CounterMetricFamily("northstar_log_fsyncs", "Group-commit fsyncs of the log (each acknowledges "
+                                  "every request logged before it).", value=counters.log_fsyncs)
 
 
 class CollectorMetrics:

@@ -48,6 +48,7 @@ class WriterCounters:
     dead_lettered: int
     backlog_records: int
     backlog_bytes: int
+    log_fsyncs: int
 
 
 class EventWriter:
@@ -123,6 +124,7 @@ class EventWriter:
                 self._dead_lettered,
                 self._wal.backlog_records,
                 self._wal.backlog_bytes,
+                self._wal.fsync_count,
             )
 
     def stop(self, drain_timeout: float = 30.0) -> None:

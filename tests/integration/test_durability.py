@@ -165,6 +165,7 @@ def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
     assert 'northstar_request_seconds_count{api="segment"} 2.0' in text
     assert "northstar_insert_rows_count 1.0" in text
     assert "northstar_log_backlog_records 0.0" in text
+    assert "northstar_log_fsyncs_total 1.0" in text
 
 
 def test_secrets_that_look_like_flags_still_work(tmp_path) -> None:
