@@ -74,8 +74,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
         writer.stop()
 
     routes = [
+        *ingestion_routes(settings, writer, metrics),  # first: Starlette tries routes in order
         *operations_routes(settings, writer, metrics, connect_store),
-        *ingestion_routes(settings, writer, metrics),
         *explorer_routes(connect_store, settings.admin_secret),
         *experiment_routes(experiments, settings.admin_secret, evaluation),
         *metric_routes(evaluation.catalog, settings.admin_secret),
