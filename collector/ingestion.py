@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -16,7 +17,7 @@ from collector.posthog import decode_capture
 from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
-from collector.wal import WalFull
+from collector.wal import WalError, WalFull
 from collector.wire import (
     DecodedBatch,
     InvalidPayload,
@@ -27,6 +28,8 @@ from collector.wire import (
 from collector.writer import EventWriter
 
 __all__ = ["ingestion_routes"]
+
+log = logging.getLogger("northstar.collector.ingestion")
 
 _RETRY_AFTER = "5"
 _SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
@@ -68,14 +71,18 @@ def ingestion_routes(
             write_key = header_key or decoded.write_key
             if write_key is None or write_key not in settings.write_keys:
                 return refuse(401, "unauthorized", "missing or unknown write key")
+            accepted, rejections = len(decoded.accepted), decoded.rejected
             try:
                 lsn = writer.log(decoded.accepted)
+                del body, decoded  # not held while waiting for the fsync: see EventWriter.log
+                await writer.durable(lsn)
             except WalFull:
                 return refuse(503, "backpressure", "backlog over its disk budget; retry later",
                               {"Retry-After": _RETRY_AFTER})
-            accepted, rejections = len(decoded.accepted), decoded.rejected
-            del body, decoded  # not held while waiting for the fsync: see EventWriter.log
-            await writer.durable(lsn)
+            except WalError as error:  # the disk refused a write or an fsync: nothing acknowledged
+                log.error("cannot log %d events: %s", accepted, error)
+                return refuse(503, "log_unavailable", "the collector cannot write its log; retry later",
+                              {"Retry-After": _RETRY_AFTER})
             for rejection in rejections:
                 metrics.events_rejected.labels(rejection.code).inc()
             rejected = [{"index": r.index, "reason": r.reason} for r in rejections]

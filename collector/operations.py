@@ -44,6 +44,8 @@ def operations_routes(
         problems = [problem for problem in [await run_in_threadpool(clickhouse_problem)] if problem]
         if not os.access(settings.wal_dir, os.W_OK):
             problems.append(f"log directory {settings.wal_dir} is not writable")
+        if log_problem := writer.log_problem():
+            problems.append(log_problem)
         if writer.counters().backlog_bytes >= settings.wal_max_backlog_bytes:
             problems.append("log backlog is over its disk budget")
         status = 503 if problems else 200

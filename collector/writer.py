@@ -110,6 +110,10 @@ class EventWriter:
         """Returns once the log record `lsn`, and every one before it, survives a crash."""
         await self._wal.wait_durable(lsn)
 
+    def log_problem(self) -> str | None:
+        """Why the log refuses events right now, if it does (see `WriteAheadLog.problem`)."""
+        return self._wal.problem
+
     def wait_for_schema(self, timeout: float) -> bool:
         """True once the schema is migrated; False if ClickHouse did not answer in time."""
         return self._schema_ready.wait(timeout)

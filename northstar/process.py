@@ -6,6 +6,7 @@ Imports nothing of the server itself, so tools that start one stay light.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -37,8 +38,11 @@ class CollectorProcess:
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
+        """`max_file_bytes` caps every file the server writes (RLIMIT_FSIZE): a full disk, for tests."""
         self.data_dir = data_dir
+        self.max_file_bytes = max_file_bytes
         self.write_key = write_key
         self.admin_secret = admin_secret
         self.port = port or free_port()
@@ -64,11 +68,15 @@ class CollectorProcess:
         ]
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+            preexec_fn=self._limit_file_size if self.max_file_bytes else None,
         )
         log.close()
         self._wait_healthy(timeout)
         return self
+
+    def _limit_file_size(self) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

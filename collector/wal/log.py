@@ -128,6 +128,7 @@ class WriteAheadLog:
         self._sync_task: asyncio.Task[None] | None = None
         self._syncer = ThreadPoolExecutor(1, "wal-fsync") if settings.fsync else None
         self._fsync_count = 0
+        self._write_error: str | None = None
         self._closed = False
 
     @classmethod
@@ -193,7 +194,12 @@ class WriteAheadLog:
             if self._appender.active.size >= self._settings.segment_max_bytes:
                 self._segments.append(self._appender.roll_over(self._last_lsn + 1))
             lsn = self._last_lsn + 1
-            self._appender.write(encode_header(lsn, payload), payload)
+            try:
+                self._appender.write(encode_header(lsn, payload), payload)
+            except WalError as error:
+                self._write_error = str(error)
+                raise
+            self._write_error = None
             self._last_lsn = lsn
             self._backlog_records += 1
             self._backlog_bytes += size
@@ -368,6 +374,13 @@ class WriteAheadLog:
     def backlog_bytes(self) -> int:
         """On-disk bytes of records not yet checkpointed; bounded by `max_backlog_bytes`."""
         return self._backlog_bytes
+
+    @property
+    def problem(self) -> str | None:
+        """Why appends fail right now (a failed write, or an fsync failure that closed the log)."""
+        if self._appender.failure is not None:
+            return f"log unusable after an I/O failure: {self._appender.failure}"
+        return self._write_error and f"log writes failing: {self._write_error}"
 
     @property
     def fsync_count(self) -> int:

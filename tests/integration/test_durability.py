@@ -149,6 +149,38 @@ def test_past_the_log_budget_the_collector_answers_503_and_keeps_what_it_acknowl
     _assert_all_stored_once(AdminClient(fresh_collector.url, fresh_collector.admin_secret), acknowledged)
 
 
+def test_a_disk_that_refuses_writes_gets_503_and_loses_nothing_acknowledged(
+    fresh_collector: CollectorProcess,
+) -> None:
+    """Files capped at 1 MB stand in for a full disk: the log's write fails, the client is told to retry."""
+    outage = ("--clickhouse-dsn", "http://127.0.0.1:9/")
+    full = CollectorProcess(fresh_collector.data_dir, port=fresh_collector.port, extra_args=outage,
+                            max_file_bytes=1 << 20)
+    full.start()
+    acknowledged: list[str] = []
+    refused = None
+    with httpx.Client(auth=(full.write_key, ""), timeout=30) as client:
+        for number in range(100):
+            ids = [f"disk-{number}-{n}" for n in range(100)]
+            batch = [{"type": "track", "event": "Disk", "userId": "u", "messageId": i,
+                      "properties": {"padding": "x" * 200}} for i in ids]
+            response = client.post(full.url + "/v1/batch", json={"batch": batch})
+            if response.status_code != 200:
+                refused = response
+                break
+            acknowledged += ids
+        assert refused is not None, "the 1 MB file cap never stopped the log"
+        assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
+        assert "cannot write its log" in refused.json()["error"]
+        assert client.get(full.url + "/health").status_code == 200
+        assert any("log writes failing" in problem for problem in client.get(full.url + "/ready").json()["problems"])
+    assert 'northstar_requests_refused_total{reason="log_unavailable"} 1.0' in httpx.get(full.url + "/metrics").text
+    assert full.stop(signal.SIGTERM) == 0
+
+    fresh_collector.start()
+    _assert_all_stored_once(AdminClient(fresh_collector.url, fresh_collector.admin_secret), acknowledged)
+
+
 def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
     fresh_collector.start()
     auth = (fresh_collector.write_key, "")
