@@ -29,7 +29,7 @@ from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, NO_TIME, StoredEvent
 from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
-from collector.wal import WalFull
+from collector.wal import WalError
 from collector.wire import received_now
 from experiments.assignment import compile_definition, sdk_document
 from experiments.definitions import ExperimentDefinition
@@ -68,7 +68,7 @@ class _Snapshot:
 
 
 def sdk_routes(service: ExperimentService, write_keys: frozenset[str], log_events: LogEvents) -> list[Route]:
-    """`log_events` makes events durable the way ingestion does (it may raise WalFull)."""
+    """`log_events` makes events durable the way ingestion does (it may raise WalError)."""
     current: list[_Snapshot] = []  # the latest snapshot, replaced whole
 
     def snapshot() -> _Snapshot:
@@ -113,7 +113,7 @@ def sdk_routes(service: ExperimentService, write_keys: frozenset[str], log_event
             try:
                 await log_events(exposures)
                 document["exposures_logged"] = len(exposures)
-            except WalFull:
+            except WalError:  # over budget, or the disk refused the write
                 document["exposures_logged"] = 0  # the assignment still stands; log them yourself
         return json_response(document)
 
