@@ -26,7 +26,7 @@ from collector.storage import migrate
 from collector.storage.clickhouse import Client
 from collector.storage.cluster import CLUSTER_INSERT_SETTINGS
 from collector.storage.events import encode_rows, insert_rows
-from collector.wal import Chunk, WalClosed, WriteAheadLog
+from collector.wal import Chunk, WalClosed, WalError, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters"]
 
@@ -83,6 +83,7 @@ class EventWriter:
         self._inserts = 0
         self._insert_failures = 0
         self._dead_lettered = 0
+        self._read_problem: str | None = None
         self._thread = threading.Thread(target=self._run, name="northstar-writer", daemon=True)
 
     def start(self) -> None:
@@ -111,8 +112,8 @@ class EventWriter:
         await self._wal.wait_durable(lsn)
 
     def log_problem(self) -> str | None:
-        """Why the log refuses events right now, if it does (see `WriteAheadLog.problem`)."""
-        return self._wal.problem
+        """Why the log cannot take events, or cannot be read back into ClickHouse, right now."""
+        return self._wal.problem or self._read_problem
 
     def wait_for_schema(self, timeout: float) -> bool:
         """True once the schema is migrated; False if ClickHouse did not answer in time."""
@@ -143,6 +144,7 @@ class EventWriter:
 
     def _run(self) -> None:
         client = self._connect_and_migrate()
+        backoff = 0.1
         while client is not None:
             self._wait_for_full_chunk()
             try:
@@ -153,6 +155,16 @@ class EventWriter:
                 )
             except WalClosed:
                 return
+            except (WalError, OSError) as error:
+                # Damaged on disk since it was written, or an I/O error: nothing is skipped.
+                # Retried, and reported by /ready; a restart salvages around damage, as at open.
+                self._read_problem = f"log reads failing: {error}"
+                log.error("cannot read the log (%s); retrying in %.1fs", error, backoff)
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            self._read_problem, backoff = None, 0.1
             if chunk is None:
                 if self._stopping.is_set():
                     return

@@ -12,9 +12,14 @@ import uuid
 import httpx
 
 from collector.admin_client import AdminClient
+from collector.dead_letter import DeadLetters
+from collector.storage import connect
 from collector.storage.events import encode_rows
 from collector.wal import WriteAheadLog
+from collector.wal.records import HEADER_SIZE
+from collector.wal.segments import segment_path
 from collector.wire import decode_batch, received_now
+from collector.writer import EventWriter
 from northstar.process import CollectorProcess
 
 
@@ -246,3 +251,32 @@ def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(
     assert reason.startswith(b"# ") and b"Code: 27" in reason
     assert rows == b'["not","a","row"],["x"]'
     assert "northstar_events_dead_lettered_total 2.0" in httpx.get(fresh_collector.url + "/metrics").text
+
+
+def test_a_record_damaged_after_it_was_logged_is_reported_and_the_writer_keeps_running(tmp_path) -> None:
+    """Damage the disk does after a record was written stops inserts behind it (nothing is
+    skipped silently); the writer thread survives, retries, and says why."""
+    wal = WriteAheadLog.open(tmp_path / "wal")
+    good = decode_batch(b'{"batch":[{"type":"track","event":"Rot","userId":"u","messageId":"rot"}]}',
+                        received_now(), 32_000).accepted
+    asyncio.run(wal.append(struct.pack("<I", 1) + encode_rows(good)))
+    with open(segment_path(tmp_path / "wal", 1), "r+b") as segment:  # flip a payload byte
+        segment.seek(HEADER_SIZE + 8)
+        byte = segment.read(1)
+        segment.seek(HEADER_SIZE + 8)
+        segment.write(bytes([byte[0] ^ 0xFF]))
+    store = connect(f"chdb://{tmp_path / 'clickhouse'}")
+    writer = EventWriter(wal, lambda: store, flush_interval_seconds=0.05, flush_max_bytes=1 << 20,
+                         dead_letters=DeadLetters(tmp_path / "dead-letter"))
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while writer.log_problem() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "checksum mismatch" in (writer.log_problem() or "")
+        time.sleep(0.5)  # past a retry: still reported, still not inserted
+        assert "checksum mismatch" in (writer.log_problem() or "")
+        assert writer.counters().stored == 0
+    finally:
+        writer.stop(drain_timeout=5)
+        store.close()
