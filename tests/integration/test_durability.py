@@ -67,6 +67,21 @@ class _Sender:
                         self.acknowledged.extend(ids)
 
 
+def _post_until_refused(collector: CollectorProcess, prefix: str) -> tuple[list[str], httpx.Response | None]:
+    """Post 100-event batches (~30 KB) until one is not acknowledged: the ids acknowledged, and that answer."""
+    acknowledged: list[str] = []
+    with httpx.Client(auth=(collector.write_key, ""), timeout=30) as client:
+        for number in range(100):
+            ids = [f"{prefix}-{number}-{n}" for n in range(100)]
+            batch = [{"type": "track", "event": prefix, "userId": "u", "messageId": i,
+                      "properties": {"padding": "x" * 200}} for i in ids]
+            response = client.post(collector.url + "/v1/batch", json={"batch": batch})
+            if response.status_code != 200:
+                return acknowledged, response
+            acknowledged += ids
+    return acknowledged, None
+
+
 def _assert_all_stored_once(api: AdminClient, acknowledged: list[str]) -> None:
     api.wait_until_stored()
     report = api.verify(acknowledged)
@@ -131,21 +146,9 @@ def test_past_the_log_budget_the_collector_answers_503_and_keeps_what_it_acknowl
     outage = ("--clickhouse-dsn", "http://127.0.0.1:9/", "--log-budget-mb", "1")
     down = CollectorProcess(fresh_collector.data_dir, port=fresh_collector.port, extra_args=outage)
     down.start()
-    acknowledged: list[str] = []
-    refused = None
-    with httpx.Client(auth=(down.write_key, ""), timeout=30) as client:
-        for number in range(100):
-            ids = [f"budget-{number}-{n}" for n in range(100)]
-            batch = [{"type": "track", "event": "Budget", "userId": "u", "messageId": i,
-                      "properties": {"padding": "x" * 200}} for i in ids]
-            response = client.post(down.url + "/v1/batch", json={"batch": batch})
-            if response.status_code == 503:
-                refused = response
-                break
-            assert response.status_code == 200
-            acknowledged += ids
+    acknowledged, refused = _post_until_refused(down, "budget")
     assert refused is not None, "1 MB of log budget never filled"
-    assert refused.headers["Retry-After"].isdigit()
+    assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
     assert "budget" in refused.json()["error"]
     assert 'northstar_requests_refused_total{reason="backpressure"} 1.0' in httpx.get(down.url + "/metrics").text
     assert down.stop(signal.SIGTERM) == 0
@@ -162,23 +165,12 @@ def test_a_disk_that_refuses_writes_gets_503_and_loses_nothing_acknowledged(
     full = CollectorProcess(fresh_collector.data_dir, port=fresh_collector.port, extra_args=outage,
                             max_file_bytes=1 << 20)
     full.start()
-    acknowledged: list[str] = []
-    refused = None
-    with httpx.Client(auth=(full.write_key, ""), timeout=30) as client:
-        for number in range(100):
-            ids = [f"disk-{number}-{n}" for n in range(100)]
-            batch = [{"type": "track", "event": "Disk", "userId": "u", "messageId": i,
-                      "properties": {"padding": "x" * 200}} for i in ids]
-            response = client.post(full.url + "/v1/batch", json={"batch": batch})
-            if response.status_code != 200:
-                refused = response
-                break
-            acknowledged += ids
-        assert refused is not None, "the 1 MB file cap never stopped the log"
-        assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
-        assert "cannot write its log" in refused.json()["error"]
-        assert client.get(full.url + "/health").status_code == 200
-        assert any("log writes failing" in problem for problem in client.get(full.url + "/ready").json()["problems"])
+    acknowledged, refused = _post_until_refused(full, "disk")
+    assert refused is not None, "the 1 MB file cap never stopped the log"
+    assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
+    assert "cannot write its log" in refused.json()["error"]
+    assert httpx.get(full.url + "/health").status_code == 200
+    assert any("log writes failing" in problem for problem in httpx.get(full.url + "/ready").json()["problems"])
     assert 'northstar_requests_refused_total{reason="log_unavailable"} 1.0' in httpx.get(full.url + "/metrics").text
     assert full.stop(signal.SIGTERM) == 0
 
