@@ -7,7 +7,7 @@ admin API for tools and tests.
 """
 
 from collector.admin_client import AdminClient, ApiError
-from collector.events import StoredEvent
+from collector.events import SegmentMessage
 from collector.settings import CollectorSettings, Limits
 
-__all__ = ["AdminClient", "ApiError", "CollectorSettings", "Limits", "StoredEvent"]
+__all__ = ["AdminClient", "ApiError", "CollectorSettings", "Limits", "SegmentMessage"]

@@ -1,49 +1,51 @@
-"""The stored shape of one event: what validation produces, the log keeps and ClickHouse holds."""
+"""The shape of one event as validated and logged: a Segment message, plus when it arrived."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
-__all__ = ["StoredEvent", "EXPOSURE_EVENT", "MESSAGE_TYPES", "NO_TIME", "EMPTY_OBJECT"]
+__all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT"]
 
 EXPOSURE_EVENT = "Experiment Viewed"
 """Segment's spec event for an experiment exposure, with experiment_id/variation_id properties."""
 
 MESSAGE_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 
-NO_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
-"""`sent_at` of an event whose client sent none."""
-
 EMPTY_OBJECT = msgspec.Raw(b"{}")
 """The payload of an event that has none."""
 
+_MAX_ID_LENGTH = 512
+_MAX_NAME_LENGTH = 512
+_Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
+_Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
 
-class StoredEvent(msgspec.Struct, array_like=True, frozen=True):
-    """One validated event, in `events` table column order.
 
-    Built so that encoding it is one C-speed msgspec call ClickHouse can parse without
-    this process touching the event again: timestamps are timezone-aware datetimes
-    (encoded as RFC 3339), and the JSON payloads (properties, traits, context) are the
-    client's own JSON object bytes, inlined as they came. `experiment_id`/`variation_id`
-    are pulled out of exposure events so analysis never parses JSON for them.
+class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
+    """One message of the Segment spec, as decoded and as logged; other wire formats are
+    mapped onto it.
+
+    Lengths are checked while decoding, so an oversized id fails with its JSON path.
+    Logged as JSON with absent fields left out, which ClickHouse turns into an `events` row
+    (schema migration 3). `received_at` is set by the collector, whatever the client sent
+    there; payloads are the client's own JSON object bytes.
     """
 
-    message_id: str
-    type: str
-    event: str
-    name: str
-    user_id: str
-    anonymous_id: str
-    group_id: str
-    previous_id: str
-    timestamp: datetime
-    original_timestamp: datetime
-    sent_at: datetime
-    received_at: datetime
-    properties: msgspec.Raw
-    traits: msgspec.Raw
-    context: msgspec.Raw
-    experiment_id: str
-    variation_id: str
+    type: str | None = None
+    event: _Name | None = None
+    name: _Name | None = None
+    user_id: _Id | int | None = None
+    anonymous_id: _Id | int | None = None
+    group_id: _Id | int | None = None
+    previous_id: _Id | int | None = None
+    message_id: _Id | None = None
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = None
+    sent_at: datetime | None = None
+    properties: msgspec.Raw = EMPTY_OBJECT
+    traits: msgspec.Raw = EMPTY_OBJECT
+    context: msgspec.Raw = EMPTY_OBJECT
+    write_key: str | None = None
+    received_at: datetime | None = None

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 
-from collector.events import StoredEvent
+from collector.events import SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 from collector.wire import (
     Arrival,
@@ -20,9 +20,8 @@ from collector.wire import (
     EventError,
     InvalidPayload,
     Rejection,
-    SegmentMessage,
-    build_event,
     check_event_size,
+    complete_message,
 )
 
 __all__ = ["decode_capture"]
@@ -77,7 +76,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> 
         raws = [body] if decoded.batch is None else decoded.batch
         api_key, sent_at = decoded.api_key, decoded.sent_at
     arrival = Arrival.of(received_at, sent_at, body)
-    accepted: list[StoredEvent] = []
+    accepted: list[SegmentMessage] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(raws):
         try:
@@ -90,7 +89,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> 
     return DecodedBatch(api_key, accepted, rejected)
 
 
-def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tuple[StoredEvent, str | None]:
+def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tuple[SegmentMessage, str | None]:
     check_event_size(raw, max_event_bytes)
     try:
         event = _event_decoder.decode(raw)
@@ -103,8 +102,7 @@ def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tu
     if distinct_id is None:
         raise EventError("distinct_id is required")
     message = _segment_message(event, special, distinct_id)
-    stored = build_event(message, raw, None, arrival)
-    return stored, event.api_key or special.token
+    return complete_message(message, raw, None, arrival), event.api_key or special.token
 
 
 def _segment_message(event: _Event, special: _Special, distinct_id: str | int | None) -> SegmentMessage:

@@ -1,27 +1,23 @@
-"""Decoding and validating Segment HTTP Tracking API payloads into `StoredEvent`s.
+"""Decoding and validating Segment HTTP Tracking API payloads into log-ready messages.
 
 A batch of well-formed events is decoded in one msgspec call; otherwise each event on its
 own, so one malformed event is rejected with its index and reason while the rest of the
-batch is kept.
+batch is kept. Validation happens here, before the request is answered; what is derived
+from a valid message (defaults, clock-skew correction, exposure ids) ClickHouse does when
+the message is inserted (schema migration 3), so the event loop spends no time on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
 
 import msgspec
 
-from collector.events import (
-    EMPTY_OBJECT,
-    EXPOSURE_EVENT,
-    MESSAGE_TYPES,
-    NO_TIME,
-    StoredEvent,
-)
+from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, MESSAGE_TYPES, SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 
 __all__ = [
@@ -30,19 +26,13 @@ __all__ = [
     "InvalidPayload",
     "EventError",
     "EventBytes",
-    "SegmentMessage",
-    "build_event",
+    "complete_message",
     "decode_batch",
     "decode_single",
     "check_event_size",
     "Arrival",
     "received_now",
-    "CLOCK_SKEW_TOLERANCE",
 ]
-
-CLOCK_SKEW_TOLERANCE = timedelta(seconds=10)
-_MAX_ID_LENGTH = 512
-_MAX_NAME_LENGTH = 512
 
 
 class InvalidPayload(ValueError):
@@ -64,38 +54,12 @@ class Rejection:
 @dataclass(frozen=True)
 class DecodedBatch:
     write_key: str | None
-    accepted: list[StoredEvent]
+    accepted: list[SegmentMessage]
     rejected: list[Rejection]
 
 
 EventBytes = bytes | msgspec.Raw
 """One event's wire bytes: a `Raw` slice of its batch is used in place, never copied."""
-
-_Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
-_Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
-
-
-class SegmentMessage(msgspec.Struct, rename="camel"):
-    """One message of the Segment spec; other wire formats are mapped onto it.
-
-    Lengths are checked while decoding, so an oversized id fails with its JSON path.
-    """
-
-    type: str | None = None
-    event: _Name | None = None
-    name: _Name | None = None
-    user_id: _Id | int | None = None
-    anonymous_id: _Id | int | None = None
-    group_id: _Id | int | None = None
-    previous_id: _Id | int | None = None
-    message_id: _Id | None = None
-    timestamp: datetime | None = None
-    original_timestamp: datetime | None = None
-    sent_at: datetime | None = None
-    properties: msgspec.Raw = msgspec.Raw(b"")
-    traits: msgspec.Raw = msgspec.Raw(b"")
-    context: msgspec.Raw = msgspec.Raw(b"")
-    write_key: str | None = None
 
 
 class _SegmentBatch(msgspec.Struct, rename="camel"):
@@ -126,7 +90,6 @@ _batch_decoder = msgspec.json.Decoder(_SegmentBatch)
 _message_decoder = msgspec.json.Decoder(SegmentMessage)
 _messages_decoder = msgspec.json.Decoder(_WellFormedBatch)
 _exposure_decoder = msgspec.json.Decoder(_Exposure)
-_NOT_EXPOSURE = ("", "")
 _NULL = msgspec.Raw(b"null")
 _OPEN_BRACE = (ord("{"),)
 _first_byte = struct.Struct("B").unpack_from  # 2x cheaper than memoryview(raw)[0]
@@ -136,36 +99,20 @@ _first_byte = struct.Struct("B").unpack_from  # 2x cheaper than memoryview(raw)[
 class Arrival:
     """What every event of one request shares: when it arrived, and what its body showed.
 
-    Made once per request, so per-event work stays small. `skew` is how far the device
-    clock is behind the server's, or None when it is within `CLOCK_SKEW_TOLERANCE`;
+    Made once per request, so per-event work stays small. `sent_at` is the body's own
+    `sentAt` (None when absent), which ClickHouse uses to correct the device's clock skew;
     `utf8_checked` is True when the whole body is known to be valid UTF-8, so the JSON
     payloads kept as raw bytes need no check of their own.
     """
 
     received_at: datetime
-    sent_at: datetime = NO_TIME
-    skew: timedelta | None = None
+    sent_at: datetime | None = None
     utf8_checked: bool = True
 
     @classmethod
     def of(cls, received_at: datetime, sent_at: datetime | None, body: bytes | msgspec.Raw = b"") -> Arrival:
-        """The arrival of a body the client stamped with `sent_at` (None when it did not).
-
-        Segment shifts every event by (received_at - sent_at). Below the tolerance that
-        difference is mostly transit and queueing time, not a wrong clock, and shifting by
-        it would reorder one device's events that travelled in different batches (an
-        exposure and the conversion right after it); so small differences are left alone.
-        """
-        utf8_checked = _is_utf8(body)
-        if sent_at is None:
-            return cls(received_at, NO_TIME, None, utf8_checked)
-        sent_at = _aware(sent_at)
-        skew = received_at - sent_at
-        return cls(received_at, sent_at, skew if abs(skew) > CLOCK_SKEW_TOLERANCE else None, utf8_checked)
-
-    def restamped(self, sent_at: datetime) -> Arrival:
-        """This arrival for an event that carries its own `sentAt`."""
-        return replace(Arrival.of(self.received_at, sent_at), utf8_checked=self.utf8_checked)
+        """The arrival of a body the client stamped with `sent_at` (None when it did not)."""
+        return cls(received_at, sent_at, _is_utf8(body))
 
 
 def received_now() -> datetime:
@@ -182,12 +129,12 @@ def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int) -> De
     arrival = Arrival.of(received_at, envelope.sent_at, body)
     raws = envelope.batch
     messages = _decode_well_formed(body, raws, max_event_bytes)
-    accepted: list[StoredEvent] = []
+    accepted: list[SegmentMessage] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(raws):
         try:
             message = _decode_message(raw, max_event_bytes) if messages is None else messages[index]
-            accepted.append(build_event(message, raw, None, arrival))
+            accepted.append(complete_message(message, raw, None, arrival))
         except EventError as error:
             rejected.append(Rejection(index, str(error), error.code))
     return DecodedBatch(envelope.write_key, accepted, rejected)
@@ -214,12 +161,13 @@ def decode_single(
         message = _message_decoder.decode(body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
+    write_key = message.write_key
     try:
         check_event_size(body, max_event_bytes)
-        event = build_event(message, body, message_type, Arrival.of(received_at, None, body))
+        event = complete_message(message, body, message_type, Arrival.of(received_at, None, body))
     except EventError as error:
-        return DecodedBatch(message.write_key, [], [Rejection(0, str(error), error.code)])
-    return DecodedBatch(message.write_key, [event], [])
+        return DecodedBatch(write_key, [], [Rejection(0, str(error), error.code)])
+    return DecodedBatch(write_key, [event], [])
 
 
 def check_event_size(raw: EventBytes, max_event_bytes: int) -> None:
@@ -236,76 +184,61 @@ def _decode_message(raw: EventBytes, max_event_bytes: int) -> SegmentMessage:
         raise EventError(str(error), "malformed") from None
 
 
-def build_event(message: SegmentMessage, raw: EventBytes, forced_type: str | None, arrival: Arrival) -> StoredEvent:
-    """Validate one decoded message into a StoredEvent; raises EventError.
+def complete_message(
+    message: SegmentMessage, raw: EventBytes, forced_type: str | None, arrival: Arrival
+) -> SegmentMessage:
+    """Validate one decoded message and complete it for the log, in place; raises EventError.
 
-    `raw` is the event's wire bytes, from which a missing message id is derived.
-    This runs for every event the collector takes, so the common case stays inline.
+    `raw` is the event's wire bytes, from which a missing message id is derived. This runs
+    for every event the collector takes: it checks what a client can get wrong and sets
+    only what ClickHouse cannot know (arrival, the body's `sentAt`, the message type of a
+    single-event path); everything else is derived when ClickHouse inserts the message.
     """
-    message_type = forced_type or message.type
+    if forced_type is not None:
+        message.type = forced_type
+    message_type = message.type
     if message_type not in MESSAGE_TYPES:
-        raise EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message.type!r}")
-    user_id = _identifier(message.user_id)
-    anonymous_id = _identifier(message.anonymous_id)
-    if not user_id and not anonymous_id:
+        raise EventError(f"type must be one of {sorted(MESSAGE_TYPES)}, got {message_type!r}")
+    if _absent(message.user_id) and _absent(message.anonymous_id):
         raise EventError("userId or anonymousId is required")
     if message_type == "track":
         if not message.event:
             raise EventError("event is required")
-        event = message.event
-    else:
-        event = ""
-    group_id = _identifier(message.group_id)
-    previous_id = _identifier(message.previous_id)
-    if message_type == "group" and not group_id:
+        if message.event == EXPOSURE_EVENT:
+            _check_exposure(message.properties)
+    elif message.event is not None:
+        message.event = None  # only track events have a name in `event`
+    if message_type == "group" and _absent(message.group_id):
         raise EventError("groupId is required for group")
-    if message_type == "alias" and not previous_id:
+    if message_type == "alias" and _absent(message.previous_id):
         raise EventError("previousId is required for alias")
-    experiment_id, variation_id = _exposure(message.properties) if event == EXPOSURE_EVENT else _NOT_EXPOSURE
-    if message.sent_at is not None:
-        arrival = arrival.restamped(message.sent_at)
-    original = message.timestamp or message.original_timestamp
-    if original is None:
-        original = timestamp = arrival.received_at
-    else:
-        if original.tzinfo is None:
-            original = original.replace(tzinfo=timezone.utc)
-        timestamp = original if arrival.skew is None else _shifted(original, arrival.skew)
-    properties = _json_object(message.properties, "properties", arrival.utf8_checked)
-    traits = _json_object(message.traits, "traits", arrival.utf8_checked)
-    context = _json_object(message.context, "context", arrival.utf8_checked)
-    # Positional, in column order: keyword construction costs 0.5 µs of a ~3 µs event.
-    return StoredEvent(
-        message.message_id or _derived_message_id(raw),
-        message_type,
-        event,
-        message.name or "",
-        user_id,
-        anonymous_id,
-        group_id,
-        previous_id,
-        timestamp,
-        original,
-        arrival.sent_at,
-        arrival.received_at,
-        properties,
-        traits,
-        context,
-        experiment_id,
-        variation_id,
-    )
+    _check_payloads(message, arrival.utf8_checked)
+    if message.message_id is None:
+        message.message_id = _derived_message_id(raw)
+    if message.sent_at is None:
+        message.sent_at = arrival.sent_at
+    if message.write_key is not None:
+        message.write_key = None  # not stored
+    message.received_at = arrival.received_at
+    return message
 
 
-def _aware(moment: datetime) -> datetime:
-    """A datetime the client sent without a zone is taken as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+def _absent(identifier: str | int | None) -> bool:
+    return identifier is None or identifier == ""
 
 
-def _shifted(moment: datetime, skew: timedelta) -> datetime:
-    try:
-        return moment + skew
-    except OverflowError:
-        raise EventError("timestamp is out of range once corrected for clock skew") from None
+def _check_payloads(message: SegmentMessage, utf8_checked: bool) -> None:
+    """Each payload must be a JSON object; absent or null is the empty object.
+
+    The common case (three objects in a UTF-8 body) is settled in one expression.
+    """
+    properties, traits, context = message.properties, message.traits, message.context
+    if (utf8_checked and properties and traits and context and _first_byte(properties) == _OPEN_BRACE
+            and _first_byte(traits) == _OPEN_BRACE and _first_byte(context) == _OPEN_BRACE):
+        return
+    message.properties = _json_object(properties, "properties", utf8_checked)
+    message.traits = _json_object(traits, "traits", utf8_checked)
+    message.context = _json_object(context, "context", utf8_checked)
 
 
 def _is_utf8(body: bytes | msgspec.Raw) -> bool:
@@ -316,12 +249,6 @@ def _is_utf8(body: bytes | msgspec.Raw) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _identifier(value: str | int | None) -> str:
-    if value.__class__ is str:
-        return value  # type: ignore[return-value]
-    return "" if value is None else str(value)
 
 
 def _json_object(raw: msgspec.Raw, field: str, utf8_checked: bool) -> msgspec.Raw:
@@ -346,9 +273,9 @@ def _derived_message_id(raw: EventBytes) -> str:
     return "auto-" + hashlib.sha256(raw).hexdigest()[:32]
 
 
-def _exposure(properties: msgspec.Raw) -> tuple[str, str]:
+def _check_exposure(properties: msgspec.Raw) -> None:
+    """An exposure must name its experiment and variation (ClickHouse copies them to columns)."""
     try:
-        exposure = _exposure_decoder.decode(properties)
+        _exposure_decoder.decode(properties)
     except UNREADABLE_JSON as error:
         raise EventError(f"{EXPOSURE_EVENT} needs experiment_id and variation_id: {error}") from None
-    return str(exposure.experiment_id), str(exposure.variation_id)

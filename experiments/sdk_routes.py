@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import basic_auth_username
-from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, NO_TIME, StoredEvent
+from collector.events import EXPOSURE_EVENT, SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
@@ -54,7 +54,7 @@ class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log_exposures: bool = False
 
 
-LogEvents = Callable[[list[StoredEvent]], Awaitable[None]]
+LogEvents = Callable[[list[SegmentMessage]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -136,29 +136,21 @@ def _build(definitions: list[ExperimentDefinition], revision: int) -> _Snapshot:
     return _Snapshot(revision, time.monotonic(), body, etag, compiled, tuple(d.key for d in running))
 
 
-def _exposure(experiment: Experiment, unit_id: str, variant: str | None) -> StoredEvent:
+def _exposure(experiment: Experiment, unit_id: str, variant: str | None) -> SegmentMessage:
     """The `Experiment Viewed` event an SDK logs on first exposure, with a stable message id."""
     identity = "\x1f".join([experiment.key, experiment.salt, unit_id, str(variant)])
     now = received_now()
     anonymous = experiment.unit == "anonymous_id"
-    return StoredEvent(
-        message_id="exposure-" + hashlib.sha256(identity.encode()).hexdigest()[:32],
+    return SegmentMessage(
         type="track",
         event=EXPOSURE_EVENT,
-        name="",
-        user_id="" if anonymous else unit_id,
-        anonymous_id=unit_id if anonymous else "",
-        group_id="",
-        previous_id="",
+        user_id=None if anonymous else unit_id,
+        anonymous_id=unit_id if anonymous else None,
+        message_id="exposure-" + hashlib.sha256(identity.encode()).hexdigest()[:32],
         timestamp=now,
-        original_timestamp=now,
-        sent_at=NO_TIME,
-        received_at=now,
         properties=msgspec.Raw(msgspec.json.encode({"experiment_id": experiment.key, "variation_id": variant})),
-        traits=EMPTY_OBJECT,
         context=_ASSIGN_CONTEXT,
-        experiment_id=experiment.key,
-        variation_id=str(variant),
+        received_at=now,
     )
 
 

@@ -24,6 +24,13 @@ _CREATE = re.compile(
     re.DOTALL,
 )
 _ALTER = re.compile(r"\s*ALTER TABLE (?P<name>\w+)\s+(?P<rest>.*)", re.DOTALL)
+# Tables that hold nothing (ENGINE = Null) and the views inserting from them exist on every
+# node as they are: a node's insert into one becomes an insert into the Distributed target.
+_CREATE_ON_EVERY_NODE = re.compile(
+    r"\s*CREATE (?P<kind>TABLE|MATERIALIZED VIEW) IF NOT EXISTS (?P<name>\w+)\s+(?P<rest>"
+    r"\(.*\)\s*ENGINE = Null\s*|TO \w+ AS\s.*)",
+    re.DOTALL,
+)
 _DEDUP_WINDOW = re.compile(r"non_replicated_deduplication_window")
 _SHARDING_KEYS = {"events": "cityHash64(if(user_id != '', user_id, anonymous_id))"}
 
@@ -37,6 +44,9 @@ def validate_cluster_name(name: str) -> str:
 def for_cluster(statement: str, cluster: str) -> list[str]:
     """The statements that apply `statement` to every node of `cluster`."""
     validate_cluster_name(cluster)
+    if everywhere := _CREATE_ON_EVERY_NODE.fullmatch(statement):
+        kind, name, rest = everywhere["kind"], everywhere["name"], everywhere["rest"].strip()
+        return [f"CREATE {kind} IF NOT EXISTS {name} ON CLUSTER {cluster} {rest}"]
     if created := _CREATE.fullmatch(statement):
         return _create(cluster, **created.groupdict())
     if altered := _ALTER.fullmatch(statement):

@@ -6,10 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from collector.events import StoredEvent
+from collector.events import SegmentMessage
 from collector.storage.clickhouse import Client
 
-__all__ = ["EVENT_COLUMNS", "encode_rows", "insert_rows", "recent_events", "count_events", "stored_copies"]
+__all__ = [
+    "EVENT_COLUMNS", "encode_rows", "insert_rows", "insert_legacy_rows",
+    "recent_events", "count_events", "stored_copies",
+]
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "message_id",
@@ -30,30 +33,34 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "experiment_id",
     "variation_id",
 )
-assert EVENT_COLUMNS == StoredEvent.__struct_fields__
 _row_encoder = msgspec.json.Encoder()
 
 
-# How ClickHouse reads what `encode_rows` writes: RFC 3339 timestamps, and the payloads'
-# JSON objects into String columns as their text. One parser thread per insert: parallel
-# parsing costs ~20% more CPU per row (measured), CPU the collector needs for requests.
-# No cap on the months (partitions) one insert touches: events carry the clients' clocks,
-# and a chunk refused for spanning too many would stall every event logged after it.
+# How ClickHouse reads the rows: RFC 3339 timestamps, the payloads' JSON objects into String
+# columns as their text, numeric ids as their digits, the write key (if a client sent one)
+# skipped. One parser thread per insert: parallel parsing costs ~20% more CPU per row
+# (measured), CPU the collector needs for requests. No cap on the months (partitions) one
+# insert touches: events carry the clients' clocks, and a chunk refused for spanning too
+# many would stall every event logged after it. The dedup token reaches `events` through
+# the materialized view.
 _INSERT_SETTINGS = {
     "date_time_input_format": "best_effort",
     "input_format_json_read_objects_as_strings": 1,
+    "input_format_json_read_numbers_as_strings": 1,
+    "input_format_skip_unknown_fields": 1,
     "input_format_parallel_parsing": 0,
     "max_partitions_per_insert_block": 0,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
 }
 
 
-def encode_rows(events: Sequence[StoredEvent]) -> bytes:
-    """Events as comma-separated JSONCompactEachRow rows in `EVENT_COLUMNS` order.
+def encode_rows(messages: Sequence[SegmentMessage]) -> bytes:
+    """Messages as comma-separated JSON objects, for `insert_rows`.
 
     One C-speed encode of the whole list (the outer brackets dropped): ClickHouse parses
-    the rows itself, so inserting them costs this process no per-event Python work.
+    and derives the rows itself, so inserting them costs this process no per-event work.
     """
-    return _row_encoder.encode(events)[1:-1]
+    return _row_encoder.encode(messages)[1:-1]
 
 
 def insert_rows(
@@ -62,11 +69,34 @@ def insert_rows(
     deduplication_token: str | None = None,
     settings: Mapping[str, object] | None = None,
 ) -> None:
-    """Insert rows made by `encode_rows` (joined with commas) in one call."""
+    """Insert rows made by `encode_rows` (joined with commas) in one call, through `events_input`."""
+    _insert(client, "events_input", None, rows, "JSONEachRow", deduplication_token, settings)
+
+
+def insert_legacy_rows(
+    client: Client,
+    rows: bytes,
+    deduplication_token: str | None = None,
+    settings: Mapping[str, object] | None = None,
+) -> None:
+    """Insert `events` rows as logged before schema migration 3 (JSONCompactEachRow in
+    `EVENT_COLUMNS` order), so a log written by an older collector still drains."""
+    _insert(client, "events", EVENT_COLUMNS, rows, "JSONCompactEachRow", deduplication_token, settings)
+
+
+def _insert(
+    client: Client,
+    table: str,
+    columns: Sequence[str] | None,
+    rows: bytes,
+    fmt: str,
+    deduplication_token: str | None,
+    settings: Mapping[str, object] | None,
+) -> None:
     insert_settings = {**_INSERT_SETTINGS, **(settings or {})}
     if deduplication_token:
         insert_settings["insert_deduplication_token"] = deduplication_token
-    client.raw_insert("events", EVENT_COLUMNS, rows, settings=insert_settings, fmt="JSONCompactEachRow")
+    client.raw_insert(table, columns, rows, settings=insert_settings, fmt=fmt)
 
 
 _RECENT_EVENTS_SQL = """

@@ -81,6 +81,67 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "events arrive as validated wire messages; ClickHouse derives the stored columns",
+        (
+            # The collector logs each accepted message as the client sent it (camelCase,
+            # absent fields omitted, numbers kept as numbers) plus when it arrived; inserts
+            # go here and the view below turns them into `events` rows. Doing that work in
+            # ClickHouse costs less than building the rows in the collector's event loop.
+            """
+            CREATE TABLE IF NOT EXISTS events_input (
+                type LowCardinality(String),
+                event Nullable(String),
+                name Nullable(String),
+                userId Nullable(String),
+                anonymousId Nullable(String),
+                groupId Nullable(String),
+                previousId Nullable(String),
+                messageId String,
+                timestamp Nullable(DateTime64(3, 'UTC')),
+                originalTimestamp Nullable(DateTime64(3, 'UTC')),
+                sentAt Nullable(DateTime64(3, 'UTC')),
+                properties String DEFAULT '{}',
+                traits String DEFAULT '{}',
+                context String DEFAULT '{}',
+                receivedAt DateTime64(3, 'UTC')
+            )
+            ENGINE = Null
+            """,
+            # Segment's clock-skew correction: an event is shifted by (receivedAt - sentAt)
+            # when the device clock is more than 10 s off; below that the difference is
+            # mostly transit time, and shifting would reorder one device's events.
+            # Exposure ids come from the properties (strings, or integers as their digits).
+            """
+            CREATE MATERIALIZED VIEW IF NOT EXISTS events_from_input TO events AS
+            SELECT
+                i.messageId AS message_id,
+                i.type AS type,
+                ifNull(i.event, '') AS event,
+                ifNull(i.name, '') AS name,
+                ifNull(i.userId, '') AS user_id,
+                ifNull(i.anonymousId, '') AS anonymous_id,
+                ifNull(i.groupId, '') AS group_id,
+                ifNull(i.previousId, '') AS previous_id,
+                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
+                    + toIntervalMillisecond(if(
+                        i.sentAt IS NOT NULL AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
+                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
+                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt) AS original_timestamp,
+                ifNull(i.sentAt, toDateTime64(0, 3, 'UTC')) AS sent_at,
+                i.receivedAt AS received_at,
+                i.properties AS properties,
+                i.traits AS traits,
+                i.context AS context,
+                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'experiment_id') = 'String',
+                    JSONExtractString(i.properties, 'experiment_id'), JSONExtractRaw(i.properties, 'experiment_id')), '') AS experiment_id,
+                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'variation_id') = 'String',
+                    JSONExtractString(i.properties, 'variation_id'), JSONExtractRaw(i.properties, 'variation_id')), '') AS variation_id
+            FROM events_input AS i
+            """,
+        ),
+    ),
 )
 
 

@@ -14,12 +14,11 @@ import httpx
 from collector.admin_client import AdminClient
 from collector.dead_letter import DeadLetters
 from collector.storage import connect
-from collector.storage.events import encode_rows
 from collector.wal import WriteAheadLog
 from collector.wal.records import HEADER_SIZE
 from collector.wal.segments import segment_path
 from collector.wire import decode_batch, received_now
-from collector.writer import EventWriter
+from collector.writer import EventWriter, log_record
 from northstar.process import CollectorProcess
 
 
@@ -219,13 +218,19 @@ def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(
     api.wait_until_stored()
     assert fresh_collector.stop(signal.SIGTERM) == 0
 
-    good = decode_batch(b'{"batch":[{"type":"track","event":"Flow","userId":"u","messageId":"planted"}]}',
-                        received_now(), 32_000).accepted
-    wal = WriteAheadLog.open(fresh_collector.data_dir / "wal")  # one chunk: a good record, a refused one
+    # One chunk mixing what a collector logged before schema migration 3 (`events` rows, no
+    # format bit in the count: a good record, which still inserts, and one ClickHouse
+    # refuses) with a record in today's format.
+    at = '"2026-11-26T10:00:00Z"'
+    legacy_row = f'["planted","track","Flow","","u","","","",{at},{at},{at},{at},{{}},{{}},{{}},"",""]'
+    current = decode_batch(b'{"batch":[{"type":"track","event":"Flow","userId":"u","messageId":"current"}]}',
+                           received_now(), 32_000).accepted
+    wal = WriteAheadLog.open(fresh_collector.data_dir / "wal")
 
     async def plant() -> None:
-        await wal.append(struct.pack("<I", 1) + encode_rows(good))
+        await wal.append(struct.pack("<I", 1) + legacy_row.encode())
         await wal.append(struct.pack("<I", 2) + b'["not","a","row"],["x"]')
+        await wal.append(log_record(current))
 
     asyncio.run(plant())
     wal.close()
@@ -237,7 +242,7 @@ def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(
                       auth=(fresh_collector.write_key, "")).status_code == 200
     status = api.wait_until_stored()
     assert status["dead_lettered"] == 2
-    _assert_all_stored_once(api, [*before, "planted", *after])
+    _assert_all_stored_once(api, [*before, "planted", "current", *after])
     (kept,) = (fresh_collector.data_dir / "dead-letter").iterdir()
     reason, rows = kept.read_bytes().split(b"\n", 1)
     assert reason.startswith(b"# ") and b"Code: 27" in reason
@@ -251,7 +256,7 @@ def test_a_record_damaged_after_it_was_logged_is_reported_and_the_writer_keeps_r
     wal = WriteAheadLog.open(tmp_path / "wal")
     good = decode_batch(b'{"batch":[{"type":"track","event":"Rot","userId":"u","messageId":"rot"}]}',
                         received_now(), 32_000).accepted
-    asyncio.run(wal.append(struct.pack("<I", 1) + encode_rows(good)))
+    asyncio.run(wal.append(log_record(good)))
     with open(segment_path(tmp_path / "wal", 1), "r+b") as segment:  # flip a payload byte
         segment.seek(HEADER_SIZE + 8)
         byte = segment.read(1)

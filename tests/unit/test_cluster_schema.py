@@ -39,3 +39,12 @@ def test_alters_reach_both_tables_and_unknown_statements_are_refused() -> None:
         for_cluster("CREATE VIEW v AS SELECT 1", "c1")
     with pytest.raises(ValueError, match="identifier"):
         for_cluster("ALTER TABLE t DROP COLUMN c", "c1; DROP TABLE events")
+
+
+def test_the_input_table_and_its_view_are_created_on_every_node_as_they_are() -> None:
+    null_table, view = MIGRATIONS[2].statements
+    (created,) = for_cluster(null_table, "analytics")
+    assert created.startswith("CREATE TABLE IF NOT EXISTS events_input ON CLUSTER analytics (")
+    assert created.rstrip().endswith("ENGINE = Null")
+    (created,) = for_cluster(view, "analytics")
+    assert created.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS events_from_input ON CLUSTER analytics TO events AS")

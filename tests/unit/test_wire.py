@@ -1,4 +1,7 @@
-"""Decoding Segment payloads: per-event rejection, identifiers, timestamps, exposures."""
+"""Decoding Segment payloads: per-event rejection, and what the collector itself sets on a message.
+
+What ClickHouse derives from a message (defaults, clock skew, exposure ids) is tested on
+chDB in tests/integration/test_event_rows.py."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.events import NO_TIME
 from collector.wire import InvalidPayload, decode_batch, decode_single
 
 NOW_MS = 1_795_000_000_000
@@ -22,11 +24,13 @@ def _batch(*events: object, **envelope: object) -> bytes:
     return json.dumps({"batch": list(events), **envelope}).encode()
 
 
-def test_exposure_properties_fill_typed_columns() -> None:
-    body = _batch({"type": "track", "event": "Experiment Viewed", "userId": 7,
-                   "properties": {"experiment_id": "exp", "variation_id": 2, "extra": True}})
-    (event,) = decode_batch(body, NOW, LIMIT).accepted
-    assert (event.user_id, event.experiment_id, event.variation_id) == ("7", "exp", "2")
+def test_the_collector_sets_arrival_sent_at_and_a_missing_message_id_but_keeps_the_rest() -> None:
+    body = _batch({"type": "track", "event": "E", "userId": 7, "receivedAt": "2000-01-01T00:00:00Z",
+                   "writeKey": "k", "timestamp": "2026-01-01T00:00:00"}, sentAt=_iso(NOW_MS))
+    (message,) = decode_batch(body, NOW, LIMIT).accepted
+    assert (message.received_at, message.sent_at, message.write_key) == (NOW, NOW, None)
+    assert message.user_id == 7 and message.timestamp == datetime(2026, 1, 1)
+    assert message.message_id.startswith("auto-")
 
 
 def test_exposure_without_ids_is_rejected() -> None:
@@ -44,28 +48,16 @@ def test_missing_message_id_is_derived_from_content_so_resends_dedup() -> None:
     assert first.message_id.startswith("auto-")
 
 
-def test_timestamps_without_sent_at_are_kept_and_naive_ones_are_utc() -> None:
-    body = _batch({"type": "track", "event": "E", "userId": "u", "timestamp": "2026-01-01T00:00:00"})
-    (event,) = decode_batch(body, NOW, LIMIT).accepted
-    assert event.timestamp == event.original_timestamp == datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert event.sent_at == NO_TIME
-
-
-def test_no_client_timestamp_means_received_at() -> None:
-    (event,) = decode_batch(_batch({"type": "track", "event": "E", "userId": "u"}), NOW, LIMIT).accepted
-    assert event.timestamp == event.received_at == NOW
-
-
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"batch": 3}', b"\xff\xfe", b'{"batch": [1'])
 def test_unusable_bodies_raise(body: bytes) -> None:
     with pytest.raises(InvalidPayload):
         decode_batch(body, NOW, LIMIT)
 
 
-def test_single_event_type_comes_from_the_path() -> None:
-    body = json.dumps({"userId": "u", "traits": {"a": 1}, "type": "track"}).encode()
+def test_single_event_type_comes_from_the_path_and_only_track_keeps_an_event_name() -> None:
+    body = json.dumps({"userId": "u", "traits": {"a": 1}, "type": "track", "event": "E"}).encode()
     decoded = decode_single(body, "identify", NOW, LIMIT)
-    assert decoded.accepted[0].type == "identify"
+    assert (decoded.accepted[0].type, decoded.accepted[0].event) == ("identify", None)
     assert msgspec.json.decode(decoded.accepted[0].traits) == {"a": 1}
 
 
@@ -97,20 +89,8 @@ def test_every_event_is_either_accepted_or_rejected_with_its_index(events: list[
     assert len(decoded.accepted) + len(indexes) == len(events)
     assert indexes == sorted(set(indexes))
     for event in decoded.accepted:
-        assert event.user_id or event.anonymous_id
-        msgspec.json.decode(event.properties)
-
-
-@pytest.mark.parametrize(("device_ahead_ms", "shifted"), [(0, False), (2_000, False), (-9_000, False),
-                                                          (10_001, True), (-3_600_000, True)])
-def test_only_real_clock_skew_is_corrected(device_ahead_ms: int, shifted: bool) -> None:
-    sent_ms = NOW_MS + device_ahead_ms
-    event_ms = sent_ms - 60_000
-    body = _batch({"type": "track", "event": "E", "userId": "u",
-                   "timestamp": _iso(event_ms)}, sentAt=_iso(sent_ms))
-    (event,) = decode_batch(body, NOW, LIMIT).accepted
-    assert event.original_timestamp == _utc(event_ms)
-    assert event.timestamp == _utc(NOW_MS - 60_000 if shifted else event_ms)
+        assert event.user_id not in (None, "") or event.anonymous_id not in (None, "")
+        assert isinstance(msgspec.json.decode(event.properties), dict)
 
 
 def _utc(epoch_ms: int) -> datetime:
@@ -169,10 +149,9 @@ def test_a_whole_batch_decodes_as_its_events_would_one_by_one(events: list[dict]
     ]
 
 
-def test_an_events_own_sent_at_corrects_it_alone() -> None:
-    ahead = _iso(NOW_MS + 3_600_000)  # this device's clock is an hour fast
-    skewed = {"type": "track", "event": "E", "userId": "u", "timestamp": ahead, "sentAt": ahead}
-    plain = {"type": "track", "event": "E", "userId": "u", "timestamp": _iso(NOW_MS - 5_000)}
-    corrected, kept = decode_batch(_batch(skewed, plain), NOW, LIMIT).accepted
-    assert (corrected.timestamp, corrected.sent_at) == (NOW, _utc(NOW_MS + 3_600_000))
-    assert (kept.timestamp, kept.sent_at) == (_utc(NOW_MS - 5_000), NO_TIME)
+def test_an_events_own_sent_at_is_kept_and_the_bodys_fills_the_rest() -> None:
+    ahead = _iso(NOW_MS + 3_600_000)
+    own = {"type": "track", "event": "E", "userId": "u", "sentAt": ahead}
+    plain = {"type": "track", "event": "E", "userId": "u"}
+    first, second = decode_batch(_batch(own, plain, sentAt=_iso(NOW_MS)), NOW, LIMIT).accepted
+    assert (first.sent_at, second.sent_at) == (_utc(NOW_MS + 3_600_000), NOW)
