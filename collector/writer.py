@@ -93,11 +93,12 @@ class EventWriter:
         self._thread.start()
 
     async def accept(self, events: Sequence[SegmentMessage]) -> None:
-        """Log events durably; returns once they survive a crash. Raises WalFull when over budget."""
+        """Log events durably; returns once they survive a crash. Raises WalError (WalFull when
+        over budget)."""
         await self.durable(self.log(events))
 
     def log(self, events: Sequence[SegmentMessage]) -> int:
-        """Write events to the log now; returns the LSN to pass to `durable`. Raises WalFull.
+        """Write events to the log now; returns the LSN to pass to `durable`. Raises WalError.
 
         Apart from `accept` so a request can let go of its body and decoded events while it
         waits the milliseconds of a group fsync: at a thousand requests a second, holding
