@@ -26,7 +26,7 @@ from collector.events import SegmentMessage
 from collector.storage import migrate
 from collector.storage.clickhouse import Client
 from collector.storage.cluster import CLUSTER_INSERT_SETTINGS
-from collector.storage.events import encode_rows, insert_legacy_rows, insert_rows
+from collector.storage.events import encode_rows, insert_rows
 from collector.wal import Chunk, Record, WalClosed, WalError, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters", "log_record"]
@@ -222,7 +222,7 @@ class EventWriter:
                 continue
             rows = b",".join(memoryview(record.payload)[_COUNT.size:] for record in batch)
             events = sum(_COUNT.unpack_from(record.payload)[0] & ~_MESSAGES for record in batch)
-            outcome = self._insert_retrying(client, rows, token, events, insert_legacy_rows if legacy else insert_rows)
+            outcome = self._insert_retrying(client, rows, token, events, legacy=bool(legacy))
             if outcome is None:
                 return False
             if outcome is True:
@@ -244,14 +244,14 @@ class EventWriter:
         return True
 
     def _insert_retrying(
-        self, client: Client, rows: bytes, token: str, events: int, insert: Callable[..., None]
+        self, client: Client, rows: bytes, token: str, events: int, *, legacy: bool
     ) -> bool | str | None:
-        """True once inserted (by `insert`), the reason if ClickHouse refuses the data, None if stopped."""
+        """True once inserted, the reason if ClickHouse refuses the data, None if stopped."""
         backoff = 0.1
         while True:
             started = time.perf_counter()
             try:
-                insert(client, rows, token, self._insert_settings)
+                insert_rows(client, rows, token, self._insert_settings, legacy=legacy)
             except Exception as error:
                 if is_refused_data(error):
                     return str(error)

@@ -2,7 +2,7 @@
 
 from collector.storage.clickhouse import connect
 from collector.storage.definitions import DefinitionStore, StoredDefinition
-from collector.storage.events import encode_rows, insert_legacy_rows, insert_rows
+from collector.storage.events import encode_rows, insert_rows
 from collector.storage.schema import migrate
 
-__all__ = ["connect", "migrate", "encode_rows", "insert_rows", "insert_legacy_rows", "DefinitionStore", "StoredDefinition"]
+__all__ = ["connect", "migrate", "encode_rows", "insert_rows", "DefinitionStore", "StoredDefinition"]

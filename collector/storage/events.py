@@ -10,7 +10,7 @@ from collector.events import SegmentMessage
 from collector.storage.clickhouse import Client
 
 __all__ = [
-    "EVENT_COLUMNS", "encode_rows", "insert_rows", "insert_legacy_rows",
+    "EVENT_COLUMNS", "encode_rows", "insert_rows",
     "recent_events", "count_events", "stored_copies",
 ]
 
@@ -68,35 +68,22 @@ def insert_rows(
     rows: bytes,
     deduplication_token: str | None = None,
     settings: Mapping[str, object] | None = None,
+    *,
+    legacy: bool = False,
 ) -> None:
-    """Insert rows made by `encode_rows` (joined with commas) in one call, through `events_input`."""
-    _insert(client, "events_input", None, rows, "JSONEachRow", deduplication_token, settings)
+    """Insert rows made by `encode_rows` (joined with commas) in one call, through `events_input`.
 
-
-def insert_legacy_rows(
-    client: Client,
-    rows: bytes,
-    deduplication_token: str | None = None,
-    settings: Mapping[str, object] | None = None,
-) -> None:
-    """Insert `events` rows as logged before schema migration 3 (JSONCompactEachRow in
-    `EVENT_COLUMNS` order), so a log written by an older collector still drains."""
-    _insert(client, "events", EVENT_COLUMNS, rows, "JSONCompactEachRow", deduplication_token, settings)
-
-
-def _insert(
-    client: Client,
-    table: str,
-    columns: Sequence[str] | None,
-    rows: bytes,
-    fmt: str,
-    deduplication_token: str | None,
-    settings: Mapping[str, object] | None,
-) -> None:
+    `legacy=True` inserts `events` rows as logged before schema migration 3
+    (JSONCompactEachRow in `EVENT_COLUMNS` order), so a log written by an older collector
+    still drains.
+    """
     insert_settings = {**_INSERT_SETTINGS, **(settings or {})}
     if deduplication_token:
         insert_settings["insert_deduplication_token"] = deduplication_token
-    client.raw_insert(table, columns, rows, settings=insert_settings, fmt=fmt)
+    if legacy:
+        client.raw_insert("events", EVENT_COLUMNS, rows, settings=insert_settings, fmt="JSONCompactEachRow")
+    else:
+        client.raw_insert("events_input", None, rows, settings=insert_settings, fmt="JSONEachRow")
 
 
 _RECENT_EVENTS_SQL = """

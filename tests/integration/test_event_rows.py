@@ -13,7 +13,7 @@ import pytest
 
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
-from collector.storage.events import encode_rows, insert_legacy_rows, insert_rows
+from collector.storage.events import encode_rows, insert_rows
 from collector.wire import decode_batch, decode_single
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, 5, 678000, tzinfo=timezone.utc)
@@ -77,7 +77,7 @@ def test_rows_logged_by_earlier_versions_still_insert(client: Client) -> None:
     and payloads as escaped strings) replay after an upgrade."""
     earlier = (b'["old","track","E","","legacy","","","",1772366400.25,1772366400.25,0,1772366405.678,'
                b'"{\\"a\\":1}","{}","{}","",""]')
-    insert_legacy_rows(client, earlier)
+    insert_rows(client, earlier, legacy=True)
 
     ((_, timestamp, original, sent_at, received_at, properties, *_),) = client.query(
         _READ_BACK, parameters={"user": "legacy"}).result_rows
