@@ -4,9 +4,7 @@ The thread first creates or migrates the schema, retrying while ClickHouse is un
 requests are acknowledged from the log meanwhile, so an outage only grows the backlog.
 
 Requests append their validated events to the log, as a count and `encode_rows` rows, and
-are acknowledged once it is fsync'd. (Records logged before schema migration 3 hold
-`events` rows instead; the count's top bit tells the two apart, and both still insert.)
-This thread cuts the log into chunks of up to `flush_max_bytes` (waiting at most
+are acknowledged once it is fsync'd. This thread cuts the log into chunks of up to `flush_max_bytes` (waiting at most
 `flush_interval_seconds` for a chunk to fill), inserts each chunk with its log-derived dedup
 token, and checkpoints it. A failed insert is retried, with the same token, until it lands;
 after a crash the same chunk is replayed, so ClickHouse keeps it once.
@@ -27,7 +25,7 @@ from collector.storage import migrate
 from collector.storage.clickhouse import Client
 from collector.storage.cluster import CLUSTER_INSERT_SETTINGS
 from collector.storage.events import encode_rows, insert_rows
-from collector.wal import Chunk, Record, WalClosed, WalError, WriteAheadLog
+from collector.wal import Chunk, WalClosed, WalError, WriteAheadLog
 
 __all__ = ["EventWriter", "WriterCounters", "log_record"]
 
@@ -36,8 +34,6 @@ log = logging.getLogger("northstar.collector.writer")
 _MAX_BACKOFF_SECONDS = 5.0
 _MAX_CHUNK_RECORDS = 100_000
 _COUNT = struct.Struct("<I")
-_MESSAGES = 1 << 31
-"""Set in the count of records holding `encode_rows` messages; clear in legacy `events` rows."""
 
 
 @dataclass(frozen=True)
@@ -207,22 +203,15 @@ class EventWriter:
 
         Problems reaching ClickHouse are retried with backoff, with the chunk's dedup token.
         If ClickHouse refuses the data itself, each record is inserted on its own and the
-        refused ones go to the dead-letter directory, so the log moves on. A chunk holding
-        both record formats (only right after an upgrade) is inserted as two, each with a
-        token of its own.
+        refused ones go to the dead-letter directory, so the log moves on.
         """
         records = [(chunk.dedup_token, chunk.records)]
         stored = 0
         while records:
             token, batch = records.pop()
-            legacy = [record for record in batch if not _holds_messages(record)]
-            if legacy and len(legacy) < len(batch):
-                messages = [record for record in batch if _holds_messages(record)]
-                records += [(f"{token}-legacy", tuple(legacy)), (f"{token}-messages", tuple(messages))]
-                continue
             rows = b",".join(memoryview(record.payload)[_COUNT.size:] for record in batch)
-            events = sum(_COUNT.unpack_from(record.payload)[0] & ~_MESSAGES for record in batch)
-            outcome = self._insert_retrying(client, rows, token, events, legacy=bool(legacy))
+            events = sum(_COUNT.unpack_from(record.payload)[0] for record in batch)
+            outcome = self._insert_retrying(client, rows, token, events)
             if outcome is None:
                 return False
             if outcome is True:
@@ -244,14 +233,14 @@ class EventWriter:
         return True
 
     def _insert_retrying(
-        self, client: Client, rows: bytes, token: str, events: int, *, legacy: bool
+        self, client: Client, rows: bytes, token: str, events: int
     ) -> bool | str | None:
         """True once inserted, the reason if ClickHouse refuses the data, None if stopped."""
         backoff = 0.1
         while True:
             started = time.perf_counter()
             try:
-                insert_rows(client, rows, token, self._insert_settings, legacy=legacy)
+                insert_rows(client, rows, token, self._insert_settings)
             except Exception as error:
                 if is_refused_data(error):
                     return str(error)
@@ -267,9 +256,5 @@ class EventWriter:
 
 
 def log_record(events: Sequence[SegmentMessage]) -> bytes:
-    """The log record payload of `events`: their count (format bit set) and `encode_rows` rows."""
-    return _COUNT.pack(len(events) | _MESSAGES) + encode_rows(events)
-
-
-def _holds_messages(record: Record) -> bool:
-    return bool(_COUNT.unpack_from(record.payload)[0] & _MESSAGES)
+    """The log record payload of `events`: their count and `encode_rows` rows."""
+    return _COUNT.pack(len(events)) + encode_rows(events)

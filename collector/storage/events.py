@@ -68,22 +68,12 @@ def insert_rows(
     rows: bytes,
     deduplication_token: str | None = None,
     settings: Mapping[str, object] | None = None,
-    *,
-    legacy: bool = False,
 ) -> None:
-    """Insert rows made by `encode_rows` (joined with commas) in one call, through `events_input`.
-
-    `legacy=True` inserts `events` rows as logged before schema migration 3
-    (JSONCompactEachRow in `EVENT_COLUMNS` order), so a log written by an older collector
-    still drains.
-    """
+    """Insert rows made by `encode_rows` (joined with commas) in one call, through `events_input`."""
     insert_settings = {**_INSERT_SETTINGS, **(settings or {})}
     if deduplication_token:
         insert_settings["insert_deduplication_token"] = deduplication_token
-    if legacy:
-        client.raw_insert("events", EVENT_COLUMNS, rows, settings=insert_settings, fmt="JSONCompactEachRow")
-    else:
-        client.raw_insert("events_input", None, rows, settings=insert_settings, fmt="JSONEachRow")
+    client.raw_insert("events_input", None, rows, settings=insert_settings, fmt="JSONEachRow")
 
 
 _RECENT_EVENTS_SQL = """

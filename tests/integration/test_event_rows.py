@@ -72,19 +72,6 @@ def test_corrected_skew_lands_in_timestamp_and_the_device_time_in_original(clien
     assert original == _ms(device_now - timedelta(minutes=10))
 
 
-def test_rows_logged_by_earlier_versions_still_insert(client: Client) -> None:
-    """Logs written before migration 3 (`events` rows; before that, epoch-second timestamps
-    and payloads as escaped strings) replay after an upgrade."""
-    earlier = (b'["old","track","E","","legacy","","","",1772366400.25,1772366400.25,0,1772366405.678,'
-               b'"{\\"a\\":1}","{}","{}","",""]')
-    insert_rows(client, earlier, legacy=True)
-
-    ((_, timestamp, original, sent_at, received_at, properties, *_),) = client.query(
-        _READ_BACK, parameters={"user": "legacy"}).result_rows
-    assert (timestamp, original, sent_at, received_at) == (_ms(INSTANT), _ms(INSTANT), 0, _ms(RECEIVED))
-    assert properties == '{"a":1}'
-
-
 _COLUMNS = """
 SELECT message_id, type, event, name, user_id, anonymous_id, group_id, previous_id,
        toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(original_timestamp),
