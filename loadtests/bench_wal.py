@@ -51,7 +51,7 @@ async def _append_for(
     async def appender() -> None:
         nonlocal done
         while time.perf_counter() < deadline and done < max_appends:
-            await wal.append(payload)
+            await wal.wait_durable(wal.write(payload))
             done += 1
 
     await asyncio.gather(*(appender() for _ in range(concurrency)))

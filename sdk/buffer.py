@@ -142,14 +142,6 @@ class Buffer:
             self._capacity = 0
             self._ready.notify()
 
-    def drain(self) -> list[Captured]:
-        """Remove and return every queued call (to drop them when shutting down)."""
-        with self._lock:
-            calls = list(self._queue)
-            self._queue.clear()
-            self._taken += len(calls)
-            return calls
-
     def stats(self) -> Stats:
         with self._lock:
             return Stats(

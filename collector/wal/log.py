@@ -1,8 +1,8 @@
 """The write-ahead log: acknowledged event batches survive crashes until ClickHouse has them.
 
-Producers (the HTTP handlers, one asyncio loop) `append`; one consumer (the ClickHouse writer
-thread) takes chunks with `read_pending`, inserts them with `chunk.dedup_token`, then calls
-`checkpoint(chunk.last_lsn)`. A chunk handed out stays the same chunk, across retries and
+Producers (the HTTP handlers, one asyncio loop) `write`, then await `wait_durable`; one
+consumer (the ClickHouse writer thread) takes chunks with `read_pending`, inserts them with
+`chunk.dedup_token`, then calls `checkpoint(chunk.last_lsn)`. A chunk handed out stays the same chunk, across retries and
 restarts, until it is checkpointed; so its dedup token is the same on every insert attempt.
 """
 
@@ -91,9 +91,9 @@ def _load_or_create_state(directory: Path, *, fsync: bool) -> WalState:
 class WriteAheadLog:
     """Durable, bounded, segment-based log of opaque payloads (encoded event batches).
 
-    Thread-safety: `append` is called from one asyncio event loop; `read_pending` and
+    Thread-safety: `write` and `wait_durable` are called from one asyncio event loop; `read_pending` and
     `checkpoint` from any thread (they serialise on a consumer lock); properties anywhere.
-    Durability: with `fsync=True`, `append` returns only after an fsync covering its record;
+    Durability: with `fsync=True`, `wait_durable` returns only after an fsync covering its record;
     concurrent appends share fsyncs (group commit), which run in a dedicated thread so the
     event loop never blocks on the disk. `checkpoint` is durable when it returns.
     """
@@ -166,12 +166,6 @@ class WriteAheadLog:
         return log
 
     # --- producer side -------------------------------------------------------------------
-
-    async def append(self, payload: bytes) -> int:
-        """Log `payload` and return its LSN once it is durable: `write`, then `wait_durable`."""
-        lsn = self.write(payload)
-        await self.wait_durable(lsn)
-        return lsn
 
     def write(self, payload: bytes) -> int:
         """Write `payload` to the log now and return its LSN; durable once `wait_durable(lsn)` returns.

@@ -22,11 +22,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HEADER_BYTES = 20
 
 
+async def append(wal: WriteAheadLog, payload: bytes) -> int:
+    """Log `payload` as a request handler does: `write`, then wait until it is durable."""
+    lsn = wal.write(payload)
+    await wal.wait_durable(lsn)
+    return lsn
+
+
 def append_all(wal: WriteAheadLog, payloads: list[bytes]) -> list[int]:
     """Append concurrently, as request handlers do; LSNs in the order of `payloads`."""
 
     async def gather() -> list[int]:
-        return list(await asyncio.gather(*(wal.append(payload) for payload in payloads)))
+        return list(await asyncio.gather(*(append(wal, payload) for payload in payloads)))
 
     return asyncio.run(gather())
 
@@ -228,7 +235,7 @@ def test_concurrent_appends_share_fsyncs_and_return_only_once_covered(
     monkeypatch.setattr(os, "fdatasync", recording_fdatasync)
 
     async def acknowledged(payload: bytes) -> int:
-        lsn = await wal.append(payload)
+        lsn = await append(wal, payload)
         assert lsn <= covered[0], "acknowledged before an fsync covered the record"
         return lsn
 
@@ -285,7 +292,8 @@ from collector.wal import WriteAheadLog
 async def appender(wal):
     while True:
         payload = os.urandom(int.from_bytes(os.urandom(2), "big") % 4000 + 1)
-        lsn = await wal.append(payload)
+        lsn = wal.write(payload)
+        await wal.wait_durable(lsn)
         print(lsn, hashlib.sha256(payload).hexdigest(), flush=True)
 
 async def main():

@@ -58,7 +58,9 @@ class Harness:
 
     def append(self, size: int) -> None:
         payload = bytes([self.model.next_lsn % 251]) * size
-        assert self.loop.run_until_complete(self.wal.append(payload)) == self.model.next_lsn
+        lsn = self.wal.write(payload)
+        self.loop.run_until_complete(self.wal.wait_durable(lsn))
+        assert lsn == self.model.next_lsn
         self.model.pending.append(Record(self.model.next_lsn, payload))
         self.model.next_lsn += 1
 
