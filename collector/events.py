@@ -7,20 +7,17 @@ from typing import Annotated
 
 import msgspec
 
+from sdk.wire import EXPOSURE_EVENT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MESSAGE_KINDS
+
 __all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT"]
 
-EXPOSURE_EVENT = "Experiment Viewed"
-"""Segment's spec event for an experiment exposure, with experiment_id/variation_id properties."""
-
-MESSAGE_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
+MESSAGE_TYPES = frozenset(MESSAGE_KINDS)
 
 EMPTY_OBJECT = msgspec.Raw(b"{}")
 """The payload of an event that has none."""
 
-_MAX_ID_LENGTH = 512
-_MAX_NAME_LENGTH = 512
-_Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
-_Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
+_Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)]
+_Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)]
 
 
 class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):

@@ -26,13 +26,13 @@ from collector.wire import (
     received_now,
 )
 from collector.writer import EventWriter
+from sdk.wire import MESSAGE_KINDS
 
 __all__ = ["ingestion_routes"]
 
 log = logging.getLogger("northstar.collector.ingestion")
 
 _RETRY_AFTER = "5"
-_SINGLE_EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 Decoder = Callable[[bytes, datetime], DecodedBatch]
 
@@ -113,7 +113,7 @@ def ingestion_routes(
     ]
     routes += [
         Route(f"/v1/{message_type}", endpoint(single(message_type), "segment"), methods=["POST"])
-        for message_type in _SINGLE_EVENT_TYPES
+        for message_type in MESSAGE_KINDS
     ]
     return routes
 

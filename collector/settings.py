@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sdk.wire import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+
 __all__ = ["CollectorSettings", "Limits", "load_or_create_secret"]
 
 
@@ -14,8 +16,8 @@ __all__ = ["CollectorSettings", "Limits", "load_or_create_secret"]
 class Limits:
     """Size limits on every input, in bytes (decompressed) or events."""
 
-    max_event_bytes: int = 32 * 1024
-    max_batch_bytes: int = 500 * 1024
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_batch_bytes: int = MAX_BATCH_BYTES
     max_compressed_bytes: int = 500 * 1024
 
 

@@ -18,13 +18,12 @@ from experiments.assignment import assignment_error
 from experiments.documents import check_key, decode_document
 from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
+from sdk.assignment import weights_sum_to_one
 
 __all__ = ["Variant", "ExperimentDefinition", "ExperimentStatus", "DefinitionError", "parse_definition", "validate"]
 
 ExperimentStatus = Literal["draft", "running", "stopped"]
 _UNIT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-_WEIGHT_TOLERANCE = 1e-9
 
 
 class DefinitionError(ValueError):
@@ -108,9 +107,9 @@ def validate(definition: ExperimentDefinition) -> None:
         check_key(variant.key, f"variants[{index}].key", DefinitionError)
         if not (0.0 <= variant.weight <= 1.0) or math.isnan(variant.weight):
             raise DefinitionError(f"variants[{index}].weight", "must be between 0 and 1")
-    total = math.fsum(variant.weight for variant in definition.variants)
-    if abs(total - 1.0) > _WEIGHT_TOLERANCE:
-        raise DefinitionError("variants", f"weights must sum to 1, they sum to {total:g}")
+    weights = [variant.weight for variant in definition.variants]
+    if not weights_sum_to_one(weights):
+        raise DefinitionError("variants", f"weights must sum to 1, they sum to {math.fsum(weights):g}")
     if not (0.0 <= definition.coverage <= 1.0):
         raise DefinitionError("coverage", "must be between 0 and 1")
     if not definition.conversion_event and not definition.metrics:

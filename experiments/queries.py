@@ -19,9 +19,9 @@ from typing import Any
 
 import msgspec
 
-from collector.events import EXPOSURE_EVENT
 from collector.storage.clickhouse import Client
 from experiments.metrics import Measure, MetricDefinition
+from sdk.wire import EXPOSURE_EVENT
 
 __all__ = ["MetricSums", "DailySums", "ExperimentSums", "MetricQuery", "experiment_sums", "build_query"]
 

@@ -22,13 +22,13 @@ from itertools import accumulate
 from typing import Any
 
 import sdk
+from sdk.wire import EXPOSURE_EVENT
 
 __all__ = ["Batch", "BatchFactory", "CONVERSION_EVENT", "DEFINITIONS_PATH", "MAX_BATCH_EVENTS", "VARIANTS"]
 
 MAX_BATCH_EVENTS = 100
 DEFINITIONS_PATH = "/v1/sdk/definitions"  # where SDKs poll experiment definitions (if served)
 CONVERSION_EVENT = "Order Completed"
-EXPOSURE_EVENT = "Experiment Viewed"
 VARIANTS = ("control", "treatment")
 
 _TYPES = ("track", "page", "identify", "group")

@@ -15,9 +15,16 @@ recompute assignments in SQL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
-__all__ = ["bucket", "variant_ranges", "choose_variant", "assign_variant"]
+__all__ = [
+    "WEIGHT_TOLERANCE", "bucket", "salted_bucket", "variant_ranges", "choose_variant", "assign_variant",
+    "weights_sum_to_one",
+]
+
+WEIGHT_TOLERANCE = 1e-9
+"""How far from 1 the variant weights of a valid definition may sum (float rounding)."""
 
 _BUCKET_SCALE = 4294967296.0  # 2**32
 _sha256 = hashlib.sha256
@@ -26,8 +33,28 @@ _from_bytes = int.from_bytes
 
 def bucket(salt: str, unit_id: str) -> float:
     """Return the unit's position in [0, 1) for an experiment salt."""
-    digest = _sha256(f"{salt}:{unit_id}".encode()).digest()
+    return _position(_sha256(f"{salt}:{unit_id}".encode()).digest())
+
+
+def salted_bucket(salt: str) -> Callable[[bytes], float]:
+    """`bucket(salt, ·)` over UTF-8 encoded unit ids, with the salt's hash state computed once."""
+    prefix = _sha256(f"{salt}:".encode())
+
+    def position(encoded_unit_id: bytes) -> float:
+        hasher = prefix.copy()
+        hasher.update(encoded_unit_id)
+        return _position(hasher.digest())
+
+    return position
+
+
+def _position(digest: bytes) -> float:
     return _from_bytes(digest[:4], "big") / _BUCKET_SCALE
+
+
+def weights_sum_to_one(weights: Sequence[float]) -> bool:
+    """True when variant weights sum to 1 within `WEIGHT_TOLERANCE`."""
+    return abs(math.fsum(weights) - 1.0) <= WEIGHT_TOLERANCE
 
 
 def variant_ranges(weights: Sequence[float], coverage: float = 1.0) -> list[tuple[float, float]]:

@@ -24,10 +24,11 @@ from .definitions import Bootstrap, DefinitionSource
 from .delivery import Delivery
 from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
-from .exposures import EXPOSURE_EVENT, ExposureCache
+from .exposures import ExposureCache
 from .messages import Captured, Kind, json_safe, snapshot
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
+from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 
@@ -36,7 +37,7 @@ _new_call = tuple.__new__  # builds a Captured without NamedTuple's Python-level
 
 # Per kind: the label's parameter name, whether it is required, and whether it is an id
 # (converted with str() like user ids) rather than a name that must already be a string.
-_LABELS: dict[str, tuple[str, bool, bool]] = {
+_LABELS: dict[Kind, tuple[str, bool, bool]] = {
     "track": ("event", True, False),
     "identify": ("", False, False),
     "alias": ("previous_id", True, True),
@@ -67,8 +68,8 @@ class Client:
         *,
         max_queue_size: int = 10_000,
         batch_size: int = 100,
-        max_batch_bytes: int = 500_000,
-        max_event_bytes: int = 32_000,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         flush_interval: float = 0.5,
         gzip: bool = True,
         timeout: float = 10,
@@ -238,7 +239,7 @@ class Client:
             assignment = experiment.evaluate(unit_id, attributes)
             if (log_exposure and assignment.in_experiment
                     and self._exposures.first((experiment_key, experiment.salt, unit_id, assignment.variant))):
-                properties = {"experiment_id": experiment_key, "variation_id": assignment.variant}
+                properties = exposure_properties(experiment_key, assignment.variant)
                 if experiment.unit == "anonymous_id":
                     self.track(None, EXPOSURE_EVENT, properties, anonymous_id=unit_id)
                 else:

@@ -19,13 +19,12 @@ SHA-256 blocks at most.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .assignment import choose_variant, variant_ranges
+from .assignment import choose_variant, salted_bucket, variant_ranges, weights_sum_to_one
 from .targeting import TargetingError, compile_condition
 
 __all__ = ["Assignment", "Experiment", "InvalidDefinition", "LAYER_SALT_PREFIX", "Reason", "unknown"]
@@ -37,9 +36,6 @@ Reason = Literal[
 """Why a unit got its variant. Only ``assigned`` is an exposure (``in_experiment`` True)."""
 
 LAYER_SALT_PREFIX = "layer:"
-_SCALE = 4294967296.0  # 2**32
-_from_bytes = int.from_bytes
-_WEIGHT_TOLERANCE = 1e-9
 
 
 class InvalidDefinition(ValueError):
@@ -71,7 +67,7 @@ def unknown(experiment_key: str, default: str | None = None, reason: Reason = "u
 class Experiment:
     """A compiled definition; `evaluate` is pure and thread-safe."""
 
-    __slots__ = ("key", "unit", "salt", "running", "_variants", "_ranges", "_hasher",
+    __slots__ = ("key", "unit", "salt", "running", "_variants", "_ranges", "_position",
                  "_layer", "_overrides", "_targeting", "_defaults", "_assigned")
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -88,7 +84,7 @@ class Experiment:
         if not _is_number(coverage) or not 0.0 <= coverage <= 1.0:
             raise InvalidDefinition("coverage", "must be a number between 0 and 1")
         self._ranges = variant_ranges(weights, coverage)
-        self._hasher = hashlib.sha256(f"{self.salt}:".encode())
+        self._position = salted_bucket(self.salt)
         self._layer = _layer(document.get("layer"))
         payloads = {key: payload for key, _, payload in self._variants}
         self._overrides = {
@@ -122,14 +118,10 @@ class Experiment:
         except UnicodeEncodeError:  # lone surrogates: not text any other language could send
             return self._defaults["invalid_unit"]
         if self._layer is not None:
-            hasher, start, end = self._layer
-            hasher = hasher.copy()
-            hasher.update(encoded)
-            if not start <= _from_bytes(hasher.digest()[:4], "big") / _SCALE < end:
+            layer_position, start, end = self._layer
+            if not start <= layer_position(encoded) < end:
                 return self._defaults["outside_layer"]
-        hasher = self._hasher.copy()
-        hasher.update(encoded)
-        index = choose_variant(_from_bytes(hasher.digest()[:4], "big") / _SCALE, self._ranges)
+        index = choose_variant(self._position(encoded), self._ranges)
         if index is None:
             return self._defaults["outside_coverage"]
         return self._assigned[index]
@@ -159,12 +151,12 @@ def _variants(variants: Any) -> list[tuple[str, float, Any]]:
         compiled.append((variant["key"], float(weight), variant.get("payload")))
     if len({key for key, _, _ in compiled}) != len(compiled):
         raise InvalidDefinition("variants", "variant keys must be unique")
-    if abs(math.fsum(weight for _, weight, _ in compiled) - 1.0) > _WEIGHT_TOLERANCE:
+    if not weights_sum_to_one([weight for _, weight, _ in compiled]):
         raise InvalidDefinition("variants", "weights must sum to 1")
     return compiled
 
 
-def _layer(layer: Any) -> tuple[Any, float, float] | None:
+def _layer(layer: Any) -> tuple[Callable[[bytes], float], float, float] | None:
     if layer is None:
         return None
     if not isinstance(layer, Mapping) or type(layer.get("name")) is not str or not layer["name"]:
@@ -172,7 +164,7 @@ def _layer(layer: Any) -> tuple[Any, float, float] | None:
     start, end = layer.get("start", 0.0), layer.get("end", 1.0)
     if not (_is_number(start) and _is_number(end) and 0.0 <= start < end <= 1.0):
         raise InvalidDefinition("layer", "needs 0 <= start < end <= 1")
-    return hashlib.sha256(f"{LAYER_SALT_PREFIX}{layer['name']}:".encode()), float(start), float(end)
+    return salted_bucket(f"{LAYER_SALT_PREFIX}{layer['name']}"), float(start), float(end)
 
 
 def _overrides(overrides: Any, variants: Mapping[str, Any]) -> Mapping[str, str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable
 
-__all__ = ["ExposureCache", "EXPOSURE_EVENT"]
-
-EXPOSURE_EVENT = "Experiment Viewed"
-"""Segment's spec event; its `experiment_id` and `variation_id` properties feed the analysis."""
+__all__ = ["ExposureCache"]
 
 
 class ExposureCache:

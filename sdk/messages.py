@@ -18,17 +18,16 @@ from datetime import date, datetime, timezone
 from datetime import time as time_of_day
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from .version import LIBRARY_NAME, VERSION
-
-Kind = Literal["track", "identify", "alias", "group", "page", "screen"]
+from .wire import MessageKind as Kind
 
 LIBRARY: dict[str, str] = {"name": LIBRARY_NAME, "version": VERSION}
 
 # Per kind: wire key of the call's label (event name, page name, group id, previous id) and of
 # its body (properties or traits).
-_SHAPES: dict[str, tuple[str | None, str | None]] = {
+_SHAPES: dict[Kind, tuple[str | None, str | None]] = {
     "track": ("event", "properties"),
     "identify": (None, "traits"),
     "alias": ("previousId", None),

@@ -1,0 +1,46 @@
+"""The wire vocabulary every Northstar component shares: message kinds, spec event names, limits.
+
+Standard library only. The SDK builds messages with it; the collector validates them and the
+analysis reads them with the same names, so a kind, an event name or a limit is defined here
+once and imported everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+__all__ = [
+    "MessageKind", "MESSAGE_KINDS",
+    "EXPOSURE_EVENT", "EXPERIMENT_ID", "VARIATION_ID", "exposure_properties",
+    "MAX_EVENT_BYTES", "MAX_BATCH_BYTES", "MAX_ID_LENGTH", "MAX_NAME_LENGTH",
+    "DEFAULT_MAX_EVENT_BYTES", "DEFAULT_MAX_BATCH_BYTES",
+]
+
+MessageKind = Literal["track", "identify", "page", "screen", "group", "alias"]
+"""The six message types of the Segment spec (the `type` field)."""
+MESSAGE_KINDS: Final[tuple[MessageKind, ...]] = ("track", "identify", "page", "screen", "group", "alias")
+
+EXPOSURE_EVENT: Final = "Experiment Viewed"
+"""Segment's spec event for an experiment exposure; its properties feed the analysis."""
+EXPERIMENT_ID: Final = "experiment_id"
+"""Property of `EXPOSURE_EVENT`: the experiment key."""
+VARIATION_ID: Final = "variation_id"
+"""Property of `EXPOSURE_EVENT`: the variant key the unit was assigned."""
+
+MAX_EVENT_BYTES: Final = 32 * 1024
+"""The collector's limit on one serialised message."""
+MAX_BATCH_BYTES: Final = 500 * 1024
+"""The collector's limit on one (decompressed) request body."""
+MAX_ID_LENGTH: Final = 512
+"""Longest user, anonymous, group, previous or message id the collector accepts (characters)."""
+MAX_NAME_LENGTH: Final = 512
+"""Longest event or page name the collector accepts (characters)."""
+
+DEFAULT_MAX_EVENT_BYTES: Final = 32_000
+"""The SDK's default limits: a little under the collector's, so what it sends always fits."""
+DEFAULT_MAX_BATCH_BYTES: Final = 500_000
+
+
+def exposure_properties(experiment_id: str, variation_id: str | None) -> dict[str, str | None]:
+    """The properties of the `EXPOSURE_EVENT` a unit's first assignment logs."""
+    return {EXPERIMENT_ID: experiment_id, VARIATION_ID: variation_id}
