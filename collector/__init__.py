@@ -1,13 +1,11 @@
-"""Where data enters: the ingestion service.
+"""Where data enters: the ingestion core, with no HTTP in it.
 
-HTTP routes (`ingestion`, `posthog`, `explorer`, `operations`) validate events (`wire`),
-make them durable in the write-ahead log (`wal`) and a writer thread moves them into
-ClickHouse (`writer`, `storage`). `admin_client` is a stdlib client of the server's
-admin API for tools and tests.
+Validates events (`wire`, `events`; PostHog payloads mapped by `posthog`), makes them durable
+in the write-ahead log (`wal`) and a writer thread moves them into ClickHouse (`writer`,
+`storage`, refused data kept by `dead_letter`); `telemetry` holds the Prometheus counters,
+`settings` the one configuration object. The HTTP routes over it live in `northstar.web`.
+
+May import: the standard library, its third-party dependencies (msgspec, clickhouse-connect,
+prometheus-client) and `sdk` (the wire vocabulary); never `experiments`, `northstar` or a
+web framework. Light: importing the package loads no submodule.
 """
-
-from collector.admin_client import AdminClient, ApiError
-from collector.events import SegmentMessage
-from collector.settings import CollectorSettings, Limits
-
-__all__ = ["AdminClient", "ApiError", "CollectorSettings", "Limits", "SegmentMessage"]

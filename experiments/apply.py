@@ -1,4 +1,4 @@
-"""`python -m experiments apply FILE`: declare many experiments in one JSON or YAML file.
+"""`python -m northstar experiments apply FILE`: declare many experiments in one JSON or YAML file.
 
 Idempotent: each definition is PUT as is, and the server stores a new version only when it
 differs from the stored one, so applying the same file twice changes nothing. Every

@@ -16,7 +16,11 @@ from experiments.metrics import MetricDefinition, conversion_metric
 from experiments.queries import MetricQuery, experiment_sums
 from experiments.service import ExperimentService
 
-__all__ = ["Evaluation", "analyse_experiment", "experiment_metrics"]
+__all__ = ["Evaluation", "MetricGone", "analyse_experiment", "experiment_metrics"]
+
+
+class MetricGone(LookupError):
+    """An experiment references a metric key that no stored metric definition has any more."""
 
 
 class Evaluation:
@@ -38,11 +42,14 @@ class Evaluation:
     def result(self, key: str, alpha: float | None = None) -> ExperimentResult:
         """Analyse an experiment now; `alpha` overrides the definition's for this read only.
 
-        Raises UnknownExperiment, or UnknownMetric if a referenced metric is gone.
+        Raises UnknownExperiment, or MetricGone if a referenced metric is gone.
         """
         definition = self.experiments.get(key)
-        metrics = experiment_metrics(definition, self.catalog.resolve(definition.metrics))
-        guardrails = self.catalog.resolve(definition.guardrail_metrics)
+        try:
+            metrics = experiment_metrics(definition, self.catalog.resolve(definition.metrics))
+            guardrails = self.catalog.resolve(definition.guardrail_metrics)
+        except UnknownMetric as error:
+            raise MetricGone(*error.args) from None
         settings = definition.analysis if alpha is None else msgspec.structs.replace(definition.analysis, alpha=alpha)
         return analyse_experiment(self._client(), definition, metrics, settings, guardrails)
 

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from collector.admin_client import ApiError
 from loadtests.benchmarks import run_benchmarks
 from loadtests.run import LoadOptions, LoadRunError, format_report, run_load
+from northstar.admin_client import ApiError
 
 _Number = TypeVar("_Number", int, float)
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")

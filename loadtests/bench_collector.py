@@ -4,7 +4,7 @@ Run: python -m loadtests.bench_collector [--seconds 15] [--connections 16]
 
 (a) Ceiling: rows/s that a bare clickhouse-connect insert reaches into the same chDB
     `events` table, with pre-built columns of the same events, 50,000 rows per insert.
-(b) Collector: a real `python -m collector serve` (fsync on) fed by separate load
+(b) Collector: a real `python -m northstar serve` (fsync on) fed by separate load
     processes posting gzip'd 100-event batches over keep-alive HTTP; acknowledged
     events/s, p50/p99 acknowledgement latency, and the end-to-end rate until every
     acknowledged event is in ClickHouse.
@@ -24,11 +24,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.admin_client import AdminClient
 from collector.storage import connect, migrate
 from collector.storage.events import EVENT_COLUMNS, encode_rows, insert_rows
 from collector.wire import decode_batch, received_now
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 _EVENTS_PER_BATCH = 100
 _CEILING_ROWS_PER_INSERT = 50_000

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from collector.admin_client import AdminClient, ApiError
 from loadtests.acks import ACK_DIR_ENV, read_acknowledged
 from loadtests.locust_stats import EndpointStats, Failure, read_failures, read_stats
 from loadtests.traffic import CONVERSION_EVENT, DEFINITIONS_PATH, VARIANTS
+from northstar.admin_client import AdminClient, ApiError
 
 __all__ = ["Audit", "LoadOptions", "LoadReport", "LoadRunError", "audit_stored", "format_report", "run_load"]
 
@@ -149,7 +149,7 @@ def _remote_target(options: LoadOptions) -> _Target:
 @contextmanager
 def _local_collector(options: LoadOptions, run_dir: Path) -> Iterator[_Target]:
     """A collector of the run's own on chDB under `run_dir`, stopped (SIGTERM) afterwards."""
-    from northstar.process import (
+    from loadtests.server_process import (
         CollectorProcess,  # the server's dependencies, only when we host it
     )
 

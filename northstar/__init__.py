@@ -1,4 +1,7 @@
-"""Edges of Northstar: the composed server process, the command line and the demo.
+"""The edge of Northstar: the web edge (`web`: routes, authentication, body limits, the
+exception → response table, the dashboard, the composed server in `web.app`), the command
+line (`cli`, `python -m northstar`), the demo, the admin API client, logging and the runner.
 
-The one place where collector and experiments meet; neither package imports this one.
+May import every package of ours; none of them imports this one. The only package that
+imports starlette/uvicorn. Light: importing the package loads no submodule.
 """

@@ -1,28 +1,32 @@
-"""`python -m collector`: run the server, or the end-to-end demo."""
+"""`python -m northstar`: the one entry point; runs the server or the demo, reads and manages experiments.
+
+    python -m northstar serve [--port 8080 --data-dir ./northstar-data ...]
+    python -m northstar demo
+    python -m northstar experiments results|list|apply ...
+
+Imports stay inside the commands, so `--help` loads no server, ClickHouse or statistics code.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collector.settings import (
-    CollectorSettings,
-    default_clickhouse_dsn,
-    load_or_create_secret,
-)
-from collector.storage.clickhouse import is_embedded
-from collector.storage.cluster import validate_cluster_name
-from collector.wal import WalError
-from northstar.logs import configure_logging
+if TYPE_CHECKING:
+    from collector.settings import CollectorSettings
 
 __all__ = ["main", "build_settings"]
 
+_DEFAULT_URL = "http://127.0.0.1:8080"
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m collector", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m northstar", description=__doc__.partition("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the collector and experiment API")
     _add_server_arguments(serve, default_port=8080)
@@ -31,14 +35,27 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    experiments = commands.add_parser(
+        "experiments", help="read experiment results and definitions from a running server",
+        description="Read experiment results and definitions from a running server.")
+    _add_experiment_commands(experiments)
     args = parser.parse_args(argv)
+    if args.command == "experiments":
+        return _experiments(args)
+
+    from northstar.logs import configure_logging
+
     level = logging.WARNING if args.command == "demo" else logging.INFO
     configure_logging(level, getattr(args, "log_format", "text"))
-
     if args.command == "demo":
         from northstar.demo import run_demo
 
         return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from collector.wal import WalError
     from northstar.runner import serve_forever
 
     try:
@@ -84,6 +101,8 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
     """Settings from parsed flags; secrets not given are generated once and printed."""
+    from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+
     cluster = _cluster(args.cluster, args.clickhouse_dsn)
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +136,59 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
 def _cluster(name: str | None, dsn: str | None) -> str | None:
     if not name:
         return None
+    from collector.storage.clickhouse import is_embedded
+    from collector.storage.cluster import validate_cluster_name
+
     if not dsn or is_embedded(dsn):
         raise ValueError("--cluster needs a ClickHouse server DSN (http:// or https://)")
     return validate_cluster_name(name)
+
+
+def _add_experiment_commands(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=os.environ.get("NORTHSTAR_URL", _DEFAULT_URL),
+                        help=f"collector URL (default {_DEFAULT_URL} or $NORTHSTAR_URL)")
+    parser.add_argument("--secret", help="admin secret (default $NORTHSTAR_ADMIN_SECRET, "
+                        "else ./northstar-data/admin_secret)")
+    commands = parser.add_subparsers(dest="experiments_command", required=True)
+    results = commands.add_parser("results", help="print an experiment's results")
+    results.add_argument("key", help="experiment key")
+    results.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    commands.add_parser("list", help="list experiments")
+    apply = commands.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
+    apply.add_argument("file", type=Path, help="a list of definitions, or {\"experiments\": [...]}")
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    """`experiments …`: one line on stderr and exit code 1 for any API or file error."""
+    from experiments.apply import ApplyError, apply_definitions, load_definitions
+    from experiments.report import render_table
+    from northstar.admin_client import AdminClient, ApiError
+
+    try:
+        api = AdminClient(args.url, args.secret or _default_secret())
+        if args.experiments_command == "results":
+            document = api.results(args.key)
+            print(json.dumps(document, indent=2) if args.json else render_table(document))
+        elif args.experiments_command == "apply":
+            print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
+        else:
+            for definition in api.list_experiments():
+                variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])
+                print(f"{definition['key']}\t{definition.get('status') or 'draft'}\t{definition['conversion_event']}"
+                      f"\t{variants}")
+    except (ApiError, ApplyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _default_secret() -> str:
+    from northstar.admin_client import ApiError
+
+    secret = os.environ.get("NORTHSTAR_ADMIN_SECRET")
+    if secret:
+        return secret
+    path = Path("northstar-data") / "admin_secret"
+    if path.exists():
+        return path.read_text().strip()
+    raise ApiError("no admin secret: pass --secret or set NORTHSTAR_ADMIN_SECRET")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sdk
-from collector.admin_client import AdminClient
 from collector.settings import CollectorSettings, default_clickhouse_dsn
 from experiments.report import render_table
-from northstar.process import free_port
+from northstar.admin_client import AdminClient
+from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
 __all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "REVENUE_METRIC"]

@@ -9,7 +9,7 @@ import time
 import uvicorn
 
 from collector.settings import CollectorSettings
-from northstar.server import build_app
+from northstar.web.app import build_app
 
 __all__ = ["serve_forever", "BackgroundServer"]
 

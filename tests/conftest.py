@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """ClickHouse access: the one client factory, the schema and every statement that writes."""
 
 from collector.storage.clickhouse import connect
-from collector.storage.definitions import DefinitionStore, StoredDefinition
+from collector.storage.documents import DefinitionStore, StoredDefinition
 from collector.storage.events import encode_rows, insert_rows
 from collector.storage.schema import migrate
 

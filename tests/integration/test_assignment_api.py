@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import sdk
-from collector.admin_client import AdminClient, ApiError
-from experiments.cli import main as experiments_cli
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient, ApiError
+from northstar.cli import main as northstar_cli
 
 EVALUATION = json.loads((Path(__file__).parents[1] / "vectors" / "assignment.json").read_text())["evaluation"]
 AB = [{"key": "control", "weight": 0.5}, {"key": "treatment", "weight": 0.5}]
@@ -172,16 +172,16 @@ def test_apply_a_file_twice_changes_nothing_the_second_time(
         _definition(f"{prefix}-one", status="running", targeting={"attribute": "plan", "op": "equals", "value": "pro"}),
         _definition(f"{prefix}-two", hypothesis="a shorter form converts better"),
     ]}))
-    arguments = ["--url", collector.url, "--secret", collector.admin_secret]
-    assert experiments_cli([*arguments, "apply", str(path)]) == 0
+    arguments = ["experiments", "--url", collector.url, "--secret", collector.admin_secret]
+    assert northstar_cli([*arguments, "apply", str(path)]) == 0
     assert capsys.readouterr().out.split() == ["created", f"{prefix}-one", "v1", "running",
                                                "created", f"{prefix}-two", "v1", "draft"]
-    assert experiments_cli([*arguments, "apply", str(path)]) == 0
+    assert northstar_cli([*arguments, "apply", str(path)]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["unchanged", "unchanged"]
     path.write_text(json.dumps([_definition(f"{prefix}-bad", coverage=3)]))
-    assert experiments_cli([*arguments, "apply", str(path)]) == 1
+    assert northstar_cli([*arguments, "apply", str(path)]) == 1
     assert "coverage" in capsys.readouterr().err
-    assert experiments_cli([*arguments, "list"]) == 0
+    assert northstar_cli([*arguments, "list"]) == 0
     assert f"{prefix}-one\trunning" in capsys.readouterr().out
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL")
 CLUSTER = os.environ.get("NORTHSTAR_TEST_CLUSTER")

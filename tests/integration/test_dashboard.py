@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from collector.admin_client import AdminClient
 from experiments.formatting import format_interval, format_p, format_values
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 pytestmark = pytest.mark.browser
 

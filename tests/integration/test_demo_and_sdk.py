@@ -9,13 +9,13 @@ import sys
 import uuid
 
 import sdk
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 def test_demo_prints_results_for_every_event_it_sent() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "collector", "demo", "--users", "600", "--seed", "3"],
+        [sys.executable, "-m", "northstar", "demo", "--users", "600", "--seed", "3"],
         capture_output=True, text=True, timeout=180,
     )
     assert completed.returncode == 0, completed.stderr

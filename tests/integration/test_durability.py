@@ -11,7 +11,6 @@ import uuid
 
 import httpx
 
-from collector.admin_client import AdminClient
 from collector.dead_letter import DeadLetters
 from collector.storage import connect
 from collector.wal import WriteAheadLog
@@ -19,7 +18,8 @@ from collector.wal.records import HEADER_SIZE
 from collector.wal.segments import segment_path
 from collector.wire import decode_batch, received_now
 from collector.writer import EventWriter, log_record
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 class _Sender:

@@ -14,8 +14,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from collector.admin_client import AdminClient, ApiError
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient, ApiError
 
 START = datetime(2026, 4, 1, tzinfo=timezone.utc)
 VARIANTS = ("control", "treatment")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from statsmodels.stats.proportion import proportions_ztest
 
-from collector.admin_client import AdminClient, ApiError
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient, ApiError
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -132,7 +132,7 @@ def test_cli_prints_a_table_or_json_and_one_line_errors(collector: CollectorProc
     key = f"cli-{uuid.uuid4().hex[:8]}"
     api.save_experiment({"key": key, "conversion_event": "Bought",
                          "variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}]})
-    base = [sys.executable, "-m", "experiments", "--url", collector.url, "--secret", collector.admin_secret]
+    base = [sys.executable, "-m", "northstar", "experiments", "--url", collector.url, "--secret", collector.admin_secret]
 
     table = subprocess.run([*base, "results", key], capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
@@ -146,7 +146,7 @@ def test_cli_prints_a_table_or_json_and_one_line_errors(collector: CollectorProc
     assert missing.stderr.strip().count("\n") == 0 and "404" in missing.stderr
 
     unreachable = subprocess.run(
-        [sys.executable, "-m", "experiments", "--url", "http://127.0.0.1:9", "--secret", "x", "results", key],
+        [sys.executable, "-m", "northstar", "experiments", "--url", "http://127.0.0.1:9", "--secret", "x", "results", key],
         capture_output=True, text=True, timeout=60,
     )
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr

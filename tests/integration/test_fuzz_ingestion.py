@@ -10,8 +10,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 ENDPOINTS = ["/v1/batch", "/v1/track", "/v1/identify", "/v1/alias", "/v1/group", "/batch/", "/capture/", "/i/v0/e/"]
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 def _unique(prefix: str) -> str:

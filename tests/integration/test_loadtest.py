@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from collector.admin_client import AdminClient
 from loadtests.run import audit_stored
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 REPOSITORY = Path(__file__).absolute().parents[2]
 

@@ -8,8 +8,8 @@ import uuid
 import posthog
 import segment.analytics as segment_analytics
 
-from collector.admin_client import AdminClient
-from northstar.process import CollectorProcess
+from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 def test_segment_analytics_python_delivers(collector: CollectorProcess, api: AdminClient) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11
-PACKAGE = "experiments.dashboard"
+PACKAGE = "northstar.web.dashboard"
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
 
 

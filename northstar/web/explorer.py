@@ -8,14 +8,13 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from collector.auth import require_secret
 from collector.json_errors import UNREADABLE_JSON
-from collector.request_body import read_limited
-from collector.responses import error_response, json_response
 from collector.storage.clickhouse import Client, per_thread
 from collector.storage.events import count_events, recent_events, stored_copies
+from northstar.web.auth import ApiRoute, Credential
+from northstar.web.bodies import read_limited
+from northstar.web.responses import error_response, json_response
 
 __all__ = ["explorer_routes"]
 
@@ -28,7 +27,7 @@ class _VerifyRequest(msgspec.Struct):
     message_ids: list[str]
 
 
-def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Route]:
+def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
     """`GET /v1/events?event=&type=&user_id=&limit=`: latest matching events and their total."""
     client = per_thread(connect)
 
@@ -39,7 +38,6 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
             "events": events,
         }
 
-    @require_secret(admin_secret)
     async def events(request: Request) -> Response:
         params = request.query_params
         limit_text = params.get("limit", "100")
@@ -49,7 +47,6 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
         document = await run_in_threadpool(query, filters, int(limit_text))
         return json_response(document)
 
-    @require_secret(admin_secret)
     async def verify(request: Request) -> Response:
         try:
             message_ids = msgspec.json.decode(await read_limited(request, _MAX_VERIFY_BYTES), type=_VerifyRequest).message_ids
@@ -69,6 +66,6 @@ def explorer_routes(connect: Callable[[], Client], admin_secret: str) -> list[Ro
         )
 
     return [
-        Route("/v1/events", events, methods=["GET"]),
-        Route("/v1/events/verify", verify, methods=["POST"]),
+        ApiRoute("/v1/events", ("GET",), events, Credential.ADMIN_SECRET),
+        ApiRoute("/v1/events/verify", ("POST",), verify, Credential.ADMIN_SECRET),
     ]

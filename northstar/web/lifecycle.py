@@ -9,14 +9,12 @@ import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from collector.auth import Handler, require_secret
 from collector.json_errors import UNREADABLE_JSON
-from collector.request_body import read_limited
-from collector.responses import error_response, field_error_response, json_response
-from experiments.definitions import DefinitionError
-from experiments.service import ExperimentService, Saved, UnknownExperiment
+from experiments.service import ExperimentService, Saved
+from northstar.web.auth import ApiRoute, Credential, Handler
+from northstar.web.bodies import read_limited
+from northstar.web.responses import error_response, json_response
 
 __all__ = ["lifecycle_routes", "saved_response"]
 
@@ -37,15 +35,13 @@ def saved_response(saved: Saved) -> Response:
     })
 
 
-def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Route]:
+def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
     def change(operation: Callable[[str], Saved]) -> Handler:
-        @require_secret(admin_secret)
         async def changed(request: Request) -> Response:
             return await _apply(operation, request.path_params["key"])
 
         return changed
 
-    @require_secret(admin_secret)
     async def new_phase(request: Request) -> Response:
         body = await read_limited(request, _MAX_PHASE_BYTES)
         try:
@@ -54,12 +50,8 @@ def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Rout
             return error_response(400, f"body: {error}")
         return await _apply(partial(service.new_phase, salt=phase.salt), request.path_params["key"])
 
-    @require_secret(admin_secret)
     async def history(request: Request) -> Response:
-        try:
-            versions = await run_in_threadpool(service.history, request.path_params["key"])
-        except UnknownExperiment as error:
-            return error_response(404, f"no experiment {error.args[0]!r}")
+        versions = await run_in_threadpool(service.history, request.path_params["key"])
         return json_response({
             "key": request.path_params["key"],
             "versions": [
@@ -69,19 +61,15 @@ def lifecycle_routes(service: ExperimentService, admin_secret: str) -> list[Rout
             ],
         })
 
+    admin = Credential.ADMIN_SECRET
     return [
-        Route("/v1/experiments/{key}/start", change(service.start), methods=["POST"]),
-        Route("/v1/experiments/{key}/stop", change(service.stop), methods=["POST"]),
-        Route("/v1/experiments/{key}/phases", new_phase, methods=["POST"]),
-        Route("/v1/experiments/{key}/history", history, methods=["GET"]),
+        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin),
+        ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin),
+        ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin),
+        ApiRoute("/v1/experiments/{key}/history", ("GET",), history, admin),
     ]
 
 
 async def _apply(operation: Callable[[str], Saved], key: str) -> Response:
-    try:
-        saved = await run_in_threadpool(operation, key)
-    except UnknownExperiment as error:
-        return error_response(404, f"no experiment {error.args[0]!r}")
-    except DefinitionError as error:
-        return field_error_response(error.field, str(error))
+    saved = await run_in_threadpool(operation, key)
     return saved_response(saved)

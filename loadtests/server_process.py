@@ -1,6 +1,7 @@
 """The server as a child process: for tests, load tests and benchmarks that talk HTTP to it.
 
-Imports nothing of the server itself, so tools that start one stay light.
+Imports nothing of the server itself, so tools that start one stay light. A test and
+benchmark helper: it is not part of the product's runtime.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +16,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from northstar.ports import free_port
+
 __all__ = ["CollectorProcess", "free_port"]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (the usual bind-to-0 probe)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 class CollectorProcess:
-    """`python -m collector serve` on 127.0.0.1 with a data directory and fixed secrets."""
+    """`python -m northstar serve` on 127.0.0.1 with a data directory and fixed secrets."""
 
     def __init__(
         self,
@@ -58,7 +53,7 @@ class CollectorProcess:
     def start(self, timeout: float = 60.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "collector", "serve",
+            sys.executable, "-m", "northstar", "serve",
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
             # `=` form: a generated secret may start with "-", which argparse would take for a flag.

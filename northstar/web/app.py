@@ -10,28 +10,26 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 
 from collector.dead_letter import DeadLetters
-from collector.explorer import explorer_routes
-from collector.ingestion import ingestion_routes
-from collector.metrics import CollectorMetrics
-from collector.operations import operations_routes
-from collector.request_body import PayloadTooLarge
-from collector.responses import error_response
 from collector.settings import CollectorSettings
 from collector.storage import connect
+from collector.telemetry import CollectorMetrics
 from collector.wal import WriteAheadLog
 from collector.writer import EventWriter
-from experiments.dashboard import dashboard_routes
 from experiments.evaluation import Evaluation
-from experiments.lifecycle_routes import lifecycle_routes
 from experiments.metric_catalog import MetricCatalog
-from experiments.metric_routes import metric_routes
-from experiments.routes import experiment_routes
-from experiments.sdk_routes import sdk_routes
 from experiments.service import ExperimentService
+from northstar.web.auth import ApiRoute, Guards
+from northstar.web.dashboard.routes import dashboard_routes, wrong_token_page
+from northstar.web.errors import EXCEPTION_HANDLERS
+from northstar.web.experiments import experiment_routes
+from northstar.web.explorer import explorer_routes
+from northstar.web.ingestion import ingestion_routes
+from northstar.web.lifecycle import lifecycle_routes
+from northstar.web.metrics import metric_routes
+from northstar.web.operations import operations_routes
+from northstar.web.sdk import sdk_routes
 
 __all__ = ["build_app"]
 
@@ -41,7 +39,10 @@ _SCHEMA_WAIT_SECONDS = 5.0
 
 
 def build_app(settings: CollectorSettings) -> Starlette:
-    """Compose every route over one store; the writer creates the schema on start."""
+    """Compose every route over one store; the writer creates the schema on start.
+
+    `app.state.api_routes` lists every route with the credential it needs.
+    """
     connect_store = partial(connect, settings.clickhouse_dsn)
     wal = WriteAheadLog.open(
         settings.wal_dir, max_backlog_bytes=settings.wal_max_backlog_bytes, fsync=settings.fsync
@@ -59,6 +60,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     metrics.watch_writer(writer.counters)
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
+    guards = Guards(settings.write_keys, settings.admin_secret, wrong_token_page)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,19 +75,20 @@ def build_app(settings: CollectorSettings) -> Starlette:
         yield
         writer.stop()
 
-    routes = [
+    api_routes: list[ApiRoute] = [
         *ingestion_routes(settings, writer, metrics),  # first: Starlette tries routes in order
         *operations_routes(settings, writer, metrics, connect_store),
-        *explorer_routes(connect_store, settings.admin_secret),
-        *experiment_routes(experiments, settings.admin_secret, evaluation),
-        *metric_routes(evaluation.catalog, settings.admin_secret),
-        *dashboard_routes(evaluation, settings.admin_secret),
-        *lifecycle_routes(experiments, settings.admin_secret),
-        *sdk_routes(experiments, settings.write_keys, writer.accept),
+        *explorer_routes(connect_store),
+        *experiment_routes(experiments, evaluation),
+        *metric_routes(evaluation.catalog),
+        *dashboard_routes(evaluation, guards.dashboard),
+        *lifecycle_routes(experiments),
+        *sdk_routes(experiments, writer.accept),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={PayloadTooLarge: _too_large})
-
-
-async def _too_large(request: Request, error: Exception) -> Response:
-    """Every route reads its body with a limit (`read_limited`); past it, a 413."""
-    return error_response(413, str(error))
+    app = Starlette(
+        routes=[guards.route(route) for route in api_routes],
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.api_routes = tuple(api_routes)
+    return app

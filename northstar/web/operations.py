@@ -8,14 +8,13 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from collector.auth import require_secret
-from collector.metrics import CONTENT_TYPE, CollectorMetrics
-from collector.responses import json_response
 from collector.settings import CollectorSettings
 from collector.storage.clickhouse import Client, per_thread
+from collector.telemetry import CONTENT_TYPE, CollectorMetrics
 from collector.writer import EventWriter
+from northstar.web.auth import ApiRoute, Credential
+from northstar.web.responses import json_response
 
 __all__ = ["operations_routes"]
 
@@ -25,7 +24,7 @@ def operations_routes(
     writer: EventWriter,
     metrics: CollectorMetrics,
     connect: Callable[[], Client],
-) -> list[Route]:
+) -> list[ApiRoute]:
     client = per_thread(connect)
 
     async def health(request: Request) -> Response:
@@ -54,7 +53,6 @@ def operations_routes(
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    @require_secret(settings.admin_secret)
     async def status(request: Request) -> Response:
         counters = writer.counters()
         return json_response(
@@ -70,8 +68,8 @@ def operations_routes(
         )
 
     return [
-        Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", prometheus, methods=["GET"]),
-        Route("/v1/status", status, methods=["GET"]),
+        ApiRoute("/health", ("GET",), health, Credential.PUBLIC),
+        ApiRoute("/ready", ("GET",), ready, Credential.PUBLIC),
+        ApiRoute("/metrics", ("GET",), prometheus, Credential.PUBLIC),
+        ApiRoute("/v1/status", ("GET",), status, Credential.ADMIN_SECRET),
     ]

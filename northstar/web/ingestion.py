@@ -9,14 +9,10 @@ from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from collector.auth import basic_auth_username
-from collector.metrics import CollectorMetrics
 from collector.posthog import decode_capture
-from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
-from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
+from collector.telemetry import CollectorMetrics
 from collector.wal import WalError, WalFull
 from collector.wire import (
     DecodedBatch,
@@ -26,6 +22,9 @@ from collector.wire import (
     received_now,
 )
 from collector.writer import EventWriter
+from northstar.web.auth import ApiRoute, Credential, Handler, basic_auth_username
+from northstar.web.bodies import PayloadTooLarge, UnreadableBody, read_body
+from northstar.web.responses import error_response, json_response
 from sdk.wire import MESSAGE_KINDS
 
 __all__ = ["ingestion_routes"]
@@ -39,11 +38,11 @@ Decoder = Callable[[bytes, datetime], DecodedBatch]
 
 def ingestion_routes(
     settings: CollectorSettings, writer: EventWriter, metrics: CollectorMetrics
-) -> list[Route]:
+) -> list[ApiRoute]:
     """Routes that accept events; every event is validated and handed to `writer`."""
     limits = settings.limits
 
-    def endpoint(decode: Decoder, api: str) -> Callable[[Request], object]:
+    def endpoint(decode: Decoder, api: str) -> Handler:
         latency = metrics.request_seconds.labels(api)
 
         async def receive(request: Request) -> Response:
@@ -103,16 +102,17 @@ def ingestion_routes(
     def posthog(body: bytes, received_at: datetime) -> DecodedBatch:
         return decode_capture(body, received_at, limits.max_event_bytes)
 
+    credential = Credential.EVENT_WRITE_KEY
     routes = [
-        Route("/v1/batch", endpoint(batch, "segment"), methods=["POST"]),
-        Route("/v1/import", endpoint(batch, "segment"), methods=["POST"]),
+        ApiRoute("/v1/batch", ("POST",), endpoint(batch, "segment"), credential),
+        ApiRoute("/v1/import", ("POST",), endpoint(batch, "segment"), credential),
     ]
     routes += [
-        Route(path, endpoint(posthog, "posthog"), methods=["POST"])
+        ApiRoute(path, ("POST",), endpoint(posthog, "posthog"), credential)
         for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/")
     ]
     routes += [
-        Route(f"/v1/{message_type}", endpoint(single(message_type), "segment"), methods=["POST"])
+        ApiRoute(f"/v1/{message_type}", ("POST",), endpoint(single(message_type), "segment"), credential)
         for message_type in MESSAGE_KINDS
     ]
     return routes

@@ -12,13 +12,6 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from experiments.dashboard.charts import (
-    PALETTE,
-    ForestRow,
-    exposure_chart,
-    forest_chart,
-    lift_chart,
-)
 from experiments.formatting import (
     format_interval,
     format_p,
@@ -27,6 +20,13 @@ from experiments.formatting import (
     format_values,
 )
 from experiments.report import ROLE_TITLES, guardrail_warnings
+from northstar.web.dashboard.charts import (
+    PALETTE,
+    ForestRow,
+    exposure_chart,
+    forest_chart,
+    lift_chart,
+)
 
 __all__ = ["login_page", "list_page", "results_page"]
 

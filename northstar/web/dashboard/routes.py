@@ -1,0 +1,69 @@
+"""Dashboard routes: experiment list and results pages, behind the dashboard session.
+
+Signing in (the login form, or `?token=<admin secret>` on any page) starts the session
+(`northstar.web.auth.DashboardSession`); a bearer header works too. Without either, pages
+redirect to the login form and show no data.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from urllib.parse import parse_qs
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from experiments.evaluation import Evaluation
+from experiments.report import result_document
+from northstar.web.auth import ApiRoute, Credential, DashboardSession
+from northstar.web.bodies import read_limited
+from northstar.web.dashboard.pages import list_page, login_page, results_page
+
+__all__ = ["dashboard_routes", "wrong_token_page"]
+
+_STYLESHEET = (files(__package__) / "dashboard.css").read_bytes()
+"""Read through importlib.resources, like the page template: it works from any install."""
+_MAX_LOGIN_BYTES = 4096
+
+
+def wrong_token_page() -> str:
+    """The page for a `?token=` that is not the admin secret."""
+    return login_page("Wrong token.")
+
+
+def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[ApiRoute]:
+    async def login_form(request: Request) -> Response:
+        return HTMLResponse(login_page())
+
+    async def login(request: Request) -> Response:
+        body = (await read_limited(request, _MAX_LOGIN_BYTES)).decode(errors="replace")
+        secret = parse_qs(body).get("secret", [""])[0]
+        if not session.is_secret(secret):
+            return HTMLResponse(login_page("That is not the admin secret."), 401)
+        return session.start(RedirectResponse("/dashboard", 303))
+
+    async def logout(request: Request) -> Response:
+        return session.end(RedirectResponse("/dashboard/login", 303))
+
+    async def experiments(request: Request) -> Response:
+        definitions = await run_in_threadpool(evaluation.experiments.list)
+        return HTMLResponse(list_page([msgspec.to_builtins(d) for d in definitions]))
+
+    async def results(request: Request) -> Response:
+        result = await run_in_threadpool(evaluation.result, request.path_params["key"])
+        return HTMLResponse(results_page(result_document(result)))
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(_STYLESHEET, media_type="text/css")
+
+    public, signed_in = Credential.PUBLIC, Credential.DASHBOARD_SESSION
+    return [
+        ApiRoute("/dashboard/login", ("GET",), login_form, public),
+        ApiRoute("/dashboard/login", ("POST",), login, public),
+        ApiRoute("/dashboard/logout", ("POST",), logout, public),
+        ApiRoute("/dashboard/static/dashboard.css", ("GET",), stylesheet, public),
+        ApiRoute("/dashboard", ("GET",), experiments, signed_in),
+        ApiRoute("/dashboard/experiments/{key}", ("GET",), results, signed_in),
+    ]

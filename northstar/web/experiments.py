@@ -1,0 +1,62 @@
+"""HTTP routes for experiment management and results; every one needs the admin secret."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from experiments.definitions import DefinitionError, parse_definition
+from experiments.evaluation import Evaluation
+from experiments.report import result_document
+from experiments.service import ExperimentService
+from northstar.web.auth import ApiRoute, Credential
+from northstar.web.bodies import read_limited
+from northstar.web.lifecycle import saved_response
+from northstar.web.responses import error_response, json_response
+
+__all__ = ["experiment_routes"]
+
+_MAX_DEFINITION_BYTES = 256 * 1024
+
+
+def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> list[ApiRoute]:
+    async def list_experiments(request: Request) -> Response:
+        definitions = await run_in_threadpool(service.list)
+        return json_response({"experiments": [msgspec.to_builtins(d) for d in definitions]})
+
+    async def get_experiment(request: Request) -> Response:
+        definition = await run_in_threadpool(service.get, request.path_params["key"])
+        return json_response(msgspec.to_builtins(definition))
+
+    async def put_experiment(request: Request) -> Response:
+        body = await read_limited(request, _MAX_DEFINITION_BYTES)
+        new_phase = request.query_params.get("new_phase", "").lower() in ("1", "true")
+        definition = parse_definition(body)
+        if definition.key != request.path_params["key"]:
+            raise DefinitionError("key", "must match the URL")
+        await run_in_threadpool(evaluation.check_metrics, definition)
+        saved = await run_in_threadpool(partial(service.save, definition, new_phase=new_phase))
+        return saved_response(saved)
+
+    async def results(request: Request) -> Response:
+        alpha_text = request.query_params.get("alpha")
+        try:
+            alpha = None if alpha_text is None else float(alpha_text)
+        except ValueError:
+            alpha = -1.0
+        if alpha is not None and not 0.0 < alpha < 0.5:
+            return error_response(400, "alpha: must be a number between 0 and 0.5")
+        result = await run_in_threadpool(evaluation.result, request.path_params["key"], alpha)
+        return json_response(result_document(result))
+
+    admin = Credential.ADMIN_SECRET
+    return [
+        ApiRoute("/v1/experiments", ("GET",), list_experiments, admin),
+        ApiRoute("/v1/experiments/{key}", ("GET",), get_experiment, admin),
+        ApiRoute("/v1/experiments/{key}", ("PUT",), put_experiment, admin),
+        ApiRoute("/v1/experiments/{key}/results", ("GET",), results, admin),
+    ]

@@ -1,0 +1,92 @@
+"""Routes SDKs call with the write key: the running definitions, and assignment for non-Python clients.
+
+`GET /v1/sdk/definitions` answers the current `experiments.sdk_documents` snapshot with its
+strong ETag, and 304 to a matching `If-None-Match`. `POST /v1/assign` evaluates with the
+SDK's own code (`sdk.experiments`), so its answers are the SDK's; with `"log_exposures": true`
+it also logs the `Experiment Viewed` events a client would send (`exposure_message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collector.events import SegmentMessage
+from collector.json_errors import UNREADABLE_JSON
+from collector.wal import WalError
+from experiments.sdk_documents import SdkSnapshots, exposure_message
+from experiments.service import ExperimentService
+from northstar.web.auth import ApiRoute, Credential
+from northstar.web.bodies import read_limited
+from northstar.web.responses import error_response, json_response
+from sdk.experiments import unknown
+
+__all__ = ["sdk_routes", "AssignRequest"]
+
+_MAX_ASSIGN_BYTES = 64 * 1024
+
+
+class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`experiments` None: every running experiment."""
+
+    unit_id: str
+    attributes: dict[str, Any] = {}
+    experiments: list[str] | None = None
+    log_exposures: bool = False
+
+
+LogEvents = Callable[[list[SegmentMessage]], Awaitable[None]]
+
+
+def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRoute]:
+    """`log_events` makes events durable the way ingestion does (it may raise WalError)."""
+    snapshots = SdkSnapshots(service)
+
+    async def definitions(request: Request) -> Response:
+        published = await run_in_threadpool(snapshots.current)
+        headers = {"ETag": published.etag, "Cache-Control": "no-cache"}
+        if _etags(request.headers.get("if-none-match", "")) & {published.etag, "*"}:
+            return Response(status_code=304, headers=headers)
+        return Response(published.body, headers=headers, media_type="application/json")
+
+    async def assign(request: Request) -> Response:
+        body = await read_limited(request, _MAX_ASSIGN_BYTES)
+        try:
+            wanted = msgspec.json.decode(body, type=AssignRequest)
+        except UNREADABLE_JSON as error:
+            return error_response(400, str(error))
+        published = await run_in_threadpool(snapshots.current)
+        keys = published.running if wanted.experiments is None else wanted.experiments
+        assignments, exposures = {}, []
+        for key in keys:
+            experiment = published.compiled.get(key)
+            assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
+            assignments[key] = {
+                "variant": assignment.variant, "payload": assignment.payload,
+                "in_experiment": assignment.in_experiment, "reason": assignment.reason,
+            }
+            if experiment is not None and assignment.reason == "assigned":
+                exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant))
+        document: dict[str, Any] = {"unit_id": wanted.unit_id, "assignments": assignments}
+        if wanted.log_exposures:
+            try:
+                await log_events(exposures)
+                document["exposures_logged"] = len(exposures)
+            except WalError:  # over budget, or the disk refused the write
+                document["exposures_logged"] = 0  # the assignment still stands; log them yourself
+        return json_response(document)
+
+    return [
+        ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.WRITE_KEY),
+        ApiRoute("/v1/assign", ("POST",), assign, Credential.WRITE_KEY),
+    ]
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compare equal, as RFC 9110 says for 304)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
