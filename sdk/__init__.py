@@ -13,6 +13,9 @@ refreshes in the background; the first in-experiment call per unit and variant t
 
 The default client reads NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST when `configure` was not
 called; with no write key at all its calls are no-ops (one warning is logged).
+
+The package owns the wire vocabulary (`sdk.wire`) and the assignment hash (`sdk.assignment`)
+that the collector and the analysis import. May import: the standard library only.
 """
 
 from __future__ import annotations
