@@ -68,12 +68,39 @@ def test_experiments_import_nothing_of_the_edge() -> None:
     assert offenders("experiments", ("northstar", "loadtests", "tests")) == []
 
 
-def test_statistics_load_no_other_module_of_ours() -> None:
+@pytest.mark.parametrize("package", ["sdk", "collector", "experiments", "northstar"])
+def test_the_product_imports_no_test_or_benchmark_helper(package: str) -> None:
+    assert offenders(package, ("loadtests", "tests")) == []
+
+
+def modules_of_ours_loaded_by(module: str) -> list[str]:
+    """What `import <module>` loads of ours, in a fresh interpreter."""
     probe = (
-        "import sys, experiments.stats\n"
+        f"import sys, {module}\n"
         f"ours = {OURS!r}\n"
         "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in ours)))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
-    modules = loaded.stdout.split()
+    return loaded.stdout.split()
+
+
+def test_statistics_load_no_other_module_of_ours() -> None:
+    modules = modules_of_ours_loaded_by("experiments.stats")
     assert [m for m in modules if m != "experiments" and not m.startswith("experiments.stats")] == []
+
+
+@pytest.mark.parametrize("package", ["collector", "experiments", "northstar"])
+def test_package_init_files_load_nothing_else(package: str) -> None:
+    assert modules_of_ours_loaded_by(package) == [package]
+
+
+def test_the_command_line_loads_no_server_or_statistics_code_before_a_command_runs() -> None:
+    probe = (
+        "import sys, contextlib, io, northstar.cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    northstar.cli.main(['experiments', '--help'])\n"
+        "heavy = ('scipy', 'numpy', 'starlette', 'uvicorn', 'clickhouse_connect', 'chdb', 'msgspec')\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.split() == []
