@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT"]
+__all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT", "UnitId"]
 
 EXPOSURE_EVENT = "Experiment Viewed"
 """Segment's spec event for an experiment exposure, with experiment_id/variation_id properties."""
@@ -21,6 +21,9 @@ _MAX_ID_LENGTH = 512
 _MAX_NAME_LENGTH = 512
 _Id = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
 _Name = Annotated[str, msgspec.Meta(max_length=_MAX_NAME_LENGTH)]
+UnitId = Annotated[str, msgspec.Meta(max_length=_MAX_ID_LENGTH)]
+"""A user or anonymous id given on its own (not in a message): no longer than ingestion
+accepts in `userId`/`anonymousId`, so what a route logs under it ingestion would take too."""
 
 
 class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):

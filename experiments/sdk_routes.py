@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.auth import basic_auth_username
-from collector.events import EXPOSURE_EVENT, SegmentMessage
+from collector.events import EXPOSURE_EVENT, SegmentMessage, UnitId
 from collector.json_errors import UNREADABLE_JSON
 from collector.request_body import read_limited
 from collector.responses import error_response, json_response
@@ -48,7 +48,7 @@ _ASSIGN_CONTEXT = msgspec.Raw(b'{"library":{"name":"northstar-assign"}}')
 class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`experiments` None: every running experiment."""
 
-    unit_id: str
+    unit_id: UnitId
     attributes: dict[str, Any] = {}
     experiments: list[str] | None = None
     log_exposures: bool = False
