@@ -22,6 +22,7 @@ from collector.wire import (
     Rejection,
     check_event_size,
     complete_message,
+    decode_body,
 )
 
 __all__ = ["decode_capture"]
@@ -67,7 +68,7 @@ _special_decoder = msgspec.json.Decoder(_Special)
 def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> DecodedBatch:
     """Decode a PostHog body: a batch envelope, a list of events, or a single event."""
     try:
-        decoded = _body_decoder.decode(body)
+        decoded, body = decode_body(_body_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):

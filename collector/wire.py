@@ -10,6 +10,7 @@ the message is inserted (schema migration 3), so the event loop spends no time o
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ __all__ = [
     "check_event_size",
     "Arrival",
     "received_now",
+    "decode_body",
 ]
 
 
@@ -120,10 +122,42 @@ def received_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# A \uD800-\uDFFF escape that is not half of a pair, and not itself escaped ("\\ud800" is text).
+_SURROGATE_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
+_REPLACEMENT_ESCAPE = rb"\ufffd"
+
+
+def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
+    escape = match[2]
+    return match[1] + (escape if len(escape) == 12 else _REPLACEMENT_ESCAPE)
+
+
+def decode_body(decoder: msgspec.json.Decoder, body: bytes) -> tuple[object, bytes]:
+    """`decoder.decode(body)` and the body decoded, which may differ from `body` in one way:
+    lone UTF-16 surrogate escapes replaced by U+FFFD's.
+
+    JavaScript strings may hold half of a surrogate pair (an emoji cut by slicing), which
+    `JSON.stringify` writes as `"\ud800"`; msgspec refuses it, and with it the whole body.
+    A browser encoding that string to UTF-8 (`TextEncoder`) writes U+FFFD instead, so that
+    is what the event keeps. `\ud800` and `\ufffd` are both six bytes: every offset in the
+    body stays where it was. Tried only once the body failed to decode, so well-formed
+    bodies cost nothing more. Raises what `decoder.decode` raises.
+    """
+    try:
+        return decoder.decode(body), body
+    except UNREADABLE_JSON:
+        repaired = _SURROGATE_ESCAPE.sub(_replace_lone_surrogate, body)
+        if repaired == body:
+            raise
+    return decoder.decode(repaired), repaired
+
+
 def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int) -> DecodedBatch:
     """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable."""
     try:
-        envelope = _batch_decoder.decode(body)
+        envelope, body = decode_body(_batch_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid batch: {error}") from None
     arrival = Arrival.of(received_at, envelope.sent_at, body)
@@ -158,7 +192,7 @@ def decode_single(
 ) -> DecodedBatch:
     """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
     try:
-        message = _message_decoder.decode(body)
+        message, body = decode_body(_message_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     write_key = message.write_key
