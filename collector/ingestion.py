@@ -17,7 +17,7 @@ from collector.posthog import decode_capture
 from collector.request_body import PayloadTooLarge, UnreadableBody, read_body
 from collector.responses import error_response, json_response
 from collector.settings import CollectorSettings
-from collector.wal import WalError, WalFull
+from collector.wal import RecordTooLarge, WalError, WalFull
 from collector.wire import (
     DecodedBatch,
     InvalidPayload,
@@ -76,6 +76,9 @@ def ingestion_routes(
                 lsn = writer.log(decoded.accepted)
                 del body, decoded  # not held while waiting for the fsync: see EventWriter.log
                 await writer.durable(lsn)
+            except RecordTooLarge as error:  # fits no budget however long the client waits
+                return refuse(413, "too_large", f"batch too large for the collector's log ({error}); "
+                                                "send fewer events per batch")
             except WalFull:
                 return refuse(503, "backpressure", "backlog over its disk budget; retry later",
                               {"Retry-After": _RETRY_AFTER})

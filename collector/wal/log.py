@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .appender import SegmentAppender
-from .errors import WalClosed, WalError, WalFull
+from .errors import RecordTooLarge, WalClosed, WalError, WalFull
 from .records import MAX_PAYLOAD_BYTES, Record, encode_header, record_size
 from .recovery import Recovered, recover
 from .segments import (
@@ -177,13 +177,15 @@ class WriteAheadLog:
         """Write `payload` to the log now and return its LSN; durable once `wait_durable(lsn)` returns.
 
         Raises WalFull (nothing written) when the backlog would exceed `max_backlog_bytes`,
-        WalClosed after `close` or an fsync failure, ValueError for an oversized payload.
+        WalClosed after `close` or an fsync failure, RecordTooLarge (a ValueError) for a payload
+        no record may hold: over the record limit, or over the whole budget.
         A caller cancelled before `wait_durable` returns may still see its record logged
         and delivered: it just was not acknowledged.
         """
         size = record_size(len(payload))
         if len(payload) > MAX_PAYLOAD_BYTES or size > self._settings.max_backlog_bytes:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds the WAL record limit")
+            limit = min(MAX_PAYLOAD_BYTES, self._settings.max_backlog_bytes - (size - len(payload)))
+            raise RecordTooLarge(f"its log record of {len(payload)} bytes is over the log's limit of {limit} bytes")
         with self._lock:
             self._ensure_appendable()
             if self._backlog_bytes + size > self._settings.max_backlog_bytes:
