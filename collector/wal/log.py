@@ -111,7 +111,8 @@ class WriteAheadLog:
         self._settings = settings
         self._lock_fd = lock_fd
         self._state = state
-        self._last_lsn = max(recovered.last_lsn, state.checkpointed_lsn, _claimed_last(state))
+        # LSNs acknowledged and then destroyed on disk are not handed out again.
+        self._last_lsn = max(recovered.last_lsn, state.checkpointed_lsn, _claimed_last(state), state.acknowledged_lsn)
         segments = recovered.segments or [
             Segment(self._last_lsn + 1, segment_path(directory, self._last_lsn + 1), 0)
         ]
@@ -152,7 +153,7 @@ class WriteAheadLog:
         lock_fd = _lock_directory(directory)
         try:
             state = _load_or_create_state(directory, fsync=fsync)
-            recovered = recover(directory, state.checkpointed_lsn, fsync=fsync)
+            recovered = recover(directory, state.checkpointed_lsn, state.acknowledged_lsn, fsync=fsync)
             settings = _Settings(segment_max_bytes, max_backlog_bytes, fsync)
             log = cls(directory, settings, lock_fd, state, recovered)
         except BaseException:
@@ -327,6 +328,9 @@ class WriteAheadLog:
                 segment.path.unlink()
 
     def _persist(self, state: WalState) -> None:
+        """Store `state`, with what is acknowledged by now: free, as the writer stores its
+        claims and checkpoints anyway (every flush interval under load)."""
+        state = state.with_acknowledged(self._durable_lsn)
         store_state(self._directory, state, fsync=self._settings.fsync)
         self._state = state
 
@@ -404,6 +408,11 @@ class WriteAheadLog:
             self._syncer.shutdown(wait=True)
         try:
             self._appender.close()
+            with self._consumer_lock:  # the writer thread may be storing a checkpoint
+                if self._durable_lsn > self._state.acknowledged_lsn:
+                    self._persist(self._state)
+        except OSError as error:
+            logger.warning("WAL %s: cannot record what was acknowledged at close: %s", self._directory, error)
         finally:
             os.close(self._lock_fd)
 
