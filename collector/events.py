@@ -32,8 +32,8 @@ class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
 
     Lengths are checked while decoding, so an oversized id fails with its JSON path.
     Logged as JSON with absent fields left out, which ClickHouse turns into an `events` row
-    (schema migration 3). `received_at` is set by the collector, whatever the client sent
-    there; payloads are the client's own JSON object bytes.
+    (schema migration 3). `received_at` and `client_timestamp` are set by the collector,
+    whatever the client sent there; payloads are the client's own JSON object bytes.
     """
 
     type: str | None = None
@@ -52,3 +52,6 @@ class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
     context: msgspec.Raw = EMPTY_OBJECT
     write_key: str | None = None
     received_at: datetime | None = None
+    client_timestamp: datetime | None = None
+    """Set by the collector only: the client's time of an event dated outside the window
+    (`collector.event_time`), which is then stored at its receive time."""

@@ -97,18 +97,23 @@ def ingestion_routes(
 
         return receive
 
+    live = settings.live_window
+
     def batch(body: bytes, received_at: datetime) -> DecodedBatch:
-        return decode_batch(body, received_at, limits.max_event_bytes)
+        return decode_batch(body, received_at, limits.max_event_bytes, live)
+
+    def backfill(body: bytes, received_at: datetime) -> DecodedBatch:
+        return decode_batch(body, received_at, limits.max_event_bytes, settings.import_window)
 
     def single(message_type: str) -> Decoder:
-        return lambda body, received_at: decode_single(body, message_type, received_at, limits.max_event_bytes)
+        return lambda body, received_at: decode_single(body, message_type, received_at, limits.max_event_bytes, live)
 
     def posthog(body: bytes, received_at: datetime) -> DecodedBatch:
-        return decode_capture(body, received_at, limits.max_event_bytes)
+        return decode_capture(body, received_at, limits.max_event_bytes, live)
 
     routes = [
         Route("/v1/batch", endpoint(batch, "segment"), methods=["POST"]),
-        Route("/v1/import", endpoint(batch, "segment"), methods=["POST"]),
+        Route("/v1/import", endpoint(backfill, "segment"), methods=["POST"]),
     ]
     routes += [
         Route(path, endpoint(posthog, "posthog"), methods=["POST"])
