@@ -13,7 +13,10 @@ from pathlib import Path
 import httpx
 
 from collector.admin_client import AdminClient
-from collector.storage import connect
+from collector.storage import connect, migrate
+from collector.storage.events import encode_rows, insert_rows
+from collector.storage.schema import MIGRATIONS
+from collector.wire import decode_batch
 from northstar.process import CollectorProcess
 
 _PARTS = "SELECT uniqExact(partition), count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active"
@@ -85,3 +88,23 @@ def test_import_stores_years_old_events_as_dated_and_refuses_others_by_index(
     # The same events on the live route: the old one too is stored at its receive time.
     live = _post(collector, "/v1/batch", {"batch": [dict(event, userId=f"{user}-live") for event in events]})
     assert live.json()["accepted"] == 2
+
+
+def test_the_view_stores_an_event_without_a_time_at_receipt_whatever_its_sent_at(tmp_path: Path) -> None:
+    received = datetime(2026, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
+    store = connect(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        migrate(store)
+        for statement in MIGRATIONS[-1].statements:  # every statement may run twice (a crash mid-migration)
+            store.command(statement)
+        body = json.dumps({"sentAt": (received + timedelta(hours=3)).isoformat(), "batch": [
+            {"type": "track", "event": "E", "userId": "no-time", "messageId": "no-time"},
+            {"type": "track", "event": "E", "userId": "no-time", "messageId": "ancient",
+             "timestamp": "0042-01-01T00:00:00Z"}]}).encode()
+        insert_rows(store, encode_rows(decode_batch(body, received, 32_000).accepted))
+        rows = store.query("SELECT message_id, toUnixTimestamp64Milli(timestamp), toUnixTimestamp64Milli(original_timestamp),"
+                           " client_timestamp FROM events ORDER BY message_id").result_rows
+    finally:
+        store.close()
+    at_receipt = round(received.timestamp() * 1000)
+    assert rows == [("ancient", at_receipt, at_receipt, "0042-01-01T00:00:00Z"), ("no-time", at_receipt, at_receipt, "")]
