@@ -9,7 +9,7 @@ import msgspec
 
 from sdk.wire import EXPOSURE_EVENT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MESSAGE_KINDS
 
-__all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT"]
+__all__ = ["SegmentMessage", "EXPOSURE_EVENT", "MESSAGE_TYPES", "EMPTY_OBJECT", "UnitId"]
 
 MESSAGE_TYPES = frozenset(MESSAGE_KINDS)
 
@@ -18,6 +18,9 @@ EMPTY_OBJECT = msgspec.Raw(b"{}")
 
 _Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)]
 _Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)]
+UnitId = _Id
+"""A user or anonymous id given on its own (not in a message): no longer than ingestion
+accepts in `userId`/`anonymousId`, so what a route logs under it ingestion would take too."""
 
 
 class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -26,8 +29,8 @@ class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
 
     Lengths are checked while decoding, so an oversized id fails with its JSON path.
     Logged as JSON with absent fields left out, which ClickHouse turns into an `events` row
-    (schema migration 3). `received_at` is set by the collector, whatever the client sent
-    there; payloads are the client's own JSON object bytes.
+    (schema migration 3). `received_at` and `client_timestamp` are set by the collector,
+    whatever the client sent there; payloads are the client's own JSON object bytes.
     """
 
     type: str | None = None
@@ -46,3 +49,6 @@ class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
     context: msgspec.Raw = EMPTY_OBJECT
     write_key: str | None = None
     received_at: datetime | None = None
+    client_timestamp: datetime | None = None
+    """Set by the collector only: the client's time of an event dated outside the window
+    (`collector.event_time`), which is then stored at its receive time."""

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import msgspec
 
+from collector.event_time import LIVE_WINDOW, EventTimeWindow
 from collector.events import SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 from collector.wire import (
@@ -22,6 +23,7 @@ from collector.wire import (
     Rejection,
     check_event_size,
     complete_message,
+    decode_body,
 )
 
 __all__ = ["decode_capture"]
@@ -64,10 +66,11 @@ _event_decoder = msgspec.json.Decoder(_Event)
 _special_decoder = msgspec.json.Decoder(_Special)
 
 
-def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> DecodedBatch:
+def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int,
+                   window: EventTimeWindow = LIVE_WINDOW) -> DecodedBatch:
     """Decode a PostHog body: a batch envelope, a list of events, or a single event."""
     try:
-        decoded = _body_decoder.decode(body)
+        decoded, body = decode_body(_body_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
     if isinstance(decoded, list):
@@ -75,7 +78,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int) -> 
     else:
         raws = [body] if decoded.batch is None else decoded.batch
         api_key, sent_at = decoded.api_key, decoded.sent_at
-    arrival = Arrival.of(received_at, sent_at, body)
+    arrival = Arrival.of(received_at, sent_at, body, window)
     accepted: list[SegmentMessage] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(raws):

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW, EventTimeWindow
 from sdk.wire import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 
 __all__ = ["CollectorSettings", "Limits", "load_or_create_secret"]
@@ -39,6 +40,10 @@ class CollectorSettings:
     max_concurrent_requests: int = 1024
     """Past this many requests in flight the server answers 503: memory stays bounded."""
     limits: Limits = field(default_factory=Limits)
+    live_window: EventTimeWindow = LIVE_WINDOW
+    """Event times the SDK routes store as sent; others are stored at their receive time."""
+    import_window: EventTimeWindow = IMPORT_WINDOW
+    """Event times `/v1/import` accepts; events dated outside are refused by index."""
 
     @property
     def wal_dir(self) -> Path:

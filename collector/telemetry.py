@@ -60,6 +60,10 @@ class CollectorMetrics:
             "northstar_requests_refused", "Whole requests refused, by reason.", ["reason"],
             registry=self.registry,
         )
+        self.requests_aborted = Counter(
+            "northstar_requests_aborted", "Requests whose client disconnected before sending all of it.",
+            registry=self.registry,
+        )
         self.request_seconds = Histogram(
             "northstar_request_seconds", "Ingestion request latency until acknowledged.", ["api"],
             buckets=_LATENCY_BUCKETS, registry=self.registry,

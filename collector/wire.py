@@ -10,6 +10,7 @@ the message is inserted (schema migration 3), so the event loop spends no time o
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from collector.event_time import LIVE_WINDOW, EventTimeWindow, as_utc, client_time_bounds
 from collector.events import EMPTY_OBJECT, EXPOSURE_EVENT, MESSAGE_TYPES, SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 
@@ -32,6 +34,7 @@ __all__ = [
     "check_event_size",
     "Arrival",
     "received_now",
+    "decode_body",
 ]
 
 
@@ -102,17 +105,23 @@ class Arrival:
     Made once per request, so per-event work stays small. `sent_at` is the body's own
     `sentAt` (None when absent), which ClickHouse uses to correct the device's clock skew;
     `utf8_checked` is True when the whole body is known to be valid UTF-8, so the JSON
-    payloads kept as raw bytes need no check of their own.
+    payloads kept as raw bytes need no check of their own. `earliest`/`latest` bound the
+    time of an event whose `sentAt` is the body's, for the route's `window`.
     """
 
     received_at: datetime
     sent_at: datetime | None = None
     utf8_checked: bool = True
+    window: EventTimeWindow = LIVE_WINDOW
+    earliest: datetime = datetime.min
+    latest: datetime = datetime.max
 
     @classmethod
-    def of(cls, received_at: datetime, sent_at: datetime | None, body: bytes | msgspec.Raw = b"") -> Arrival:
+    def of(cls, received_at: datetime, sent_at: datetime | None, body: bytes | msgspec.Raw = b"",
+           window: EventTimeWindow = LIVE_WINDOW) -> Arrival:
         """The arrival of a body the client stamped with `sent_at` (None when it did not)."""
-        return cls(received_at, sent_at, _is_utf8(body))
+        earliest, latest = client_time_bounds(window, received_at, sent_at)
+        return cls(received_at, sent_at, _is_utf8(body), window, earliest, latest)
 
 
 def received_now() -> datetime:
@@ -120,13 +129,48 @@ def received_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int) -> DecodedBatch:
-    """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable."""
+# A \uD800-\uDFFF escape that is not half of a pair, and not itself escaped ("\\ud800" is text).
+_SURROGATE_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
+_REPLACEMENT_ESCAPE = rb"\ufffd"
+
+
+def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
+    escape = match[2]
+    return match[1] + (escape if len(escape) == 12 else _REPLACEMENT_ESCAPE)
+
+
+def decode_body(decoder: msgspec.json.Decoder, body: bytes) -> tuple[object, bytes]:
+    """`decoder.decode(body)` and the body decoded, which may differ from `body` in one way:
+    lone UTF-16 surrogate escapes replaced by U+FFFD's.
+
+    JavaScript strings may hold half of a surrogate pair (an emoji cut by slicing), which
+    `JSON.stringify` writes as `"\ud800"`; msgspec refuses it, and with it the whole body.
+    A browser encoding that string to UTF-8 (`TextEncoder`) writes U+FFFD instead, so that
+    is what the event keeps. `\ud800` and `\ufffd` are both six bytes: every offset in the
+    body stays where it was. Tried only once the body failed to decode, so well-formed
+    bodies cost nothing more. Raises what `decoder.decode` raises.
+    """
     try:
-        envelope = _batch_decoder.decode(body)
+        return decoder.decode(body), body
+    except UNREADABLE_JSON:
+        repaired = _SURROGATE_ESCAPE.sub(_replace_lone_surrogate, body)
+        if repaired == body:
+            raise
+    return decoder.decode(repaired), repaired
+
+
+def decode_batch(body: bytes, received_at: datetime, max_event_bytes: int,
+                 window: EventTimeWindow = LIVE_WINDOW) -> DecodedBatch:
+    """Decode a `/v1/batch` body; raises InvalidPayload when the body itself is unusable.
+
+    `window` bounds the event times stored as sent (`collector.event_time`)."""
+    try:
+        envelope, body = decode_body(_batch_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid batch: {error}") from None
-    arrival = Arrival.of(received_at, envelope.sent_at, body)
+    arrival = Arrival.of(received_at, envelope.sent_at, body, window)
     raws = envelope.batch
     messages = _decode_well_formed(body, raws, max_event_bytes)
     accepted: list[SegmentMessage] = []
@@ -154,17 +198,18 @@ def _decode_well_formed(body: bytes, raws: list[msgspec.Raw], max_event_bytes: i
 
 
 def decode_single(
-    body: bytes, message_type: str, received_at: datetime, max_event_bytes: int
+    body: bytes, message_type: str, received_at: datetime, max_event_bytes: int,
+    window: EventTimeWindow = LIVE_WINDOW,
 ) -> DecodedBatch:
     """Decode a single-event body (`/v1/track`, `/v1/identify`, …) as a batch of one."""
     try:
-        message = _message_decoder.decode(body)
+        message, body = decode_body(_message_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid {message_type} message: {error}") from None
     write_key = message.write_key
     try:
         check_event_size(body, max_event_bytes)
-        event = complete_message(message, body, message_type, Arrival.of(received_at, None, body))
+        event = complete_message(message, body, message_type, Arrival.of(received_at, None, body, window))
     except EventError as error:
         return DecodedBatch(write_key, [], [Rejection(0, str(error), error.code)])
     return DecodedBatch(write_key, [event], [])
@@ -219,8 +264,31 @@ def complete_message(
         message.sent_at = arrival.sent_at
     if message.write_key is not None:
         message.write_key = None  # not stored
+    if message.client_timestamp is not None:
+        message.client_timestamp = None  # the collector's to set
     message.received_at = arrival.received_at
+    client_time = message.timestamp if message.timestamp is not None else message.original_timestamp
+    if client_time is not None:
+        try:  # the common case: a zoned time, the body's sentAt, inside the window
+            inside = message.sent_at is arrival.sent_at and arrival.earliest <= client_time <= arrival.latest
+        except TypeError:  # no zone
+            inside = False
+        if not inside:
+            _bound_client_time(message, client_time, arrival)
     return message
+
+
+def _bound_client_time(message: SegmentMessage, client_time: datetime, arrival: Arrival) -> None:
+    """Store an event dated outside the route's window at its receive time, keeping the
+    client's time, or raise EventError where the window refuses it (`/v1/import`)."""
+    earliest, latest = client_time_bounds(arrival.window, arrival.received_at, message.sent_at)
+    if earliest <= as_utc(client_time) <= latest:
+        return
+    if arrival.window.outside == "reject":
+        raise EventError(f"timestamp {client_time.isoformat()} is outside this route's window: "
+                         f"{arrival.window.describe()}")
+    message.client_timestamp = client_time
+    message.timestamp = message.original_timestamp = None
 
 
 def _absent(identifier: str | int | None) -> bool:

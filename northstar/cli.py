@@ -90,6 +90,16 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
     parser.add_argument("--log-budget-mb", type=_positive_int,
                         default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
                         help="disk the write-ahead log may hold before answering 503 (default 2048)")
+    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
+
+    parser.add_argument("--max-event-age-days", type=_positive_int,
+                        default=int(env("NORTHSTAR_MAX_EVENT_AGE_DAYS", LIVE_WINDOW.max_age.days)),
+                        help="events dated earlier (or over 23 h ahead) are stored at their receive "
+                        f"time, the client's time kept in client_timestamp (default {LIVE_WINDOW.max_age.days})")
+    parser.add_argument("--import-max-age-days", type=_positive_int,
+                        default=int(env("NORTHSTAR_IMPORT_MAX_AGE_DAYS", IMPORT_WINDOW.max_age.days)),
+                        help="/v1/import refuses events dated earlier (or over 23 h ahead), by index "
+                        f"(default {IMPORT_WINDOW.max_age.days})")
     parser.add_argument("--log-format", choices=["text", "json"], default=env("NORTHSTAR_LOG_FORMAT", "text"),
                         help="text, or one JSON object per line (default text)")
     parser.add_argument("--cluster", default=env("NORTHSTAR_CLICKHOUSE_CLUSTER"),
@@ -101,6 +111,10 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
     """Settings from parsed flags; secrets not given are generated once and printed."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
     from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
 
     cluster = _cluster(args.cluster, args.clickhouse_dsn)
@@ -130,6 +144,8 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         wal_max_backlog_bytes=args.log_budget_mb << 20,
         fsync=not args.no_fsync,
         cluster=cluster,
+        live_window=replace(LIVE_WINDOW, max_age=timedelta(days=args.max_event_age_days)),
+        import_window=replace(IMPORT_WINDOW, max_age=timedelta(days=args.import_max_age_days)),
     )
 
 

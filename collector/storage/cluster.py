@@ -31,6 +31,7 @@ _CREATE_ON_EVERY_NODE = re.compile(
     r"\(.*\)\s*ENGINE = Null\s*|TO \w+ AS\s.*)",
     re.DOTALL,
 )
+_ALTER_ON_EVERY_NODE = re.compile(r"\s*ALTER TABLE (?P<name>events_input|events_from_input)\s+(?P<rest>.*)", re.DOTALL)
 _DEDUP_WINDOW = re.compile(r"non_replicated_deduplication_window")
 _SHARDING_KEYS = {"events": "cityHash64(if(user_id != '', user_id, anonymous_id))"}
 
@@ -47,6 +48,8 @@ def for_cluster(statement: str, cluster: str) -> list[str]:
     if everywhere := _CREATE_ON_EVERY_NODE.fullmatch(statement):
         kind, name, rest = everywhere["kind"], everywhere["name"], everywhere["rest"].strip()
         return [f"CREATE {kind} IF NOT EXISTS {name} ON CLUSTER {cluster} {rest}"]
+    if everywhere := _ALTER_ON_EVERY_NODE.fullmatch(statement):
+        return [f"ALTER TABLE {everywhere['name']} ON CLUSTER {cluster} {everywhere['rest'].strip()}"]
     if created := _CREATE.fullmatch(statement):
         return _create(cluster, **created.groupdict())
     if altered := _ALTER.fullmatch(statement):

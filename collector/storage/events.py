@@ -40,9 +40,10 @@ _row_encoder = msgspec.json.Encoder()
 # columns as their text, numeric ids as their digits, the write key (if a client sent one)
 # skipped. One parser thread per insert: parallel parsing costs ~20% more CPU per row
 # (measured), CPU the collector needs for requests. No cap on the months (partitions) one
-# insert touches: events carry the clients' clocks, and a chunk refused for spanning too
-# many would stall every event logged after it. The dedup token reaches `events` through
-# the materialized view.
+# insert touches: the collector bounds them (`collector.event_time`: ≤ 122 for a chunk of
+# ten-year backfills, above ClickHouse's default cap of 100), and a chunk refused for
+# spanning too many would stall every event logged after it. The dedup token reaches
+# `events` through the materialized view.
 _INSERT_SETTINGS = {
     "date_time_input_format": "best_effort",
     "input_format_json_read_objects_as_strings": 1,
@@ -80,7 +81,7 @@ _RECENT_EVENTS_SQL = """
 SELECT message_id, type, event, name, user_id, anonymous_id, group_id, previous_id,
        toUnixTimestamp64Milli(timestamp) / 1000, toUnixTimestamp64Milli(original_timestamp) / 1000,
        toUnixTimestamp64Milli(sent_at) / 1000, toUnixTimestamp64Milli(received_at) / 1000,
-       properties, traits, context, experiment_id, variation_id
+       properties, traits, context, experiment_id, variation_id, client_timestamp
 FROM events
 WHERE ({event:String} = '' OR event = {event:String})
   AND ({type:String} = '' OR type = {type:String})
@@ -103,11 +104,13 @@ def recent_events(
 ) -> list[dict[str, object]]:
     """The latest stored events matching the filters (empty = any), each message id once.
 
-    Timestamps are epoch seconds; payloads are the client's JSON text.
+    Timestamps are epoch seconds; payloads are the client's JSON text; `client_timestamp` is
+    the client's own time (RFC 3339 text) of an event it dated outside the accepted window,
+    else empty.
     """
     parameters = {"event": event, "type": type, "user_id": user_id, "limit": limit}
     rows = client.query(_RECENT_EVENTS_SQL, parameters=parameters).result_rows
-    return [dict(zip(EVENT_COLUMNS, row)) for row in rows]
+    return [dict(zip((*EVENT_COLUMNS, "client_timestamp"), row)) for row in rows]
 
 
 def count_events(client: Client, *, event: str = "", type: str = "", user_id: str = "") -> int:

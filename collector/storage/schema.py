@@ -24,6 +24,52 @@ class Migration:
     statements: tuple[str, ...]
 
 
+# The `events` row the view derives from one `events_input` row; migrations fill in how
+# `timestamp` is computed and which columns follow the exposure ids.
+_EVENTS_FROM_INPUT = """
+            SELECT
+                i.messageId AS message_id,
+                i.type AS type,
+                ifNull(i.event, '') AS event,
+                ifNull(i.name, '') AS name,
+                ifNull(i.userId, '') AS user_id,
+                ifNull(i.anonymousId, '') AS anonymous_id,
+                ifNull(i.groupId, '') AS group_id,
+                ifNull(i.previousId, '') AS previous_id,
+{timestamp}                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt) AS original_timestamp,
+                ifNull(i.sentAt, toDateTime64(0, 3, 'UTC')) AS sent_at,
+                i.receivedAt AS received_at,
+                i.properties AS properties,
+                i.traits AS traits,
+                i.context AS context,
+                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'experiment_id') = 'String',
+                    JSONExtractString(i.properties, 'experiment_id'), JSONExtractRaw(i.properties, 'experiment_id')), '') AS experiment_id,
+                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'variation_id') = 'String',
+                    JSONExtractString(i.properties, 'variation_id'), JSONExtractRaw(i.properties, 'variation_id')), '') AS variation_id{columns}
+            FROM events_input AS i
+"""
+_SKEW_CORRECTED_V3 = """\
+                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
+                    + toIntervalMillisecond(if(
+                        i.sentAt IS NOT NULL AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
+                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
+"""
+# Since migration 4: an event without a time of its own is stored at its receive time, not
+# shifted by the skew of the client's `sentAt` (Segment's rule; and what an event whose time
+# was out of bounds becomes, see `collector.event_time`).
+_SKEW_CORRECTED = """\
+                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
+                    + toIntervalMillisecond(if(
+                        coalesce(i.timestamp, i.originalTimestamp) IS NOT NULL AND i.sentAt IS NOT NULL
+                        AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
+                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
+"""
+
+
+def _events_from_input(timestamp: str, columns: str = "") -> str:
+    return _EVENTS_FROM_INPUT.format(timestamp=timestamp, columns=columns)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -113,33 +159,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             # when the device clock is more than 10 s off; below that the difference is
             # mostly transit time, and shifting would reorder one device's events.
             # Exposure ids come from the properties (strings, or integers as their digits).
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS events_from_input TO events AS\n"
+            + _events_from_input(_SKEW_CORRECTED_V3),
+        ),
+    ),
+    Migration(
+        4,
+        "event times bounded around the receive time; out-of-bounds client times kept as text",
+        (
+            # Partitions follow original_timestamp's month, so client clocks must not choose
+            # among thousands of them: the collector replaces a time outside its window by
+            # the receive time and keeps what the client sent here (RFC 3339; '' when kept).
             """
-            CREATE MATERIALIZED VIEW IF NOT EXISTS events_from_input TO events AS
-            SELECT
-                i.messageId AS message_id,
-                i.type AS type,
-                ifNull(i.event, '') AS event,
-                ifNull(i.name, '') AS name,
-                ifNull(i.userId, '') AS user_id,
-                ifNull(i.anonymousId, '') AS anonymous_id,
-                ifNull(i.groupId, '') AS group_id,
-                ifNull(i.previousId, '') AS previous_id,
-                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
-                    + toIntervalMillisecond(if(
-                        i.sentAt IS NOT NULL AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
-                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
-                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt) AS original_timestamp,
-                ifNull(i.sentAt, toDateTime64(0, 3, 'UTC')) AS sent_at,
-                i.receivedAt AS received_at,
-                i.properties AS properties,
-                i.traits AS traits,
-                i.context AS context,
-                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'experiment_id') = 'String',
-                    JSONExtractString(i.properties, 'experiment_id'), JSONExtractRaw(i.properties, 'experiment_id')), '') AS experiment_id,
-                if(i.event = 'Experiment Viewed', if(JSONType(i.properties, 'variation_id') = 'String',
-                    JSONExtractString(i.properties, 'variation_id'), JSONExtractRaw(i.properties, 'variation_id')), '') AS variation_id
-            FROM events_input AS i
+            ALTER TABLE events ADD COLUMN IF NOT EXISTS client_timestamp String DEFAULT ''
             """,
+            """
+            ALTER TABLE events_input ADD COLUMN IF NOT EXISTS clientTimestamp Nullable(String)
+            """,
+            "ALTER TABLE events_from_input MODIFY QUERY"
+            + _events_from_input(_SKEW_CORRECTED, ",\n                ifNull(i.clientTimestamp, '') AS client_timestamp"),
         ),
     ),
 )

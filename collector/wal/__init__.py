@@ -15,8 +15,8 @@ restart (its bounds are stored before it is first returned), so every insert att
 chunk carries the same dedup token and ClickHouse keeps it once.
 """
 
-from .errors import WalClosed, WalCorrupt, WalError, WalFull
+from .errors import RecordTooLarge, WalClosed, WalCorrupt, WalError, WalFull
 from .log import Chunk, WriteAheadLog
 from .records import Record
 
-__all__ = ["Chunk", "Record", "WalClosed", "WalCorrupt", "WalError", "WalFull", "WriteAheadLog"]
+__all__ = ["Chunk", "Record", "RecordTooLarge", "WalClosed", "WalCorrupt", "WalError", "WalFull", "WriteAheadLog"]

@@ -14,6 +14,14 @@ class WalFull(WalError):
     """
 
 
+class RecordTooLarge(WalError, ValueError):
+    """One payload is larger than any record the log can hold (its record limit, or the whole
+    disk budget): retrying it can never succeed, so it is the client's to split (HTTP 413).
+
+    Nothing was written.
+    """
+
+
 class WalClosed(WalError):
     """The log was closed (shutdown) or is unusable after an I/O failure."""
 

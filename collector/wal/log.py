@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .appender import SegmentAppender
-from .errors import WalClosed, WalError, WalFull
+from .errors import RecordTooLarge, WalClosed, WalError, WalFull
 from .records import MAX_PAYLOAD_BYTES, Record, encode_header, record_size
 from .recovery import Recovered, recover
 from .segments import (
@@ -111,7 +111,8 @@ class WriteAheadLog:
         self._settings = settings
         self._lock_fd = lock_fd
         self._state = state
-        self._last_lsn = max(recovered.last_lsn, state.checkpointed_lsn, _claimed_last(state))
+        # LSNs acknowledged and then destroyed on disk are not handed out again.
+        self._last_lsn = max(recovered.last_lsn, state.checkpointed_lsn, _claimed_last(state), state.acknowledged_lsn)
         segments = recovered.segments or [
             Segment(self._last_lsn + 1, segment_path(directory, self._last_lsn + 1), 0)
         ]
@@ -152,7 +153,7 @@ class WriteAheadLog:
         lock_fd = _lock_directory(directory)
         try:
             state = _load_or_create_state(directory, fsync=fsync)
-            recovered = recover(directory, state.checkpointed_lsn, fsync=fsync)
+            recovered = recover(directory, state.checkpointed_lsn, state.acknowledged_lsn, fsync=fsync)
             settings = _Settings(segment_max_bytes, max_backlog_bytes, fsync)
             log = cls(directory, settings, lock_fd, state, recovered)
         except BaseException:
@@ -171,13 +172,15 @@ class WriteAheadLog:
         """Write `payload` to the log now and return its LSN; durable once `wait_durable(lsn)` returns.
 
         Raises WalFull (nothing written) when the backlog would exceed `max_backlog_bytes`,
-        WalClosed after `close` or an fsync failure, ValueError for an oversized payload.
+        WalClosed after `close` or an fsync failure, RecordTooLarge (a ValueError) for a payload
+        no record may hold: over the record limit, or over the whole budget.
         A caller cancelled before `wait_durable` returns may still see its record logged
         and delivered: it just was not acknowledged.
         """
         size = record_size(len(payload))
         if len(payload) > MAX_PAYLOAD_BYTES or size > self._settings.max_backlog_bytes:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds the WAL record limit")
+            limit = min(MAX_PAYLOAD_BYTES, self._settings.max_backlog_bytes - (size - len(payload)))
+            raise RecordTooLarge(f"its log record of {len(payload)} bytes is over the log's limit of {limit} bytes")
         with self._lock:
             self._ensure_appendable()
             if self._backlog_bytes + size > self._settings.max_backlog_bytes:
@@ -319,6 +322,9 @@ class WriteAheadLog:
                 segment.path.unlink()
 
     def _persist(self, state: WalState) -> None:
+        """Store `state`, with what is acknowledged by now: free, as the writer stores its
+        claims and checkpoints anyway (every flush interval under load)."""
+        state = state.with_acknowledged(self._durable_lsn)
         store_state(self._directory, state, fsync=self._settings.fsync)
         self._state = state
 
@@ -396,6 +402,11 @@ class WriteAheadLog:
             self._syncer.shutdown(wait=True)
         try:
             self._appender.close()
+            with self._consumer_lock:  # the writer thread may be storing a checkpoint
+                if self._durable_lsn > self._state.acknowledged_lsn:
+                    self._persist(self._state)
+        except OSError as error:
+            logger.warning("WAL %s: cannot record what was acknowledged at close: %s", self._directory, error)
         finally:
             os.close(self._lock_fd)
 

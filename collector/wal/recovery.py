@@ -1,10 +1,13 @@
 """Open-time recovery: validate every live segment, cut torn tails, salvage around damage.
 
 Behaviour on damage (found by CRC, header and LSN-order checks):
-- Damage at the very end of the newest segment is a torn write from a crash: nothing after it
-  was acknowledged, so the segment is truncated to its last good record (WARNING).
-- Any other damage (inside a segment, or at the end of a sealed one) means acknowledged data
-  was destroyed by the disk or by hand. The log neither stops there nor drops later records:
+- Damage at the very end of the newest segment, after every record the state file knows was
+  acknowledged, is a torn write from a crash: nothing in it was acknowledged, so the segment
+  is truncated to its last good record (WARNING). The state file learns what is acknowledged
+  whenever it is stored (each chunk claimed and checkpointed) and on close, so only records
+  acknowledged since the last store before a crash cannot be told from a torn write.
+- Any other damage (inside a segment, at the end of a sealed one, or destroying a record
+  known to be acknowledged) means acknowledged data was destroyed by the disk or by hand. The log neither stops there nor drops later records:
   the good records around the damage are kept, the damaged bytes are dropped, the original
   file is kept beside the segment as `<name>.corrupt` for forensics, and the lost LSNs are
   reported at ERROR. LSNs then have a gap; everything else is replayed as usual.
@@ -81,12 +84,14 @@ def _lost_lsns(entries: list[Span | Damage], index: int, after_lsn: int) -> str:
 
 
 def _repair(
-    path: Path, entries: list[Span | Damage], after_lsn: int, *, newest: bool, fsync: bool
+    path: Path, entries: list[Span | Damage], after_lsn: int, acknowledged_lsn: int, *, newest: bool, fsync: bool
 ) -> None:
     """Fix `path` in place so that it holds only good records; log what was lost."""
     damage = [(i, e) for i, e in enumerate(entries) if isinstance(e, Damage)]
     spans = [e for e in entries if isinstance(e, Span)]
-    torn_tail = newest and len(damage) == 1 and damage[0][0] == len(entries) - 1
+    last_good = spans[-1].lsn if spans else after_lsn
+    torn_tail = (newest and len(damage) == 1 and damage[0][0] == len(entries) - 1
+                 and last_good >= acknowledged_lsn)
     if torn_tail:
         logger.warning(
             "WAL %s: torn tail of %d bytes at offset %d (%s) truncated; it was never acknowledged",
@@ -104,8 +109,11 @@ def _repair(
     logger.error("WAL %s: original kept as %s.corrupt", path.name, path.name)
 
 
-def recover(directory: Path, checkpointed_lsn: int, *, fsync: bool) -> Recovered:
-    """Validate and repair the segments of `directory`; measure the backlog after the checkpoint."""
+def recover(directory: Path, checkpointed_lsn: int, acknowledged_lsn: int = 0, *, fsync: bool) -> Recovered:
+    """Validate and repair the segments of `directory`; measure the backlog after the checkpoint.
+
+    `acknowledged_lsn`: every record up to it was acknowledged (the state file's lower bound).
+    """
     for leftover in directory.glob("*.repair.tmp"):
         leftover.unlink()
     segments = list_segments(directory)
@@ -117,7 +125,7 @@ def recover(directory: Path, checkpointed_lsn: int, *, fsync: bool) -> Recovered
         entries = _scan_file(segment.path, result.last_lsn)
         if any(isinstance(entry, Damage) for entry in entries):
             newest = index == len(result.segments) - 1
-            _repair(segment.path, entries, result.last_lsn, newest=newest, fsync=fsync)
+            _repair(segment.path, entries, result.last_lsn, acknowledged_lsn, newest=newest, fsync=fsync)
             entries = _scan_file(segment.path, result.last_lsn)
         segment.size = segment.path.stat().st_size
         for span in entries:

@@ -32,11 +32,14 @@ class WalState:
 
     `wal_id` is random per directory and part of every dedup token, so two collectors (or a
     wiped and recreated directory) reusing the same LSNs never deduplicate each other's data.
+    `acknowledged_lsn` is a lower bound of what was durable, so acknowledged, when the state
+    was stored: recovery tells damage to those records from a torn, never-acknowledged write.
     """
 
     wal_id: str
     checkpointed_lsn: int = 0
     claimed: ClaimedChunk | None = None
+    acknowledged_lsn: int = 0
 
     @classmethod
     def fresh(cls) -> WalState:
@@ -47,6 +50,9 @@ class WalState:
 
     def with_checkpoint(self, lsn: int) -> WalState:
         return replace(self, checkpointed_lsn=lsn, claimed=None)
+
+    def with_acknowledged(self, lsn: int) -> WalState:
+        return replace(self, acknowledged_lsn=max(lsn, self.acknowledged_lsn))
 
 
 def fsync_directory(directory: Path) -> None:
@@ -68,6 +74,7 @@ def load_state(directory: Path) -> WalState | None:
             wal_id=str(raw["wal_id"]),
             checkpointed_lsn=int(raw["checkpointed_lsn"]),
             claimed=ClaimedChunk(int(claimed[0]), int(claimed[1])) if claimed else None,
+            acknowledged_lsn=int(raw.get("acknowledged_lsn", 0)),  # absent: written before it existed
         )
     except FileNotFoundError:
         return None
@@ -84,6 +91,7 @@ def store_state(directory: Path, state: WalState, *, fsync: bool) -> None:
             "wal_id": state.wal_id,
             "checkpointed_lsn": state.checkpointed_lsn,
             "claimed": claimed,
+            "acknowledged_lsn": state.acknowledged_lsn,
         }
     ).encode()
     temporary = directory / (STATE_FILE + ".tmp")

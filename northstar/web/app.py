@@ -10,6 +10,7 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from collector.dead_letter import DeadLetters
 from collector.settings import CollectorSettings
@@ -22,7 +23,7 @@ from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.dashboard.routes import dashboard_routes, wrong_token_page
-from northstar.web.errors import EXCEPTION_HANDLERS
+from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
 from northstar.web.explorer import explorer_routes
 from northstar.web.ingestion import ingestion_routes
@@ -58,6 +59,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         cluster=settings.cluster,
     )
     metrics.watch_writer(writer.counters)
+    aborted = AbortedRequests(metrics.requests_aborted)
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
     guards = Guards(settings.write_keys, settings.admin_secret, wrong_token_page)
@@ -88,7 +90,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     app = Starlette(
         routes=[guards.route(route) for route in api_routes],
         lifespan=lifespan,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: aborted.answer},
     )
     app.state.api_routes = tuple(api_routes)
     return app

@@ -7,8 +7,13 @@ Starlette `exception_handlers`.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from html import escape
+
+from prometheus_client import Counter
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -21,7 +26,11 @@ from experiments.service import UnknownExperiment
 from northstar.web.bodies import PayloadTooLarge
 from northstar.web.responses import error_response, field_error_response
 
-__all__ = ["EXCEPTION_HANDLERS"]
+__all__ = ["EXCEPTION_HANDLERS", "AbortedRequests"]
+
+log = logging.getLogger("northstar.server")
+
+_ABORT_LOG_SECONDS = 60.0
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -65,3 +74,29 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     MetricError: _invalid_field,
     PayloadTooLarge: _too_large,
 }
+
+
+class AbortedRequests:
+    """Clients that went away mid-request (an SDK's timeout, a closed tab, a killed process).
+
+    Nothing the server did wrong, and nothing was acknowledged: counted in
+    `northstar_requests_aborted_total` and reported in one line at most every
+    `_ABORT_LOG_SECONDS`. A traceback each (what Starlette logs by default) buried the log:
+    1,023 disconnects wrote 47k lines and stalled the server 3.5 s.
+    """
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._reported_at = -math.inf
+        self._since_report = 0
+
+    async def answer(self, request: Request, error: Exception) -> Response:
+        self._counter.inc()
+        self._since_report += 1
+        now = time.monotonic()
+        if now - self._reported_at >= _ABORT_LOG_SECONDS:
+            log.warning("%d request(s) aborted by their client mid-request since the last such line "
+                        "(this one: %s %s); counted in northstar_requests_aborted_total, one line per %.0fs at most",
+                        self._since_report, request.method, request.url.path, _ABORT_LOG_SECONDS)
+            self._reported_at, self._since_report = now, 0
+        return error_response(400, "client disconnected before the request was complete")

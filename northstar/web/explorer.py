@@ -40,11 +40,11 @@ def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
 
     async def events(request: Request) -> Response:
         params = request.query_params
-        limit_text = params.get("limit", "100")
-        if not limit_text.isdigit() or not 0 <= int(limit_text) <= _MAX_LIMIT:
+        limit = _limit(params.get("limit", "100"))
+        if limit is None:
             return error_response(400, f"limit: must be an integer from 0 to {_MAX_LIMIT}")
         filters = {name: params.get(name, "") for name in ("event", "type", "user_id")}
-        document = await run_in_threadpool(query, filters, int(limit_text))
+        document = await run_in_threadpool(query, filters, limit)
         return json_response(document)
 
     async def verify(request: Request) -> Response:
@@ -69,3 +69,14 @@ def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
         ApiRoute("/v1/events", ("GET",), events, Credential.ADMIN_SECRET),
         ApiRoute("/v1/events/verify", ("POST",), verify, Credential.ADMIN_SECRET),
     ]
+
+
+def _limit(text: str) -> int | None:
+    """The `limit` parameter, or None unless it is ASCII digits from 0 to `_MAX_LIMIT`.
+
+    `str.isdigit` alone also accepts digits `int` refuses ("²"), and very long digit strings.
+    """
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(_MAX_LIMIT))):
+        return None
+    limit = int(text)
+    return limit if limit <= _MAX_LIMIT else None

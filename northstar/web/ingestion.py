@@ -13,7 +13,7 @@ from starlette.responses import Response
 from collector.posthog import decode_capture
 from collector.settings import CollectorSettings
 from collector.telemetry import CollectorMetrics
-from collector.wal import WalError, WalFull
+from collector.wal import RecordTooLarge, WalError, WalFull
 from collector.wire import (
     DecodedBatch,
     InvalidPayload,
@@ -75,6 +75,9 @@ def ingestion_routes(
                 lsn = writer.log(decoded.accepted)
                 del body, decoded  # not held while waiting for the fsync: see EventWriter.log
                 await writer.durable(lsn)
+            except RecordTooLarge as error:  # fits no budget however long the client waits
+                return refuse(413, "too_large", f"batch too large for the collector's log ({error}); "
+                                                "send fewer events per batch")
             except WalFull:
                 return refuse(503, "backpressure", "backlog over its disk budget; retry later",
                               {"Retry-After": _RETRY_AFTER})
@@ -93,19 +96,24 @@ def ingestion_routes(
 
         return receive
 
+    live = settings.live_window
+
     def batch(body: bytes, received_at: datetime) -> DecodedBatch:
-        return decode_batch(body, received_at, limits.max_event_bytes)
+        return decode_batch(body, received_at, limits.max_event_bytes, live)
+
+    def backfill(body: bytes, received_at: datetime) -> DecodedBatch:
+        return decode_batch(body, received_at, limits.max_event_bytes, settings.import_window)
 
     def single(message_type: str) -> Decoder:
-        return lambda body, received_at: decode_single(body, message_type, received_at, limits.max_event_bytes)
+        return lambda body, received_at: decode_single(body, message_type, received_at, limits.max_event_bytes, live)
 
     def posthog(body: bytes, received_at: datetime) -> DecodedBatch:
-        return decode_capture(body, received_at, limits.max_event_bytes)
+        return decode_capture(body, received_at, limits.max_event_bytes, live)
 
     credential = Credential.EVENT_WRITE_KEY
     routes = [
         ApiRoute("/v1/batch", ("POST",), endpoint(batch, "segment"), credential),
-        ApiRoute("/v1/import", ("POST",), endpoint(batch, "segment"), credential),
+        ApiRoute("/v1/import", ("POST",), endpoint(backfill, "segment"), credential),
     ]
     routes += [
         ApiRoute(path, ("POST",), endpoint(posthog, "posthog"), credential)

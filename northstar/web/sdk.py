@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.events import SegmentMessage
+from collector.events import SegmentMessage, UnitId
 from collector.json_errors import UNREADABLE_JSON
 from collector.wal import WalError
 from experiments.sdk_documents import SdkSnapshots, exposure_message
@@ -34,7 +34,7 @@ _MAX_ASSIGN_BYTES = 64 * 1024
 class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`experiments` None: every running experiment."""
 
-    unit_id: str
+    unit_id: UnitId
     attributes: dict[str, Any] = {}
     experiments: list[str] | None = None
     log_exposures: bool = False

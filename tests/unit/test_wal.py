@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from collector.wal import Chunk, Record, WalClosed, WalError, WalFull, WriteAheadLog
+from collector.wal.records import encode_header
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HEADER_BYTES = 20
@@ -343,14 +344,20 @@ def record_offset(sent: list[bytes], index: int) -> int:
     return sum(HEADER_BYTES + len(p) for p in sent[:index])
 
 
+def write_torn_record(segment: Path, lsn: int, payload: bytes, keep: int) -> None:
+    """The first `keep` bytes of a record a crash interrupted: never acknowledged."""
+    with segment.open("ab") as file:
+        file.write((encode_header(lsn, payload) + payload)[:keep])
+
+
 def test_torn_tail_is_truncated_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sent = write_records(tmp_path, 10)
     [segment] = segment_files(tmp_path)
-    os.truncate(segment, segment.stat().st_size - 5)
+    write_torn_record(segment, 11, b"torn" * 10, HEADER_BYTES + 35)
     with caplog.at_level(logging.WARNING, logger="northstar.collector.wal"):
         with WriteAheadLog.open(tmp_path, fsync=False) as wal:
-            assert [r.payload for r in everything_pending(wal)] == sent[:9]
-            assert append_all(wal, [b"after"]) == [10]
+            assert [r.payload for r in everything_pending(wal)] == sent
+            assert append_all(wal, [b"after"]) == [11]
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "torn tail" in caplog.text
 
@@ -360,12 +367,13 @@ def test_checksum_mismatch_in_last_record_is_a_torn_tail(
 ) -> None:
     sent = write_records(tmp_path, 10)
     [segment] = segment_files(tmp_path)
+    write_torn_record(segment, 11, b"torn" * 10, HEADER_BYTES + 40)  # complete, never fsync'd
     flip_byte(segment, segment.stat().st_size - 1)
     with caplog.at_level(logging.WARNING, logger="northstar.collector.wal"):
         with WriteAheadLog.open(tmp_path, fsync=False) as wal:
-            assert [r.payload for r in everything_pending(wal)] == sent[:9]
+            assert [r.payload for r in everything_pending(wal)] == sent
     assert [r.levelname for r in caplog.records] == ["WARNING"]
-    assert segment.stat().st_size == record_offset(sent, 9)
+    assert segment.stat().st_size == record_offset(sent, 10)
 
 
 def test_damage_inside_a_segment_drops_only_that_record_and_logs_an_error(

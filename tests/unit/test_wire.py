@@ -26,10 +26,10 @@ def _batch(*events: object, **envelope: object) -> bytes:
 
 def test_the_collector_sets_arrival_sent_at_and_a_missing_message_id_but_keeps_the_rest() -> None:
     body = _batch({"type": "track", "event": "E", "userId": 7, "receivedAt": "2000-01-01T00:00:00Z",
-                   "writeKey": "k", "timestamp": "2026-01-01T00:00:00"}, sentAt=_iso(NOW_MS))
+                   "writeKey": "k", "timestamp": "2026-11-17T00:00:00"}, sentAt=_iso(NOW_MS))
     (message,) = decode_batch(body, NOW, LIMIT).accepted
     assert (message.received_at, message.sent_at, message.write_key) == (NOW, NOW, None)
-    assert message.user_id == 7 and message.timestamp == datetime(2026, 1, 1)
+    assert message.user_id == 7 and message.timestamp == datetime(2026, 11, 17)
     assert message.message_id.startswith("auto-")
 
 
