@@ -23,6 +23,7 @@ from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.dashboard.routes import dashboard_routes, wrong_token_page
+from northstar.web.dashboard.security import DashboardSecurityHeaders
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
 from northstar.web.explorer import explorer_routes
@@ -92,5 +93,6 @@ def build_app(settings: CollectorSettings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: aborted.answer},
     )
+    app.add_middleware(DashboardSecurityHeaders)
     app.state.api_routes = tuple(api_routes)
     return app
