@@ -10,7 +10,13 @@ from pathlib import Path
 from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW, EventTimeWindow
 from sdk.wire import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 
-__all__ = ["CollectorSettings", "Limits", "load_or_create_secret"]
+__all__ = [
+    "CollectorSettings", "Credentials", "Limits", "MIN_SECRET_LENGTH", "SecretSource", "check_credentials",
+    "load_credentials", "load_or_create_secret",
+]
+
+MIN_SECRET_LENGTH = 16
+"""Fewest characters of an admin secret or SDK key (the write key is public: any length)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,14 @@ class CollectorSettings:
     clickhouse_dsn: str
     write_keys: frozenset[str]
     admin_secret: str
+    sdk_keys: frozenset[str] = frozenset()
+    """Server-side SDK keys: `GET /v1/sdk/definitions` (local evaluation) needs one."""
+    secure_cookies: bool = False
+    """Mark the dashboard's cookie Secure even over http (TLS ended by a proxy); https requests always are."""
+    session_idle_seconds: float = 3600.0
+    """A dashboard session ends after this long without a request..."""
+    session_max_seconds: float = 12 * 3600.0
+    """... and this long after sign-in, whatever happens."""
     host: str = "127.0.0.1"
     port: int = 8080
     flush_interval_seconds: float = 0.2
@@ -44,6 +58,9 @@ class CollectorSettings:
     """Event times the SDK routes store as sent; others are stored at their receive time."""
     import_window: EventTimeWindow = IMPORT_WINDOW
     """Event times `/v1/import` accepts; events dated outside are refused by index."""
+
+    def __post_init__(self) -> None:
+        check_credentials(self.write_keys, self.sdk_keys, self.admin_secret)
 
     @property
     def wal_dir(self) -> Path:
@@ -72,3 +89,96 @@ def load_or_create_secret(path: Path) -> tuple[str, bool]:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(value + "\n")
     return value, True
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """Where one kind of credential comes from: values (flags, environment) or a file, not both.
+
+    A file holds one value per line (blank lines ignored), so secrets stay out of `ps` and
+    shell history; systemd credentials and container secrets are such files.
+    """
+
+    values: tuple[str, ...] = ()
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The write keys, SDK keys and admin secret a server starts with.
+
+    `generated` holds one line per credential created just now, to print once.
+    """
+
+    write_keys: frozenset[str]
+    sdk_keys: frozenset[str]
+    admin_secret: str
+    generated: tuple[str, ...] = ()
+
+
+# kind: (what it is called, the file it is generated into under the data directory, its flags)
+_KINDS = {
+    "write_keys": ("write key", "write_key", "--write-key/--write-key-file"),
+    "sdk_keys": ("SDK key", "sdk_key", "--sdk-key/--sdk-key-file"),
+    "admin_secret": ("admin secret", "admin_secret", "--admin-secret/--admin-secret-file"),
+}
+
+
+def load_credentials(
+    data_dir: Path, *, write_keys: SecretSource, sdk_keys: SecretSource, admin_secret: SecretSource
+) -> Credentials:
+    """Each credential from its source, else from the data directory, else generated there (mode 0600).
+
+    Everything given is read and checked (`check_credentials`) before anything is generated,
+    so a refused start creates nothing. Raises ValueError with one line naming the problem.
+    """
+    sources = {"write_keys": write_keys, "sdk_keys": sdk_keys, "admin_secret": admin_secret}
+    found = {kind: _given(kind, source, data_dir) for kind, source in sources.items()}
+    if len(found["admin_secret"]) > 1:
+        raise ValueError("give one admin secret (its file holds one line)")
+    check_credentials(frozenset(found["write_keys"]), frozenset(found["sdk_keys"]),
+                      found["admin_secret"][0] if found["admin_secret"] else None)
+    generated = []
+    for kind, values in found.items():
+        if not values:
+            name, file_name, _ = _KINDS[kind]
+            value, _ = load_or_create_secret(data_dir / file_name)
+            found[kind] = [value]
+            generated.append(f"Generated {name} (stored in {data_dir / file_name}): {value}")
+    return Credentials(frozenset(found["write_keys"]), frozenset(found["sdk_keys"]), found["admin_secret"][0],
+                       tuple(generated))
+
+
+def _given(kind: str, source: SecretSource, data_dir: Path) -> list[str]:
+    """The values of `source`, else of the data directory's file; [] when there are none yet."""
+    name, file_name, flags = _KINDS[kind]
+    values = [value.strip() for value in source.values if value.strip()]
+    if values and source.file is not None:
+        raise ValueError(f"the {name} is given both as a value and as a file ({flags}): give one")
+    path = source.file if source.file is not None else data_dir / file_name
+    if values or (source.file is None and not path.exists()):
+        return values
+    try:
+        values = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read the {name} from {path}: {getattr(error, 'strerror', None) or error}") from None
+    if not values:
+        raise ValueError(f"{path} holds no {name}")
+    return values
+
+
+def check_credentials(write_keys: frozenset[str], sdk_keys: frozenset[str], admin_secret: str | None) -> None:
+    """Raise ValueError (one line) unless secrets are long enough and no credential doubles as another.
+
+    The admin secret and SDK keys need `MIN_SECRET_LENGTH` characters; an SDK key or the admin
+    secret equal to a write key (public, shipped in browser apps) would be no secret at all.
+    """
+    for name, value in [("admin secret", admin_secret), *(("SDK key", key) for key in sdk_keys)]:
+        if value is not None and len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"the {name} must be at least {MIN_SECRET_LENGTH} characters (this one has {len(value)}); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(24))'")
+    if sdk_keys & write_keys or admin_secret in write_keys:
+        raise ValueError("an SDK key or the admin secret equals a write key, which is public: use different values")
+    if admin_secret in sdk_keys:
+        raise ValueError("the admin secret equals an SDK key: use different values")

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --host (default $NORTHSTAR_WRITE_KEY)")
     run.add_argument("--admin-secret", default=os.environ.get("NORTHSTAR_ADMIN_SECRET"),
                      help="with --host (default $NORTHSTAR_ADMIN_SECRET)")
+    run.add_argument("--sdk-key", default=os.environ.get("NORTHSTAR_SDK_KEY"),
+                     help="with --host: the SDK key apps poll definitions with (default $NORTHSTAR_SDK_KEY; "
+                     "without one they do not poll)")
     run.add_argument("--max-wait", type=float, default=0.2,
                      help="an app's longest pause between batches, seconds (default 0.2; 0 = flat out)")
     run.add_argument("--log-budget-mb", type=_positive(int),
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             LoadOptions(
                 users=args.users, spawn_rate=args.spawn_rate, duration_seconds=args.duration,
                 scenario=args.tags, host=args.host, write_key=args.write_key,
-                admin_secret=args.admin_secret, max_wait_seconds=args.max_wait,
+                admin_secret=args.admin_secret, sdk_key=args.sdk_key, max_wait_seconds=args.max_wait,
                 drain_timeout_seconds=args.drain_timeout, log_budget_mb=args.log_budget_mb,
             )
         )

@@ -6,6 +6,7 @@
 `python -m loadtests run` drives this file and checks the outcome; run by hand, it reads:
 
 - NORTHSTAR_WRITE_KEY, NORTHSTAR_ADMIN_SECRET: the collector's credentials;
+- NORTHSTAR_SDK_KEY: the server-side SDK key definitions are polled with (unset: no polling);
 - NORTHSTAR_LOADTEST_ACK_DIR: where each process appends the message ids the collector
   acknowledged (unset: nothing recorded);
 - NORTHSTAR_LOADTEST_EXPERIMENT: the experiment exposures point at and the PM reads
@@ -13,7 +14,7 @@
 - NORTHSTAR_LOADTEST_MAX_WAIT: an app's longest pause between two batches, seconds (0.2).
 
 Scenarios are locust tags: `ingest` runs only the apps' batches; `mixed` adds the PM's reads
-and, when the collector serves it, the SDKs' polling of experiment definitions. An app
+and, with an SDK key and when the collector serves it, the SDKs' polling of experiment definitions. An app
 behaves as the SDK does: 503/429/5xx/no answer → wait (Retry-After) and send the same bytes
 again; and ~5% of acknowledged batches are resent unchanged, as after a client timeout.
 """
@@ -43,6 +44,7 @@ _MAX_RETRY_SECONDS = 30.0
 _experiment_key = os.environ.get("NORTHSTAR_LOADTEST_EXPERIMENT", "loadtest-checkout")
 _write_key = os.environ.get("NORTHSTAR_WRITE_KEY", "")
 _admin_secret = os.environ.get("NORTHSTAR_ADMIN_SECRET", "")
+_sdk_key = os.environ.get("NORTHSTAR_SDK_KEY", "")  # definitions need the server-side SDK key
 _ack_dir = os.environ.get(ACK_DIR_ENV)
 
 
@@ -65,7 +67,7 @@ class SdkApp(FastHttpUser):
     @tag("mixed")
     @task(1)
     def poll_definitions(self) -> None:
-        self.client.get(DEFINITIONS_PATH, auth=(_write_key, ""))
+        self.client.get(DEFINITIONS_PATH, auth=(_sdk_key, ""))
 
     def _deliver(self, batch: Batch, name: str) -> bool:
         """POST until acknowledged or refused for good; True once acknowledged."""
@@ -139,7 +141,10 @@ def _prepare(environment: Environment, **_: Any) -> None:
     """Open this process's ack file; drop what the collector or the --tags cannot run."""
     if _ack_dir:
         SdkApp.acks = AckWriter(Path(_ack_dir))
-    if environment.host and not _route_exists(environment.host.rstrip("/") + DEFINITIONS_PATH):
+    if not _sdk_key:
+        logging.warning("no SDK key (NORTHSTAR_SDK_KEY): SDK definition polling left out")
+        SdkApp.tasks = [t for t in SdkApp.tasks if t is not SdkApp.poll_definitions]
+    elif environment.host and not _route_exists(environment.host.rstrip("/") + DEFINITIONS_PATH):
         logging.warning("GET %s answered 404: SDK definition polling left out", DEFINITIONS_PATH)
         SdkApp.tasks = [t for t in SdkApp.tasks if t is not SdkApp.poll_definitions]
     options = environment.parsed_options

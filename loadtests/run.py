@@ -47,6 +47,8 @@ class LoadOptions:
     host: str | None = None
     write_key: str | None = None
     admin_secret: str | None = None
+    sdk_key: str | None = None
+    """With `host`: the SDK key the simulated apps poll definitions with (without one they do not poll)."""
     max_wait_seconds: float = 0.2
     drain_timeout_seconds: float = 120.0
     log_budget_mb: int | None = None
@@ -132,6 +134,7 @@ class _Target:
     url: str
     write_key: str
     admin_secret: str
+    sdk_key: str | None
 
 
 def _remote_target(options: LoadOptions) -> _Target:
@@ -141,7 +144,7 @@ def _remote_target(options: LoadOptions) -> _Target:
                            "NORTHSTAR_ADMIN_SECRET)")
     if options.log_budget_mb is not None:
         raise LoadRunError("--log-budget-mb applies to a collector the run starts, not to --host")
-    target = _Target(options.host.rstrip("/"), options.write_key, options.admin_secret)
+    target = _Target(options.host.rstrip("/"), options.write_key, options.admin_secret, options.sdk_key)
     AdminClient(target.url, target.admin_secret).status()
     return target
 
@@ -158,6 +161,7 @@ def _local_collector(options: LoadOptions, run_dir: Path) -> Iterator[_Target]:
         run_dir / "collector",
         write_key=secrets.token_urlsafe(16),
         admin_secret=secrets.token_urlsafe(24),
+        sdk_key=secrets.token_urlsafe(24),
         extra_args=() if budget is None else ("--log-budget-mb", str(budget)),
     )
     try:
@@ -166,7 +170,7 @@ def _local_collector(options: LoadOptions, run_dir: Path) -> Iterator[_Target]:
         first_line = str(error).splitlines()[0]
         raise LoadRunError(f"collector did not start (log: {process.log_path}): {first_line}") from None
     try:
-        yield _Target(process.url, process.write_key, process.admin_secret)
+        yield _Target(process.url, process.write_key, process.admin_secret, process.sdk_key)
     finally:
         process.stop()
 
@@ -193,6 +197,7 @@ def _run_locust(options: LoadOptions, target: _Target, run_dir: Path) -> None:
         **os.environ,
         "NORTHSTAR_WRITE_KEY": target.write_key,
         "NORTHSTAR_ADMIN_SECRET": target.admin_secret,
+        "NORTHSTAR_SDK_KEY": target.sdk_key or "",
         "NORTHSTAR_LOADTEST_EXPERIMENT": EXPERIMENT_KEY,
         "NORTHSTAR_LOADTEST_MAX_WAIT": str(options.max_wait_seconds),
         ACK_DIR_ENV: str(run_dir / "acks"),

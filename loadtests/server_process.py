@@ -22,7 +22,11 @@ __all__ = ["CollectorProcess", "free_port"]
 
 
 class CollectorProcess:
-    """`python -m northstar serve` on 127.0.0.1 with a data directory and fixed secrets."""
+    """`python -m northstar serve` on 127.0.0.1 with a data directory and fixed secrets.
+
+    `secret_files` passes the credentials as files (`--write-key-file` …, written next to the
+    data directory, mode 0600) instead of on the command line.
+    """
 
     def __init__(
         self,
@@ -30,16 +34,20 @@ class CollectorProcess:
         *,
         write_key: str = "test-write-key",
         admin_secret: str = "test-admin-secret",
+        sdk_key: str = "test-sdk-key-0123456789",
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         max_file_bytes: int | None = None,
+        secret_files: bool = False,
     ) -> None:
         """`max_file_bytes` caps every file the server writes (RLIMIT_FSIZE): a full disk, for tests."""
         self.data_dir = data_dir
         self.max_file_bytes = max_file_bytes
         self.write_key = write_key
         self.admin_secret = admin_secret
+        self.sdk_key = sdk_key
+        self.secret_files = secret_files
         self.port = port or free_port()
         self.extra_args = extra_args
         self.env = env or {}
@@ -56,9 +64,7 @@ class CollectorProcess:
             sys.executable, "-m", "northstar", "serve",
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
-            # `=` form: a generated secret may start with "-", which argparse would take for a flag.
-            f"--write-key={self.write_key}",
-            f"--admin-secret={self.admin_secret}",
+            *self._credential_arguments(),
             *self.extra_args,
         ]
         log = self.log_path.open("ab")
@@ -69,6 +75,24 @@ class CollectorProcess:
         log.close()
         self._wait_healthy(timeout)
         return self
+
+    def _credential_arguments(self) -> list[str]:
+        credentials = {"write-key": self.write_key, "admin-secret": self.admin_secret, "sdk-key": self.sdk_key}
+        if not self.secret_files:
+            # `=` form: a generated secret may start with "-", which argparse would take for a flag.
+            return [f"--{flag}={value}" for flag, value in credentials.items()]
+        arguments = []
+        for flag, value in credentials.items():
+            path = self.data_dir.parent / f"{self.data_dir.name}-{flag}"
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(value + "\n")
+            arguments.append(f"--{flag}-file={path}")
+        return arguments
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     def _limit_file_size(self) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))

@@ -82,11 +82,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
                         help="local state: embedded ClickHouse, secrets (default ./northstar-data)")
     parser.add_argument("--clickhouse-dsn", default=env("NORTHSTAR_CLICKHOUSE_DSN"),
                         help="chdb:///path (default, embedded) or http(s)://host:8123 for a server")
-    parser.add_argument("--write-key", action="append", dest="write_keys",
-                        help="accepted write key (repeatable; default $NORTHSTAR_WRITE_KEYS, "
-                        "else one generated under the data dir)")
-    parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
-                        help="secret for results and experiment management")
+    _add_secret_arguments(parser)
     parser.add_argument("--log-budget-mb", type=_positive_int,
                         default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
                         help="disk the write-ahead log may hold before answering 503 (default 2048)")
@@ -109,36 +105,60 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
                         help="benchmark baseline only: acknowledge before the log reaches the disk")
 
 
+def _add_secret_arguments(parser: argparse.ArgumentParser) -> None:
+    """Each credential as values or as a file (one per line: keeps it out of `ps`), else generated."""
+    env = os.environ.get
+
+    def listed(name: str) -> list[str]:
+        return [value for value in env(name, "").split(",") if value.strip()]
+
+    parser.add_argument("--write-key", action="append", dest="write_keys",
+                        help="public write key, for apps and browsers: ingestion and /v1/assign (repeatable; "
+                        "default $NORTHSTAR_WRITE_KEYS, comma-separated, else one generated under the data dir)")
+    parser.add_argument("--write-key-file", type=Path, default=env("NORTHSTAR_WRITE_KEY_FILE"),
+                        help="file of write keys, one per line ($NORTHSTAR_WRITE_KEY_FILE)")
+    parser.add_argument("--sdk-key", action="append", dest="sdk_keys",
+                        help="server-side SDK key (16+ characters), for local evaluation: /v1/sdk/definitions "
+                        "(repeatable; default $NORTHSTAR_SDK_KEYS, comma-separated, else one generated)")
+    parser.add_argument("--sdk-key-file", type=Path, default=env("NORTHSTAR_SDK_KEY_FILE"),
+                        help="file of SDK keys, one per line ($NORTHSTAR_SDK_KEY_FILE)")
+    parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
+                        help="secret (16+ characters) for results, management and the dashboard "
+                        "(default $NORTHSTAR_ADMIN_SECRET, else one generated)")
+    parser.add_argument("--admin-secret-file", type=Path, default=env("NORTHSTAR_ADMIN_SECRET_FILE"),
+                        help="file holding the admin secret ($NORTHSTAR_ADMIN_SECRET_FILE)")
+    parser.add_argument("--secure-cookies", action="store_true", default=env("NORTHSTAR_SECURE_COOKIES", "") == "1",
+                        help="mark the dashboard cookie Secure over http too, behind a TLS proxy "
+                        "($NORTHSTAR_SECURE_COOKIES=1; https requests always get it)")
+    parser.set_defaults(env_write_keys=listed("NORTHSTAR_WRITE_KEYS"), env_sdk_keys=listed("NORTHSTAR_SDK_KEYS"))
+
+
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
     """Settings from parsed flags; secrets not given are generated once and printed."""
     from dataclasses import replace
     from datetime import timedelta
 
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
-    from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+    from collector.settings import CollectorSettings, SecretSource, default_clickhouse_dsn, load_credentials
 
     cluster = _cluster(args.cluster, args.clickhouse_dsn)
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    write_keys = args.write_keys or [
-        key for key in os.environ.get("NORTHSTAR_WRITE_KEYS", "").split(",") if key.strip()
-    ]
-    if not write_keys:
-        key, created = load_or_create_secret(data_dir / "write_key")
-        if created:
-            print(f"Generated write key (stored in {data_dir / 'write_key'}): {key}", flush=True)
-        write_keys = [key]
-    admin_secret = args.admin_secret
-    if not admin_secret:
-        admin_secret, created = load_or_create_secret(data_dir / "admin_secret")
-        if created:
-            print(f"Generated admin secret (stored in {data_dir / 'admin_secret'}): {admin_secret}",
-                  flush=True)
+    credentials = load_credentials(
+        data_dir,
+        write_keys=SecretSource(tuple(args.write_keys or args.env_write_keys), args.write_key_file),
+        sdk_keys=SecretSource(tuple(args.sdk_keys or args.env_sdk_keys), args.sdk_key_file),
+        admin_secret=SecretSource((args.admin_secret,) if args.admin_secret else (), args.admin_secret_file),
+    )
+    for line in credentials.generated:
+        print(line, flush=True)
     return CollectorSettings(
         data_dir=data_dir,
         clickhouse_dsn=args.clickhouse_dsn or default_clickhouse_dsn(data_dir),
-        write_keys=frozenset(key.strip() for key in write_keys),
-        admin_secret=admin_secret,
+        write_keys=credentials.write_keys,
+        admin_secret=credentials.admin_secret,
+        sdk_keys=credentials.sdk_keys,
+        secure_cookies=args.secure_cookies,
         host=args.host,
         port=args.port,
         wal_max_backlog_bytes=args.log_budget_mb << 20,

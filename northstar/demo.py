@@ -89,6 +89,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         clickhouse_dsn=default_clickhouse_dsn(data_dir),
         write_keys=frozenset({"demo-write-key"}),
         admin_secret="demo-admin-secret",
+        sdk_keys=frozenset({"demo-sdk-key-0123456"}),
         port=port or free_port(),
     )
     server = BackgroundServer(settings)
@@ -103,7 +104,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
-        client = sdk.Client("demo-write-key", host=server.url, max_queue_size=4 * users)
+        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=4 * users)
         client.wait_for_definitions(timeout=30)
         simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()

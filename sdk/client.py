@@ -66,6 +66,7 @@ class Client:
         write_key: str,
         host: str = DEFAULT_HOST,
         *,
+        sdk_key: str | None = None,
         max_queue_size: int = 10_000,
         batch_size: int = 100,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
@@ -112,7 +113,7 @@ class Client:
             sync=sync_mode or not send,
         )
         self._definitions = DefinitionSource(
-            host, write_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
+            host, sdk_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
             bootstrap=bootstrap, fetch=send and not disabled,
         )
         self._exposures = ExposureCache(exposure_cache_size)

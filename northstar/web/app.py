@@ -22,7 +22,9 @@ from experiments.evaluation import Evaluation
 from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from northstar.web.auth import ApiRoute, Guards
-from northstar.web.dashboard.routes import dashboard_routes, wrong_token_page
+from northstar.web.dashboard.pages import login_page
+from northstar.web.dashboard.routes import dashboard_routes
+from northstar.web.dashboard.security import DashboardSecurityHeaders
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
 from northstar.web.explorer import explorer_routes
@@ -62,7 +64,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     aborted = AbortedRequests(metrics.requests_aborted)
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
-    guards = Guards(settings.write_keys, settings.admin_secret, wrong_token_page)
+    guards = Guards(settings, refusal_page=login_page)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,5 +94,6 @@ def build_app(settings: CollectorSettings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: aborted.answer},
     )
+    app.add_middleware(DashboardSecurityHeaders)
     app.state.api_routes = tuple(api_routes)
     return app

@@ -3,13 +3,19 @@
 Every route is an `ApiRoute` naming the `Credential` it needs; `Guards.route` wraps its
 handler in that credential's one guard. The kinds:
 
-- `WRITE_KEY`: the public write key as the HTTP Basic username (SDK definitions, assignment).
+- `WRITE_KEY`: the public write key, or an SDK key, as the HTTP Basic username (`POST /v1/assign`).
+- `SDK_KEY`: a server-side SDK key as the HTTP Basic username (`GET /v1/sdk/definitions`:
+  targeting rules, overrides, payloads); a write key is refused with 403 and the reason.
 - `EVENT_WRITE_KEY`: the write key as the Basic username or inside the body (Segment's
   `writeKey`, PostHog's `api_key`); ingestion checks it after decoding, to count refusals.
 - `ADMIN_SECRET`: `Authorization: Bearer <admin secret>` (management, results, operators).
-- `DASHBOARD_SESSION`: the dashboard's session cookie (an HMAC of the admin secret, never the
-  secret itself), the bearer secret, or `?token=<admin secret>` which sets the cookie.
+- `DASHBOARD_SESSION`: the dashboard's session cookie (a random server-side session,
+  `northstar.web.sessions`), the bearer secret, or `?token=<admin secret>` which starts one.
 - `PUBLIC`: nothing (health, readiness, metrics, the dashboard's login form and stylesheet).
+
+Every secret a request presents (admin secret, SDK key, and any key on `/v1/assign`, where an
+SDK key is accepted) is checked through `SecretChecks`, which counts refusals per client
+address and answers 429 with `Retry-After` past the limit (`northstar.web.throttle`).
 
 The routes with their credentials stay readable (`ApiRoute` list) for an API description.
 """
@@ -19,25 +25,30 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from collector.settings import CollectorSettings
 from northstar.web.responses import error_response
+from northstar.web.sessions import SessionStore
+from northstar.web.throttle import GuessThrottle, client_address
 
 __all__ = [
-    "ApiRoute", "Credential", "DashboardSession", "Guards", "Handler", "SESSION_COOKIE", "basic_auth_username",
-    "bearer_token", "has_secret",
+    "ApiRoute", "Attempt", "Credential", "DashboardSession", "Guards", "Handler", "SESSION_COOKIE", "SecretChecks",
+    "basic_auth_username", "bearer_token",
 ]
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 SESSION_COOKIE = "northstar_session"
+DEFINITIONS_NEED_SDK_KEY = "definitions need the server-side SDK key; browsers use POST /v1/assign"
 
 
 class Credential(enum.Enum):
@@ -45,6 +56,7 @@ class Credential(enum.Enum):
 
     PUBLIC = "public"
     WRITE_KEY = "write_key"
+    SDK_KEY = "sdk_key"
     EVENT_WRITE_KEY = "event_write_key"
     ADMIN_SECRET = "admin_secret"
     DASHBOARD_SESSION = "dashboard_session"
@@ -77,51 +89,114 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def has_secret(request: Request, secret: str) -> bool:
-    """True when the request carries `secret` as a bearer token (constant-time compare)."""
-    token = bearer_token(request)
-    return token is not None and hmac.compare_digest(token.encode(), secret.encode())
+def _is_one_of(presented: str, secrets: Collection[str]) -> bool:
+    """Constant-time comparison with each secret (there are a few)."""
+    given = presented.encode("utf-8", "surrogatepass")
+    return any([hmac.compare_digest(given, secret.encode()) for secret in secrets])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What became of a presented secret; `retry_after` (whole seconds) when throttled."""
+
+    outcome: Literal["accepted", "absent", "refused", "throttled"]
+    retry_after: int = 0
+
+
+class SecretChecks:
+    """Checks presented secrets, counting refusals per client address in one `GuessThrottle`."""
+
+    def __init__(self, throttle: GuessThrottle) -> None:
+        self.throttle = throttle
+
+    def check(self, request: Request, presented: str | None, secrets: Collection[str]) -> Attempt:
+        """`absent` without a secret; `throttled` (unchecked) while the address is blocked, or when
+        this refusal blocks it; else `accepted` or `refused`."""
+        if not presented:
+            return Attempt("absent")
+        address = client_address(request.client.host if request.client else None)
+        blocked = self.throttle.retry_after(address)
+        if blocked > 0:
+            return Attempt("throttled", math.ceil(blocked))
+        if _is_one_of(presented, secrets):
+            return Attempt("accepted")
+        blocked = self.throttle.refused(address)
+        return Attempt("throttled", math.ceil(blocked)) if blocked > 0 else Attempt("refused")
+
+
+def _too_many(attempt: Attempt) -> Response:
+    return error_response(429, f"too many wrong secrets from this address: retry after {attempt.retry_after} s",
+                          {"Retry-After": str(attempt.retry_after)})
 
 
 class DashboardSession:
-    """The dashboard's session: a cookie holding an HMAC of the admin secret.
+    """The dashboard's sign-in, sessions and sign-out, over one `SessionStore`.
 
-    HttpOnly, SameSite=Strict, scoped to /dashboard; a bearer header works too.
+    The cookie holds a random session token: HttpOnly, SameSite=Strict, path /dashboard, and
+    Secure when the request came over https or `secure_cookies` says so (TLS ended by a proxy).
+    `refusal_page(message)` renders the page for a refused or throttled sign-in.
     """
 
-    def __init__(self, admin_secret: str) -> None:
-        self._secret = admin_secret
-        self._session = hmac.new(admin_secret.encode(), b"northstar dashboard session", hashlib.sha256).hexdigest()
-
-    def is_secret(self, text: str) -> bool:
-        """True when `text` is the admin secret (constant-time compare)."""
-        return hmac.compare_digest(text.encode(), self._secret.encode())
+    def __init__(
+        self, admin_secret: str, checks: SecretChecks, sessions: SessionStore, refusal_page: Callable[[str], str],
+        *, secure_cookies: bool = False,
+    ) -> None:
+        self._secrets = (admin_secret,)
+        self._checks = checks
+        self._sessions = sessions
+        self._refusal_page = refusal_page
+        self._secure_cookies = secure_cookies
 
     def signed_in(self, request: Request) -> bool:
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        return hmac.compare_digest(cookie.encode(), self._session.encode()) or has_secret(request, self._secret)
+        """True for a live session cookie (which then counts as used)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        return bool(token) and self._sessions.touch(token)
 
-    def start(self, response: Response) -> Response:
-        response.set_cookie(SESSION_COOKIE, self._session, httponly=True, samesite="strict", path="/dashboard")
-        return response
+    def check(self, request: Request, presented: str | None) -> Attempt:
+        """`presented` as the admin secret, counted like every secret."""
+        return self._checks.check(request, presented, self._secrets)
 
-    @staticmethod
-    def end(response: Response) -> Response:
-        response.delete_cookie(SESSION_COOKIE, path="/dashboard", httponly=True, samesite="strict")
+    def sign_in(self, request: Request, presented: str | None, then: str) -> Response:
+        """A new session and a redirect to `then` for the admin secret; else the refusal page (401, 429)."""
+        attempt = self.check(request, presented)
+        if attempt.outcome == "accepted":
+            response = RedirectResponse(then, 303)
+            response.set_cookie(SESSION_COOKIE, self._sessions.start(), max_age=int(self._sessions.max_seconds),
+                                httponly=True, samesite="strict", path="/dashboard",
+                                secure=self._secure_cookies or request.url.scheme == "https")
+            return response
+        if attempt.outcome == "throttled":
+            return HTMLResponse(self._refusal_page(
+                f"Too many wrong secrets from your address: try again in {attempt.retry_after} s."), 429,
+                {"Retry-After": str(attempt.retry_after)})
+        return HTMLResponse(self._refusal_page("That is not the admin secret."), 401)
+
+    def sign_out(self, request: Request, then: str) -> Response:
+        """End the request's session (the cookie is worthless from now on) and redirect to `then`."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            self._sessions.end(token)
+        response = RedirectResponse(then, 303)
+        response.delete_cookie(SESSION_COOKIE, path="/dashboard", httponly=True, samesite="strict",
+                               secure=self._secure_cookies or request.url.scheme == "https")
         return response
 
 
 class Guards:
-    """The one guard of each credential kind, over the server's write keys and admin secret.
+    """The one guard of each credential kind, over the settings' keys and admin secret.
 
-    `wrong_token_page` renders the dashboard's answer to a wrong `?token=` (401).
+    `refusal_page(message)` renders the dashboard's page for a refused or throttled sign-in.
     """
 
-    def __init__(self, write_keys: frozenset[str], admin_secret: str, wrong_token_page: Callable[[], str]) -> None:
-        self._write_keys = write_keys
-        self._admin_secret = admin_secret
-        self._wrong_token_page = wrong_token_page
-        self.dashboard = DashboardSession(admin_secret)
+    def __init__(self, settings: CollectorSettings, refusal_page: Callable[[str], str],
+                 throttle: GuessThrottle | None = None) -> None:
+        self._write_keys = settings.write_keys
+        self._sdk_keys = settings.sdk_keys
+        self._admin_secrets = (settings.admin_secret,)
+        self.checks = SecretChecks(throttle or GuessThrottle())
+        sessions = SessionStore(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
+        self.dashboard = DashboardSession(settings.admin_secret, self.checks, sessions, refusal_page,
+                                          secure_cookies=settings.secure_cookies)
 
     def route(self, api_route: ApiRoute) -> Route:
         """The Starlette route of `api_route`, its handler behind its credential's guard."""
@@ -129,20 +204,50 @@ class Guards:
             Credential.PUBLIC: _unguarded,
             Credential.EVENT_WRITE_KEY: _unguarded,  # checked by ingestion itself: see the module docstring
             Credential.WRITE_KEY: self._write_key,
+            Credential.SDK_KEY: self._sdk_key,
             Credential.ADMIN_SECRET: self._admin,
             Credential.DASHBOARD_SESSION: self._dashboard,
         }[api_route.credential]
         return Route(api_route.path, guard(api_route.handler), methods=list(api_route.methods))
 
     def _write_key(self, handler: Handler) -> Handler:
-        write_keys = self._write_keys
-        return _refusing_unless(lambda request: basic_auth_username(request) in write_keys,
-                                "missing or unknown write key (HTTP Basic username)", handler)
+        # The public write key passes unchecked (and uncounted: it is no secret); an SDK key is checked.
+        return self._secret_guard(handler, basic_auth_username, self._sdk_keys,
+                                  "missing or unknown write key (HTTP Basic username)", public=self._write_keys)
+
+    def _sdk_key(self, handler: Handler) -> Handler:
+        return self._secret_guard(handler, basic_auth_username, self._sdk_keys,
+                                  "missing or unknown SDK key (HTTP Basic username)",
+                                  forbidden=(self._write_keys, DEFINITIONS_NEED_SDK_KEY))
 
     def _admin(self, handler: Handler) -> Handler:
-        secret = self._admin_secret
-        return _refusing_unless(lambda request: has_secret(request, secret),
-                                "missing or wrong admin secret (Authorization: Bearer …)", handler)
+        return self._secret_guard(handler, bearer_token, self._admin_secrets,
+                                  "missing or wrong admin secret (Authorization: Bearer …)")
+
+    def _secret_guard(
+        self, handler: Handler, presented: Callable[[Request], str | None], secrets: Collection[str], refusal: str,
+        *, public: Collection[str] = (), forbidden: tuple[Collection[str], str] = ((), ""),
+    ) -> Handler:
+        """`handler` for a request presenting one of `secrets` (checked and counted) or of `public`
+        (let through as it is); 403 with the reason for a `forbidden` credential, 429 while throttled,
+        401 with `refusal` otherwise."""
+        checks = self.checks
+        forbidden_credentials, forbidden_reason = forbidden
+
+        async def guarded(request: Request) -> Response:
+            given = presented(request)
+            if given in public:
+                return await handler(request)
+            if given in forbidden_credentials:
+                return error_response(403, forbidden_reason)
+            attempt = checks.check(request, given, secrets)
+            if attempt.outcome == "accepted":
+                return await handler(request)
+            if attempt.outcome == "throttled":
+                return _too_many(attempt)
+            return error_response(401, refusal)
+
+        return guarded
 
     def _dashboard(self, handler: Handler) -> Handler:
         session = self.dashboard
@@ -150,27 +255,18 @@ class Guards:
         async def page(request: Request) -> Response:
             token = request.query_params.get("token")
             if token is not None:
-                if not session.is_secret(token):
-                    return HTMLResponse(self._wrong_token_page(), 401)
-                return session.start(RedirectResponse(request.url.path, 303))
+                return session.sign_in(request, token, then=request.url.path)
             if not session.signed_in(request):
-                return RedirectResponse("/dashboard/login", 303)
+                bearer = session.check(request, bearer_token(request))
+                if bearer.outcome == "throttled":
+                    return _too_many(bearer)
+                if bearer.outcome != "accepted":
+                    return RedirectResponse("/dashboard/login", 303)
             response = await handler(request)
             response.headers["Cache-Control"] = "no-store"
             return response
 
         return page
-
-
-def _refusing_unless(allowed: Callable[[Request], bool], refusal: str, handler: Handler) -> Handler:
-    """`handler` for requests `allowed` lets through; a 401 with `refusal` for the others."""
-
-    async def guarded(request: Request) -> Response:
-        if not allowed(request):
-            return error_response(401, refusal)
-        return await handler(request)
-
-    return guarded
 
 
 def _unguarded(handler: Handler) -> Handler:

@@ -11,7 +11,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from html import escape
 
 from prometheus_client import Counter
 
@@ -24,6 +23,7 @@ from experiments.metric_catalog import UnknownMetric
 from experiments.metrics import MetricError
 from experiments.service import UnknownExperiment
 from northstar.web.bodies import PayloadTooLarge
+from northstar.web.dashboard.pages import not_found_page
 from northstar.web.responses import error_response, field_error_response
 
 __all__ = ["EXCEPTION_HANDLERS", "AbortedRequests"]
@@ -38,7 +38,7 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 def _not_found(what: str) -> ExceptionHandler:
     async def not_found(request: Request, error: Exception) -> Response:
         if request.url.path.startswith("/dashboard/"):
-            return _page_not_found(type(error).__name__, error.args[0])
+            return _page_not_found(what, error.args[0])
         return error_response(404, f"no {what} {error.args[0]!r}")
 
     return not_found
@@ -47,12 +47,13 @@ def _not_found(what: str) -> ExceptionHandler:
 async def _metric_gone(request: Request, error: Exception) -> Response:
     """An experiment's results need a metric that is no longer defined: a conflict, not a 404."""
     if request.url.path.startswith("/dashboard/"):
-        return _page_not_found("UnknownMetric", error.args[0])
+        return _page_not_found("metric", error.args[0])
     return error_response(409, f"metrics: no metric {error.args[0]!r} is defined any more")
 
 
 def _page_not_found(kind: str, key: object) -> Response:
-    return HTMLResponse(f"<p>Not found: {kind} {escape(repr(key))}</p>", 404, {"Cache-Control": "no-store"})
+    """The dashboard's 404 page, rendered (and escaped) like every dashboard page."""
+    return HTMLResponse(not_found_page(kind, str(key)), 404, {"Cache-Control": "no-store"})
 
 
 async def _invalid_field(request: Request, error: Exception) -> Response:

@@ -1,9 +1,14 @@
-"""Routes SDKs call with the write key: the running definitions, and assignment for non-Python clients.
+"""Routes SDKs call: the running definitions (SDK key), and assignment (write key) for browsers and other clients.
 
-`GET /v1/sdk/definitions` answers the current `experiments.sdk_documents` snapshot with its
-strong ETag, and 304 to a matching `If-None-Match`. `POST /v1/assign` evaluates with the
-SDK's own code (`sdk.experiments`), so its answers are the SDK's; with `"log_exposures": true`
-it also logs the `Experiment Viewed` events a client would send (`exposure_message`).
+`GET /v1/sdk/definitions` needs a server-side SDK key: it answers the current
+`experiments.sdk_documents` snapshot (targeting rules, QA overrides, every variant's payload)
+with its strong ETag, and 304 to a matching `If-None-Match`. `POST /v1/assign` takes the
+public write key (or an SDK key) and answers, per experiment, only what the SDK's own
+evaluation (`sdk.experiments`) gives the one unit asked about: its variant, that variant's
+payload, whether it is in the experiment, and why. Experiments that are not running answer
+as unknown, as they do to an SDK (its definitions hold running ones only), so drafts are not
+disclosed. With `"log_exposures": true` it also logs the `Experiment Viewed` events a client
+would send (`exposure_message`).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
         keys = published.running if wanted.experiments is None else wanted.experiments
         assignments, exposures = {}, []
         for key in keys:
-            experiment = published.compiled.get(key)
+            experiment = published.compiled.get(key) if key in published.running else None
             assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
             assignments[key] = {
                 "variant": assignment.variant, "payload": assignment.payload,
@@ -82,7 +87,7 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
         return json_response(document)
 
     return [
-        ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.WRITE_KEY),
+        ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.SDK_KEY),
         ApiRoute("/v1/assign", ("POST",), assign, Credential.WRITE_KEY),
     ]
 

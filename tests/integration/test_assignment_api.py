@@ -24,8 +24,9 @@ def _admin(collector: CollectorProcess) -> httpx.Client:
     return httpx.Client(base_url=collector.url, headers={"Authorization": f"Bearer {collector.admin_secret}"})
 
 
-def _sdk_http(collector: CollectorProcess) -> httpx.Client:
-    return httpx.Client(base_url=collector.url, auth=(collector.write_key, ""))
+def _sdk_http(collector: CollectorProcess, key: str | None = None) -> httpx.Client:
+    """HTTP Basic with `key` as the username: the write key unless given (the SDK key)."""
+    return httpx.Client(base_url=collector.url, auth=(key or collector.write_key, ""))
 
 
 def _definition(key: str, **fields: Any) -> dict[str, Any]:
@@ -45,13 +46,18 @@ def vector_experiments(collector: CollectorProcess) -> None:
 
 
 def test_assign_answers_the_published_vectors(collector: CollectorProcess, vector_experiments: None) -> None:
+    running = {e["key"] for e in EVALUATION["experiments"] if e.get("status") == "running"}
     with _sdk_http(collector) as http:
         for case in EVALUATION["cases"]:
             answer = http.post("/v1/assign", json={"unit_id": case["unit_id"], "attributes": case["attributes"],
                                                    "experiments": [case["experiment"]]})
             assert answer.status_code == 200, answer.text
             got = answer.json()["assignments"][case["experiment"]]
-            assert got == {k: case[k] for k in ("variant", "payload", "in_experiment", "reason")}, case
+            if case["experiment"] in running:
+                assert got == {k: case[k] for k in ("variant", "payload", "in_experiment", "reason")}, case
+            else:  # as to an SDK, whose definitions hold running experiments only: drafts stay private
+                assert got == {"variant": None, "payload": None, "in_experiment": False,
+                               "reason": "unknown_experiment"}, case
         everything = http.post("/v1/assign", json={"unit_id": "user-1"}).json()["assignments"]
         assert "vec-basic" in everything and "vec-stopped" not in everything and "vec-draft" not in everything
         assert http.post("/v1/assign", json={"unit_id": "u", "experiments": ["nope"]}).json()["assignments"] == {
@@ -62,7 +68,7 @@ def test_assign_answers_the_published_vectors(collector: CollectorProcess, vecto
 def test_sdk_definitions_serve_running_experiments_with_an_etag(
     collector: CollectorProcess, vector_experiments: None
 ) -> None:
-    with _sdk_http(collector) as http:
+    with _sdk_http(collector, collector.sdk_key) as http:
         first = http.get("/v1/sdk/definitions")
         assert first.status_code == 200 and first.headers["etag"].startswith('"')
         keys = {e["key"] for e in first.json()["experiments"] if e["key"].startswith("vec-")}
@@ -77,7 +83,7 @@ def test_sdk_definitions_serve_running_experiments_with_an_etag(
 def test_the_sdk_fetches_definitions_and_evaluates_like_the_vectors(
     collector: CollectorProcess, vector_experiments: None
 ) -> None:
-    client = sdk.Client(collector.write_key, collector.url)
+    client = sdk.Client(collector.write_key, collector.url, sdk_key=collector.sdk_key)
     try:
         assert client.wait_for_definitions(10)
         running = {e["key"] for e in EVALUATION["experiments"] if e.get("status") == "running"}
@@ -91,7 +97,7 @@ def test_the_sdk_fetches_definitions_and_evaluates_like_the_vectors(
 def test_exposures_logged_by_get_variant_arrive_in_the_store(collector: CollectorProcess, api: AdminClient) -> None:
     key = f"exposed-{uuid.uuid4().hex[:8]}"
     api.save_experiment(_definition(key, status="running"))
-    client = sdk.Client(collector.write_key, collector.url)
+    client = sdk.Client(collector.write_key, collector.url, sdk_key=collector.sdk_key)
     try:
         assert client.wait_for_definitions(10)
         units = [f"{key}-u{n}" for n in range(20)]

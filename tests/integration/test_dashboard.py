@@ -95,7 +95,7 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
             assert cells[7] == comparison["verdict"]
         assert section.locator("h2").inner_text().startswith("Guardrail: Errors per user")
         assert page.locator("#forest svg circle").count() == 3
-        assert page.locator("#exposures svg rect").count() == 2 * len(document["timeline"]["days"])
+        assert page.locator("#exposures svg[role=img] rect").count() == 2 * len(document["timeline"]["days"])
         page.screenshot(path=SCREENSHOT, full_page=True)
         browser.close()
     assert errors == []

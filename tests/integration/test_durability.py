@@ -198,11 +198,13 @@ def test_metrics_count_what_happened(fresh_collector: CollectorProcess) -> None:
 
 def test_secrets_that_look_like_flags_still_work(tmp_path) -> None:
     """Generated keys (secrets.token_urlsafe) may start with '-'."""
-    with CollectorProcess(tmp_path / "c", write_key="-key", admin_secret="-secret") as collector:
+    secret = "-secret-of-sixteen-characters"
+    with CollectorProcess(tmp_path / "c", write_key="-key", admin_secret=secret, sdk_key="-sdk-key-of-16-chars") as collector:
         batch = {"batch": [{"type": "track", "event": "Dash", "userId": "u"}]}
         response = httpx.post(collector.url + "/v1/batch", json=batch, auth=("-key", ""))
         assert response.status_code == 200
-        assert AdminClient(collector.url, "-secret").status()["accepted"] == 1
+        assert AdminClient(collector.url, secret).status()["accepted"] == 1
+        assert httpx.get(collector.url + "/v1/sdk/definitions", auth=("-sdk-key-of-16-chars", "")).status_code == 200
 
 
 def test_a_logged_record_clickhouse_refuses_is_kept_aside_and_the_rest_flows(

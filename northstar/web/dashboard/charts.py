@@ -1,7 +1,8 @@
 """Inline SVG charts drawn on the server: they render offline, with no script and no CDN.
 
 Each function takes plain numbers (already in the results document) and returns an SVG
-element as text; every label is escaped.
+element as `Html`, built by the dashboard's one escaping renderer. Colours and fonts are SVG
+presentation attributes, not `style`, so the pages need no inline styles under their CSP.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
-__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "PALETTE"]
+from northstar.web.dashboard.html import Html, html, join
+
+__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "swatch", "PALETTE"]
 
 PALETTE = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
 _VERDICT_COLOURS = {"win": "#16a34a", "loss": "#dc2626", "inconclusive": "#64748b", "suppressed": "#94a3b8"}
-_FONT = "font-family='system-ui, sans-serif' font-size='12' fill='#334155'"
+_FONT = Html("font-family='system-ui, sans-serif' font-size='12' fill='#334155'")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def _span(values: Sequence[float | None], floor: float) -> float:
     return max([floor, *finite]) * 1.1
 
 
-def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> str:
+def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> Html:
     """Relative lift and interval per (metric, variant), around a zero line."""
     row_height, left, right = 30, 340, 30
     height = row_height * len(rows) + 40
@@ -42,23 +44,27 @@ def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> str:
     def x(value: float) -> float:
         return left + plot * (max(-span, min(span, value)) + span) / (2 * span)
 
-    parts = [f"<line x1='{x(0):.1f}' y1='10' x2='{x(0):.1f}' y2='{height - 25}' stroke='#94a3b8' stroke-dasharray='4 3'/>"]
+    parts = [html("<line x1='{x:.1f}' y1='10' x2='{x:.1f}' y2='{bottom}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
+                  x=x(0), bottom=height - 25)]
     for tick in (-span / 1.1, 0.0, span / 1.1):
-        parts.append(f"<text x='{x(tick):.1f}' y='{height - 8}' text-anchor='middle' {_FONT}>{tick:+.1%}</text>")
+        parts.append(html("<text x='{x:.1f}' y='{y}' text-anchor='middle' {font}>{tick:+.1%}</text>",
+                          x=x(tick), y=height - 8, font=_FONT, tick=tick))
     for index, row in enumerate(rows):
         y = 20 + index * row_height
         colour = _VERDICT_COLOURS.get(row.verdict, "#64748b")
         label = row.label if len(row.label) <= 48 else row.label[:47] + "…"
-        parts.append(f"<text x='8' y='{y + 4}' {_FONT}>{escape(label)}</text>")
+        parts.append(html("<text x='8' y='{y}' {font}>{label}</text>", y=y + 4, font=_FONT, label=label))
         if row.low is not None and row.high is not None:
-            parts.append(f"<line x1='{x(row.low):.1f}' y1='{y}' x2='{x(row.high):.1f}' y2='{y}' "
-                         f"stroke='{colour}' stroke-width='3' stroke-linecap='round'/>")
+            parts.append(html("<line x1='{low:.1f}' y1='{y}' x2='{high:.1f}' y2='{y}' stroke='{colour}' "
+                              "stroke-width='3' stroke-linecap='round'/>",
+                              low=x(row.low), high=x(row.high), y=y, colour=colour))
         if row.estimate is not None:
-            parts.append(f"<circle cx='{x(row.estimate):.1f}' cy='{y}' r='5' fill='{colour}'/>")
+            parts.append(html("<circle cx='{cx:.1f}' cy='{y}' r='5' fill='{colour}'/>",
+                              cx=x(row.estimate), y=y, colour=colour))
     return _svg(width, height, "Relative lift with intervals", parts)
 
 
-def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: int = 640, height: int = 200) -> str:
+def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: int = 640, height: int = 200) -> Html:
     """Cumulative relative lift per day for each treatment, with its interval as a band."""
     left, right, top, bottom = 56, 16, 12, 28
     values = [v for points in series.values() for p in points
@@ -73,50 +79,65 @@ def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: in
     def y(value: float) -> float:
         return top + plot_h * (span - max(-span, min(span, value))) / (2 * span)
 
-    parts = [f"<line x1='{left}' y1='{y(0):.1f}' x2='{width - right}' y2='{y(0):.1f}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
-             *(f"<text x='{left - 6}' y='{y(t) + 4:.1f}' text-anchor='end' {_FONT}>{t:+.0%}</text>"
+    parts = [html("<line x1='{left}' y1='{y:.1f}' x2='{right}' y2='{y:.1f}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
+                  left=left, right=width - right, y=y(0)),
+             *(html("<text x='{x}' y='{y:.1f}' text-anchor='end' {font}>{tick:+.0%}</text>",
+                    x=left - 6, y=y(t) + 4, font=_FONT, tick=t)
                for t in (-span / 1.1, 0.0, span / 1.1))]
-    if days:
-        parts += [f"<text x='{left}' y='{height - 8}' {_FONT}>{escape(days[0])}</text>",
-                  f"<text x='{width - right}' y='{height - 8}' text-anchor='end' {_FONT}>{escape(days[-1])}</text>"]
+    parts += _day_labels(days, left, width - right, height - 8)
     for colour, (variant, points) in zip(PALETTE[1:], series.items()):
         band = [(i, p["relative_ci"]) for i, p in enumerate(points) if None not in p["relative_ci"]]
         if band:
             outline = [f"{x(i):.1f},{y(ci[1]):.1f}" for i, ci in band]
             outline += [f"{x(i):.1f},{y(ci[0]):.1f}" for i, ci in reversed(band)]
-            parts.append(f"<polygon points='{' '.join(outline)}' fill='{colour}' fill-opacity='0.15'/>")
+            parts.append(html("<polygon points='{points}' fill='{colour}' fill-opacity='0.15'/>",
+                              points=" ".join(outline), colour=colour))
         line = [f"{x(i):.1f},{y(p['relative_effect']):.1f}" for i, p in enumerate(points) if p["relative_effect"] is not None]
         if line:
-            parts.append(f"<polyline points='{' '.join(line)}' fill='none' stroke='{colour}' stroke-width='2'>"
-                         f"<title>{escape(variant)}</title></polyline>")
+            parts.append(html("<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'>"
+                              "<title>{variant}</title></polyline>", points=" ".join(line), colour=colour, variant=variant))
     return _svg(width, height, "Cumulative relative lift by day", parts)
 
 
-def exposure_chart(days: Sequence[str], exposures: dict[str, Sequence[int]], width: int = 640, height: int = 180) -> str:
+def exposure_chart(days: Sequence[str], exposures: dict[str, Sequence[int]], width: int = 640, height: int = 180) -> Html:
     """Units first exposed per day, one bar per variant and day."""
     left, right, top, bottom = 56, 16, 12, 28
     peak = max([1, *(n for counts in exposures.values() for n in counts)])
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(days), 1)
     bar = max(slot * 0.8 / max(len(exposures), 1), 1.0)
-    parts = [f"<text x='{left - 6}' y='{top + 4}' text-anchor='end' {_FONT}>{peak:,}</text>",
-             f"<text x='{left - 6}' y='{top + plot_h}' text-anchor='end' {_FONT}>0</text>",
-             f"<line x1='{left}' y1='{top + plot_h}' x2='{width - right}' y2='{top + plot_h}' stroke='#cbd5e1'/>"]
-    if days:
-        parts += [f"<text x='{left}' y='{height - 8}' {_FONT}>{escape(days[0])}</text>",
-                  f"<text x='{width - right}' y='{height - 8}' text-anchor='end' {_FONT}>{escape(days[-1])}</text>"]
+    parts = [html("<text x='{x}' y='{y}' text-anchor='end' {font}>{peak:,}</text>", x=left - 6, y=top + 4, font=_FONT, peak=peak),
+             html("<text x='{x}' y='{y}' text-anchor='end' {font}>0</text>", x=left - 6, y=top + plot_h, font=_FONT),
+             html("<line x1='{left}' y1='{y}' x2='{right}' y2='{y}' stroke='#cbd5e1'/>",
+                  left=left, right=width - right, y=top + plot_h)]
+    parts += _day_labels(days, left, width - right, height - 8)
     for number, (colour, (variant, counts)) in enumerate(zip(PALETTE, exposures.items())):
         for day_index, units in enumerate(counts):
             bar_height = plot_h * units / peak
-            parts.append(
-                f"<rect x='{left + day_index * slot + slot * 0.1 + number * bar:.1f}' y='{top + plot_h - bar_height:.1f}'"
-                f" width='{bar:.1f}' height='{bar_height:.1f}' fill='{colour}'>"
-                f"<title>{escape(variant)} {escape(days[day_index])}: {units:,}</title></rect>"
-            )
+            parts.append(html(
+                "<rect x='{x:.1f}' y='{y:.1f}' width='{width:.1f}' height='{height:.1f}' fill='{colour}'>"
+                "<title>{variant} {day}: {units:,}</title></rect>",
+                x=left + day_index * slot + slot * 0.1 + number * bar, y=top + plot_h - bar_height, width=bar,
+                height=bar_height, colour=colour, variant=variant, day=days[day_index], units=units,
+            ))
     return _svg(width, height, "Units first exposed per day and variant", parts)
 
 
-def _svg(width: int, height: int, title: str, parts: list[str]) -> str:
-    body = "".join(parts)
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='100%' "
-            f"role='img' aria-label='{escape(title)}'><title>{escape(title)}</title>{body}</svg>")
+def swatch(colour: str) -> Html:
+    """A small square of `colour`, for a legend."""
+    return html("<svg class='swatch' viewBox='0 0 10 10' width='10' height='10' aria-hidden='true'>"
+                "<rect width='10' height='10' rx='2' fill='{colour}'/></svg>", colour=colour)
+
+
+def _day_labels(days: Sequence[str], left: int, right: int, y: int) -> list[Html]:
+    """The first and last day under a time axis."""
+    if not days:
+        return []
+    return [html("<text x='{x}' y='{y}' {font}>{day}</text>", x=left, y=y, font=_FONT, day=days[0]),
+            html("<text x='{x}' y='{y}' text-anchor='end' {font}>{day}</text>", x=right, y=y, font=_FONT, day=days[-1])]
+
+
+def _svg(width: int, height: int, title: str, parts: list[Html]) -> Html:
+    return html("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='100%' "
+                "role='img' aria-label='{title}'><title>{title}</title>{body}</svg>",
+                width=width, height=height, title=title, body=join(parts))

@@ -1,14 +1,14 @@
 """HTML pages of the dashboard, rendered from the same documents the JSON API serves.
 
 Numbers are formatted with `experiments.report`'s formatters, so the page, the CLI and the
-API agree; every value from a definition is escaped.
+API agree. Every page is built by the one escaping renderer (`html`): any value from a
+definition, a result, the URL or an error is text, never markup. Pages carry no inline script
+or style, so they render under the dashboard's Content-Security-Policy (`security`).
 """
 
 from __future__ import annotations
 
-from html import escape
 from importlib.resources import files
-from string import Template
 from typing import Any
 from urllib.parse import quote
 
@@ -26,43 +26,53 @@ from northstar.web.dashboard.charts import (
     exposure_chart,
     forest_chart,
     lift_chart,
+    swatch,
 )
+from northstar.web.dashboard.html import Html, html, join
 
-__all__ = ["login_page", "list_page", "results_page"]
+__all__ = ["login_page", "list_page", "results_page", "not_found_page"]
 
-_BASE = Template((files(__package__) / "base.html").read_text(encoding="utf-8"))
-_LOGOUT = "<form method='post' action='/dashboard/logout'><button type='submit'>Log out</button></form>"
+_BASE = (files(__package__) / "base.html").read_text(encoding="utf-8")
+"""A template for `html`: `{title}`, `{logout}` and `{body}`."""
+_LOGOUT = Html("<form method='post' action='/dashboard/logout'><button type='submit'>Log out</button></form>")
 
 
-def _page(title: str, body: str, logged_in: bool = True) -> str:
-    return _BASE.substitute(title=escape(title), body=body, logout=_LOGOUT if logged_in else "")
+def _page(title: str, body: Html, logged_in: bool = True) -> str:
+    return html(_BASE, title=title, body=body, logout=_LOGOUT if logged_in else "")
 
 
 def login_page(error: str = "") -> str:
-    message = f"<p class='error'>{escape(error)}</p>" if error else ""
-    body = (
+    """The sign-in form, with `error` (text) above it when given."""
+    message = html("<p class='error' id='error'>{error}</p>", error=error) if error else ""
+    body = html(
         "<form class='login' method='post' action='/dashboard/login'>"
         "<h1>Sign in</h1><p class='sub'>Enter the collector's admin secret.</p>"
-        f"{message}<label for='secret'>Admin secret</label>"
+        "{message}<label for='secret'>Admin secret</label>"
         "<input id='secret' name='secret' type='password' autocomplete='current-password' autofocus>"
-        "<button type='submit'>Sign in</button></form>"
+        "<button type='submit'>Sign in</button></form>", message=message,
     )
     return _page("Sign in", body, logged_in=False)
 
 
+def not_found_page(kind: str, key: str) -> str:
+    """The page for an experiment or metric that does not exist; `key` is shown as text."""
+    return _page("Not found", html("<h1>Not found</h1><p class='sub' id='not-found'>No {kind} {key}.</p>"
+                                   "<p><a href='/dashboard'>All experiments</a></p>", kind=kind, key=repr(key)))
+
+
 def list_page(experiments: list[dict[str, Any]]) -> str:
-    rows = "".join(
-        f"<tr><td><a href='/dashboard/experiments/{quote(e['key'], safe='')}'>{escape(e['key'])}</a></td>"
-        f"<td>{escape(e.get('name') or '')}</td><td>{escape(str(e.get('status') or ''))}</td>"
-        f"<td>{escape(', '.join(v['key'] for v in e['variants']))}</td>"
-        f"<td>{escape(', '.join(_metric_keys(e)))}</td></tr>"
+    rows = join(
+        html("<tr><td><a href='/dashboard/experiments/{path}'>{key}</a></td><td>{name}</td><td>{status}</td>"
+             "<td>{variants}</td><td>{metrics}</td></tr>",
+             path=quote(e["key"], safe=""), key=e["key"], name=e.get("name") or "", status=e.get("status") or "",
+             variants=", ".join(v["key"] for v in e["variants"]), metrics=", ".join(_metric_keys(e)))
         for e in experiments
     )
-    body = (
-        "<h1>Experiments</h1>"
-        f"<p class='sub'>{len(experiments)} experiment{'s' * (len(experiments) != 1)}</p>"
+    body = html(
+        "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
         "<section class='card'><table id='experiments'><thead><tr><th>Key</th><th>Name</th><th>Status</th>"
-        f"<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        "<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>",
+        count=len(experiments), plural="s" * (len(experiments) != 1), rows=rows,
     )
     return _page("Experiments", body)
 
@@ -78,95 +88,100 @@ def results_page(document: dict[str, Any]) -> str:
     subtitle = (f"{analysis['method']} analysis · alpha {analysis['alpha']:g} · correction {analysis['correction']}"
                 f"{' · CUPED' if analysis['cuped'] else ''} · MDE {analysis['mde']:.0%}")
     sections = [
-        f"<h1>{escape(document.get('name') or key)}</h1><p class='sub'>{escape(key)} · {escape(subtitle)}</p>",
+        html("<h1>{title}</h1><p class='sub'>{key} · {subtitle}</p>",
+             title=document.get("name") or key, key=key, subtitle=subtitle),
         _srm_banner(document),
-        *(f"<div class='banner alert guardrail' role='alert'>{escape(warning)}</div>"
+        *(html("<div class='banner alert guardrail' role='alert'>{warning}</div>", warning=warning)
           for warning in guardrail_warnings(document)),
-        f"<div class='verdict' id='verdict'>{escape(document['verdict'])}</div>",
+        html("<div class='verdict' id='verdict'>{verdict}</div>", verdict=document["verdict"]),
         *(_metric_section(metric, analysis) for metric in document["metrics"]),
         _charts(document),
     ]
-    return _page(f"{key} results", "".join(sections))
+    return _page(f"{key} results", join(sections))
 
 
-def _srm_banner(document: dict[str, Any]) -> str:
+def _srm_banner(document: dict[str, Any]) -> Html:
     srm = document["srm"]
-    units = ", ".join(f"{escape(v['key'])} {v['units']:,}" for v in document["variants"])
+    units = ", ".join(f"{v['key']} {v['units']:,}" for v in document["variants"])
     excluded = (f" · {document['multiple_exposures']:,} units seen in several variants excluded"
                 if document["multiple_exposures"] else "")
     if srm["mismatch"]:
         expected = ", ".join(f"{e:,.0f}" for e in srm["expected_units"])
-        return (f"<div class='banner alert' id='srm' role='alert'>Sample ratio mismatch (p = {srm['p_value']:.2g}): "
-                f"units {units} vs expected {expected}. The split is not what was configured, so no "
-                f"result below can be trusted and no winner is declared.{excluded}</div>")
-    return (f"<div class='banner ok' id='srm'>Traffic split as configured (SRM p = {srm['p_value']:.3f}): "
-            f"{units}{excluded}</div>")
+        return html("<div class='banner alert' id='srm' role='alert'>Sample ratio mismatch (p = {p:.2g}): "
+                    "units {units} vs expected {expected}. The split is not what was configured, so no "
+                    "result below can be trusted and no winner is declared.{excluded}</div>",
+                    p=srm["p_value"], units=units, expected=expected, excluded=excluded)
+    return html("<div class='banner ok' id='srm'>Traffic split as configured (SRM p = {p:.3f}): {units}{excluded}</div>",
+                p=srm["p_value"], units=units, excluded=excluded)
 
 
-def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> str:
+def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> Html:
     kind, bayesian = metric["kind"], analysis["method"] == "bayesian"
-    evidence = "<th class='num'>Chance to win</th><th class='num'>Expected loss</th>" if bayesian else \
-        "<th class='num'>p-value</th><th class='num'>Adjusted p</th>"
+    evidence = ("Chance to win", "Expected loss") if bayesian else ("p-value", "Adjusted p")
     comparisons = {c["variant"]: c for c in metric["comparisons"]}
     values = format_values(kind, [variant["value"] for variant in metric["variants"]])
     rows = []
     for variant, value in zip(metric["variants"], values):
-        cells = [f"<td>{escape(variant['key'])}</td>", f"<td class='num'>{variant['units']:,}</td>",
-                 f"<td class='num'>{value}</td>"]
         comparison = comparisons.get(variant["key"])
         if comparison is None:
-            cells.append("<td colspan='5' class='sub'>control</td>")
+            versus = Html("<td colspan='5' class='sub'>control</td>")
         else:
-            absolute = format_interval(kind, comparison["absolute_effect"], *comparison["absolute_ci"])
-            relative = format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"])
-            cells += [
-                f"<td class='num'>{absolute}</td>",
-                f"<td class='num'>{relative}</td>",
-                *((f"<td class='num'>{format_percent(comparison['chance_to_win'], False)}</td>",
-                   f"<td class='num'>{format_percent(comparison['expected_loss'], False)}</td>") if bayesian else
-                  (f"<td class='num'>{format_p(comparison['p_value'])}</td>",
-                   f"<td class='num'>{format_p(comparison['adjusted_p_value'])}</td>")),
-                f"<td><span class='pill {comparison['verdict']}'>{comparison['verdict']}</span></td>",
+            numbers = [
+                format_interval(kind, comparison["absolute_effect"], *comparison["absolute_ci"]),
+                format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"]),
+                *((format_percent(comparison["chance_to_win"], False), format_percent(comparison["expected_loss"], False))
+                  if bayesian else (format_p(comparison["p_value"]), format_p(comparison["adjusted_p_value"]))),
             ]
-        rows.append(f"<tr data-variant='{escape(variant['key'])}'>{''.join(cells)}</tr>")
+            versus = html("{numbers}<td><span class='pill {verdict}'>{verdict}</span></td>",
+                          numbers=join(html("<td class='num'>{number}</td>", number=n) for n in numbers),
+                          verdict=comparison["verdict"])
+        rows.append(html("<tr data-variant='{key}'><td>{key}</td><td class='num'>{units:,}</td>"
+                         "<td class='num'>{value}</td>{versus}</tr>",
+                         key=variant["key"], units=variant["units"], value=value, versus=versus))
     confidence = f"{100 * (1 - analysis['alpha']):g}%"
     direction = "" if metric["higher_is_better"] else " · lower is better"
-    return (
-        f"<section class='card metric {metric['role']}' data-metric='{escape(metric['key'])}'>"
-        f"<h2>{ROLE_TITLES[metric['role']]}: {escape(metric['name'])} <span class='sub'>({kind}{direction})</span></h2>"
-        f"<table><thead><tr><th>Variant</th><th class='num'>Units</th><th class='num'>Value</th>"
-        f"<th class='num'>Abs. lift ({confidence} CI)</th><th class='num'>Rel. lift ({confidence} CI)</th>"
-        f"{evidence}<th>Result</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{_progress(metric['sample_size'])}</section>"
+    return html(
+        "<section class='card metric {role}' data-metric='{key}'>"
+        "<h2>{role_title}: {name} <span class='sub'>({kind}{direction})</span></h2>"
+        "<table><thead><tr><th>Variant</th><th class='num'>Units</th><th class='num'>Value</th>"
+        "<th class='num'>Abs. lift ({confidence} CI)</th><th class='num'>Rel. lift ({confidence} CI)</th>"
+        "<th class='num'>{evidence[0]}</th><th class='num'>{evidence[1]}</th><th>Result</th></tr></thead>"
+        "<tbody>{rows}</tbody></table>{progress}</section>",
+        role=metric["role"], key=metric["key"], role_title=ROLE_TITLES[metric["role"]], name=metric["name"],
+        kind=kind, direction=direction, confidence=confidence, evidence=evidence, rows=join(rows),
+        progress=_progress(metric["sample_size"]),
     )
 
 
-def _progress(size: dict[str, Any]) -> str:
+def _progress(size: dict[str, Any]) -> Html:
     if size["progress"] is None:
-        return "<p class='sub progress-text'>Sample size: not enough control data to plan yet.</p>"
+        return Html("<p class='sub progress-text'>Sample size: not enough control data to plan yet.</p>")
     days = "" if size["days_remaining"] is None else f", about {size['days_remaining']:.0f} more days at current traffic"
-    return (f"<p class='sub progress-text'><span class='progress'><span style='width:{100 * size['progress']:.0f}%'>"
-            f"</span></span>{size['progress']:.0%} of {size['required_units_per_variant']:,} units per variant "
-            f"for a {size['relative_mde']:.0%} MDE{days}</p>")
+    return html("<p class='sub progress-text'><progress class='progress' max='100' value='{percent:.0f}'></progress>"
+                "{progress:.0%} of {required:,} units per variant for a {mde:.0%} MDE{days}</p>",
+                percent=100 * min(size["progress"], 1.0), progress=size["progress"],
+                required=size["required_units_per_variant"], mde=size["relative_mde"], days=days)
 
 
-def _charts(document: dict[str, Any]) -> str:
+def _charts(document: dict[str, Any]) -> Html:
     timeline = document["timeline"]
     forest = [
         ForestRow(f"{metric['name']} · {c['variant']}", c["relative_effect"], *c["relative_ci"], c["verdict"])
         for metric in document["metrics"] for c in metric["comparisons"]
     ]
-    lifts = "".join(
-        f"<h2>{escape(metric['name'])}</h2>{lift_chart(timeline['days'], timeline['cumulative_lift'][metric['key']])}"
+    lifts = join(
+        html("<h2>{name}</h2>{chart}", name=metric["name"],
+             chart=lift_chart(timeline["days"], timeline["cumulative_lift"][metric["key"]]))
         for metric in document["metrics"]
     )
-    variants = list(timeline["exposures"])
-    legend = "".join(f"<span><i style='background:{colour}'></i>{escape(v)}</span>" for colour, v in zip(PALETTE, variants))
-    return (
-        f"<section class='card' id='forest'><h2>Relative lift by metric</h2>{forest_chart(forest)}</section>"
+    legend = join(html("<span>{swatch}{variant}</span>", swatch=swatch(colour), variant=variant)
+                  for colour, variant in zip(PALETTE, timeline["exposures"]))
+    return html(
+        "<section class='card' id='forest'><h2>Relative lift by metric</h2>{forest}</section>"
         "<div class='grid'>"
-        f"<section class='card' id='lift'><h2>Cumulative lift over time</h2>{lifts}</section>"
-        f"<section class='card' id='exposures'><h2>Exposures per day</h2><p class='legend'>{legend}</p>"
-        f"{exposure_chart(timeline['days'], timeline['exposures'])}</section>"
-        "</div>"
+        "<section class='card' id='lift'><h2>Cumulative lift over time</h2>{lifts}</section>"
+        "<section class='card' id='exposures'><h2>Exposures per day</h2><p class='legend'>{legend}</p>"
+        "{exposures}</section></div>",
+        forest=forest_chart(forest), lifts=lifts, legend=legend,
+        exposures=exposure_chart(timeline["days"], timeline["exposures"]),
     )

@@ -1,8 +1,8 @@
 """Dashboard routes: experiment list and results pages, behind the dashboard session.
 
-Signing in (the login form, or `?token=<admin secret>` on any page) starts the session
+Signing in (the login form, or `?token=<admin secret>` on any page) starts a session
 (`northstar.web.auth.DashboardSession`); a bearer header works too. Without either, pages
-redirect to the login form and show no data.
+redirect to the login form and show no data. Signing out ends the session on the server.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from experiments.evaluation import Evaluation
 from experiments.report import result_document
@@ -21,16 +21,11 @@ from northstar.web.auth import ApiRoute, Credential, DashboardSession
 from northstar.web.bodies import read_limited
 from northstar.web.dashboard.pages import list_page, login_page, results_page
 
-__all__ = ["dashboard_routes", "wrong_token_page"]
+__all__ = ["dashboard_routes"]
 
 _STYLESHEET = (files(__package__) / "dashboard.css").read_bytes()
 """Read through importlib.resources, like the page template: it works from any install."""
 _MAX_LOGIN_BYTES = 4096
-
-
-def wrong_token_page() -> str:
-    """The page for a `?token=` that is not the admin secret."""
-    return login_page("Wrong token.")
 
 
 def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[ApiRoute]:
@@ -39,13 +34,10 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[
 
     async def login(request: Request) -> Response:
         body = (await read_limited(request, _MAX_LOGIN_BYTES)).decode(errors="replace")
-        secret = parse_qs(body).get("secret", [""])[0]
-        if not session.is_secret(secret):
-            return HTMLResponse(login_page("That is not the admin secret."), 401)
-        return session.start(RedirectResponse("/dashboard", 303))
+        return session.sign_in(request, parse_qs(body).get("secret", [""])[0], then="/dashboard")
 
     async def logout(request: Request) -> Response:
-        return session.end(RedirectResponse("/dashboard/login", 303))
+        return session.sign_out(request, then="/dashboard/login")
 
     async def experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(evaluation.experiments.list)
