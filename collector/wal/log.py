@@ -402,13 +402,19 @@ class WriteAheadLog:
             self._syncer.shutdown(wait=True)
         try:
             self._appender.close()
+            self._record_acknowledged()
+        finally:
+            os.close(self._lock_fd)
+
+    def _record_acknowledged(self) -> None:
+        """Store what was acknowledged, so damage to the last records is not taken for a torn
+        write at the next open (recovery)."""
+        try:
             with self._consumer_lock:  # the writer thread may be storing a checkpoint
                 if self._durable_lsn > self._state.acknowledged_lsn:
                     self._persist(self._state)
         except OSError as error:
             logger.warning("WAL %s: cannot record what was acknowledged at close: %s", self._directory, error)
-        finally:
-            os.close(self._lock_fd)
 
     def __enter__(self) -> WriteAheadLog:
         return self

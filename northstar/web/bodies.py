@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from isal import isal_zlib
 from starlette.requests import Request
 
@@ -37,23 +39,24 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         if int(declared) <= max_bytes + _DISCARD_MAX_BYTES:
-            await _discard(request, max_bytes + _DISCARD_MAX_BYTES)
+            await _discard(request.stream(), max_bytes + _DISCARD_MAX_BYTES)
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         size += len(chunk)
         if size > max_bytes:
-            await _discard(request, max_bytes + _DISCARD_MAX_BYTES - size)
+            await _discard(stream, max_bytes + _DISCARD_MAX_BYTES - size)
             raise PayloadTooLarge(f"body is over {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def _discard(request: Request, max_bytes: int) -> None:
-    """Read the rest of the body without keeping it, stopping past `max_bytes`."""
+async def _discard(stream: AsyncIterator[bytes], max_bytes: int) -> None:
+    """Read the rest of `stream` without keeping it, stopping past `max_bytes`."""
     size = 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > max_bytes:
             return

@@ -47,7 +47,7 @@ def _experiment(collector: CollectorProcess, api: AdminClient) -> str:
         if (n // 2) % (3 if variant == "treatment" else 10) == 0:
             events.append(_event(user, error, exposed + timedelta(minutes=30)))
     for start in range(0, len(events), 500):
-        httpx.post(collector.url + "/v1/batch", json={"batch": events[start:start + 500]},
+        httpx.post(collector.url + "/v1/import", json={"batch": events[start:start + 500]},
                    auth=(collector.write_key, "")).raise_for_status()
     api.wait_until_stored()
     return key

@@ -82,7 +82,7 @@ def _simulate(key: str, units: int, seed: int) -> dict[str, Unit]:
 def _send(collector: CollectorProcess, events: list[dict]) -> None:
     for start in range(0, len(events), 400):
         batch = events[start:start + 400]
-        response = httpx.post(collector.url + "/v1/batch", json={"batch": batch}, auth=(collector.write_key, ""))
+        response = httpx.post(collector.url + "/v1/import", json={"batch": batch}, auth=(collector.write_key, ""))
         assert response.json()["accepted"] == len(batch)
 
 

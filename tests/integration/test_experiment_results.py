@@ -61,7 +61,7 @@ def test_results_count_conversions_after_first_exposure_within_the_window(
         events.append(_exposure(key, user, "treatment", START + timedelta(minutes=1)))
         events.append(_event(user, conversion, START + timedelta(minutes=2)))
     for start in range(0, len(events), 300):
-        response = httpx.post(collector.url + "/v1/batch", json={"batch": events[start:start + 300]},
+        response = httpx.post(collector.url + "/v1/import", json={"batch": events[start:start + 300]},
                               auth=(collector.write_key, ""))
         assert response.json()["accepted"] == len(events[start:start + 300])
     api.wait_until_stored()

@@ -86,11 +86,18 @@ def test_a_gzip_bomb_spread_over_members_is_still_cut_off(collector: CollectorPr
     assert response.status_code == 413
 
 
-def test_a_body_over_the_limit_gets_its_413_over_a_real_socket(collector: CollectorProcess) -> None:
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_over_the_limit_gets_its_413_over_a_real_socket(collector: CollectorProcess, framing: str) -> None:
     body = b'{"batch": [' + b" " * (2 << 20) + b"]}"
+    if framing == "chunked":  # no length announced: the limit is found while reading
+        pieces = [body[start:start + 65536] for start in range(0, len(body), 65536)]
+        body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+        framing_header = "Transfer-Encoding: chunked"
+    else:
+        framing_header = f"Content-Length: {len(body)}"
     # `Connection: close`, as urllib and many SDKs send: the server closes after its answer.
     head = (f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            f"Connection: close\r\n{framing_header}\r\n\r\n").encode()
     with socket.socket() as client:
         # A small send buffer, as over a real network: the body cannot all be in flight
         # before the server answers, so a server that stops reading resets the connection.

@@ -50,12 +50,17 @@ def reopen_logging(directory: Path, caplog: pytest.LogCaptureFixture) -> tuple[l
     return lsns, [record.levelname for record in caplog.records], after
 
 
+def closed_after_appending(directory: Path) -> Path:
+    """The segment of a log that acknowledged EVENTS (LSNs 1-10) and was closed cleanly."""
+    with WriteAheadLog.open(directory, fsync=False) as wal:
+        append(wal, EVENTS)
+    return only_segment(directory)
+
+
 def test_a_cut_off_acknowledged_last_record_is_an_error_with_the_original_kept(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with WriteAheadLog.open(tmp_path, fsync=False) as wal:
-        append(wal, EVENTS)
-    segment = only_segment(tmp_path)
+    segment = closed_after_appending(tmp_path)
     original = segment.read_bytes()
     os.truncate(segment, len(original) - 100)
 
@@ -71,9 +76,7 @@ def test_a_cut_off_acknowledged_last_record_is_an_error_with_the_original_kept(
 def test_a_huge_length_in_the_last_acknowledged_header_is_an_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with WriteAheadLog.open(tmp_path, fsync=False) as wal:
-        append(wal, EVENTS)
-    segment = only_segment(tmp_path)
+    segment = closed_after_appending(tmp_path)
     data = bytearray(segment.read_bytes())
     last = len(data) - (HEADER_BYTES + len(EVENTS[-1]))
     struct.pack_into("<I", data, last + 4, 0xFFFF_FFF0)
@@ -86,15 +89,22 @@ def test_a_huge_length_in_the_last_acknowledged_header_is_an_error(
     assert segment.with_name(segment.name + ".corrupt").exists()
 
 
-def test_after_a_crash_records_acknowledged_before_the_last_state_write_are_known(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def crashed_after_a_claim(tmp_path: Path) -> Path:
+    """A log directory as SIGKILL leaves it (no close) once the writer claimed a chunk: its
+    state file, stored with the claim, knows LSNs 1-10 were acknowledged."""
     directory, survivor = tmp_path / "wal", tmp_path / "after-crash"
     wal = WriteAheadLog.open(directory, fsync=False)
     append(wal, EVENTS)
-    assert wal.read_pending(max_records=2, max_bytes=1 << 20) is not None  # the writer claims a chunk
-    shutil.copytree(directory, survivor)  # as SIGKILL leaves it: no close
+    assert wal.read_pending(max_records=2, max_bytes=1 << 20) is not None
+    shutil.copytree(directory, survivor)
     wal.close()
+    return survivor
+
+
+def test_after_a_crash_records_acknowledged_before_the_last_state_write_are_known(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    survivor = crashed_after_a_claim(tmp_path)
     segment = only_segment(survivor)
     os.truncate(segment, segment.stat().st_size - 100)
 
@@ -108,12 +118,7 @@ def test_after_a_crash_records_acknowledged_before_the_last_state_write_are_know
 def test_a_torn_write_after_every_acknowledged_record_is_still_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    directory, survivor = tmp_path / "wal", tmp_path / "after-crash"
-    wal = WriteAheadLog.open(directory, fsync=False)
-    append(wal, EVENTS)
-    wal.read_pending(max_records=2, max_bytes=1 << 20)  # the state now knows LSN 10 is acknowledged
-    shutil.copytree(directory, survivor)
-    wal.close()
+    survivor = crashed_after_a_claim(tmp_path)
     segment = only_segment(survivor)
     with segment.open("ab") as file:  # LSN 11's header and half its payload, then the crash
         file.write((encode_header(11, EVENTS[0]) + EVENTS[0])[: HEADER_BYTES + 50])
