@@ -10,7 +10,7 @@ import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python ≥ 3.11
 PACKAGE = "northstar.web.dashboard"
-PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
+PYPROJECT = Path(__file__).parents[5] / "pyproject.toml"
 
 
 def test_every_dashboard_asset_is_package_data_and_found_through_importlib_resources() -> None:
