@@ -10,8 +10,11 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from experiments.result_document import ResultDocument
 
 __all__ = ["AdminClient", "ApiError"]
 
@@ -29,7 +32,20 @@ class AdminClient:
         self._timeout = timeout
 
     def results(self, key: str) -> dict[str, Any]:
+        """The results document as JSON values (what `--json` prints)."""
         return self._request("GET", f"{_experiment_path(key)}/results")
+
+    def result_document(self, key: str) -> ResultDocument:
+        """The results document, typed: what the CLI table and the demo render."""
+        import msgspec
+
+        from experiments.result_document import decode_result_document
+
+        body = self._send("GET", f"{_experiment_path(key)}/results")
+        try:
+            return decode_result_document(body)
+        except msgspec.ValidationError as error:
+            raise ApiError(f"GET {_experiment_path(key)}/results: not a results document: {error}") from None
 
     def save_experiment(self, definition: dict[str, Any]) -> dict[str, Any]:
         return self._request("PUT", _experiment_path(definition["key"]), definition)
@@ -93,6 +109,12 @@ class AdminClient:
         return report
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return json.loads(self._send(method, path, body))
+        except ValueError:
+            raise ApiError(f"{method} {path}: the answer is not JSON") from None
+
+    def _send(self, method: str, path: str, body: Any = None) -> bytes:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self._url + path,
@@ -102,7 +124,8 @@ class AdminClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return json.load(response)
+                answer: bytes = response.read()
+                return answer
         except urllib.error.HTTPError as error:
             raise ApiError(f"{method} {path}: HTTP {error.code}: {_error_message(error)}") from None
         except (urllib.error.URLError, OSError) as error:

@@ -183,8 +183,10 @@ def _experiments(args: argparse.Namespace) -> int:
     try:
         api = AdminClient(args.url, args.secret or _default_secret())
         if args.experiments_command == "results":
-            document = api.results(args.key)
-            print(json.dumps(document, indent=2) if args.json else render_table(document))
+            if args.json:
+                print(json.dumps(api.results(args.key), indent=2))
+            else:
+                print(render_table(api.result_document(args.key)))
         elif args.experiments_command == "apply":
             print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
         else:

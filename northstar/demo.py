@@ -113,7 +113,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         api.wait_until_stored()
         stored = api.events(limit=0)["total"]
         print()
-        print(render_table(api.results(DEMO_EXPERIMENT.key)))
+        print(render_table(api.result_document(DEMO_EXPERIMENT.key)))
         print()
         truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
                           for variant, counts in simulated.items())

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from experiments.definitions import DefinitionError, parse_definition
 from experiments.evaluation import Evaluation
-from experiments.report import result_document
+from experiments.result_document import result_document
 from experiments.service import ExperimentService
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited

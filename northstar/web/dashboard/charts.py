@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from experiments.result_document import LiftPointDocument
+
 __all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "PALETTE"]
 
 PALETTE = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
@@ -58,11 +60,11 @@ def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> str:
     return _svg(width, height, "Relative lift with intervals", parts)
 
 
-def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: int = 640, height: int = 200) -> str:
+def lift_chart(days: Sequence[str], series: dict[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> str:
     """Cumulative relative lift per day for each treatment, with its interval as a band."""
     left, right, top, bottom = 56, 16, 12, 28
     values = [v for points in series.values() for p in points
-              for v in (p["relative_effect"], *p["relative_ci"])]
+              for v in (p.relative_effect, *p.relative_ci)]
     span = min(_span(values, 0.02), 5.0)
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(days) - 1, 1)
@@ -80,12 +82,13 @@ def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: in
         parts += [f"<text x='{left}' y='{height - 8}' {_FONT}>{escape(days[0])}</text>",
                   f"<text x='{width - right}' y='{height - 8}' text-anchor='end' {_FONT}>{escape(days[-1])}</text>"]
     for colour, (variant, points) in zip(PALETTE[1:], series.items()):
-        band = [(i, p["relative_ci"]) for i, p in enumerate(points) if None not in p["relative_ci"]]
+        band = [(i, (p.relative_ci[0], p.relative_ci[1])) for i, p in enumerate(points)
+                if p.relative_ci[0] is not None and p.relative_ci[1] is not None]
         if band:
             outline = [f"{x(i):.1f},{y(ci[1]):.1f}" for i, ci in band]
             outline += [f"{x(i):.1f},{y(ci[0]):.1f}" for i, ci in reversed(band)]
             parts.append(f"<polygon points='{' '.join(outline)}' fill='{colour}' fill-opacity='0.15'/>")
-        line = [f"{x(i):.1f},{y(p['relative_effect']):.1f}" for i, p in enumerate(points) if p["relative_effect"] is not None]
+        line = [f"{x(i):.1f},{y(p.relative_effect):.1f}" for i, p in enumerate(points) if p.relative_effect is not None]
         if line:
             parts.append(f"<polyline points='{' '.join(line)}' fill='none' stroke='{colour}' stroke-width='2'>"
                          f"<title>{escape(variant)}</title></polyline>")
