@@ -14,7 +14,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -141,7 +141,10 @@ def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
     return match[1] + (escape if len(escape) == 12 else _REPLACEMENT_ESCAPE)
 
 
-def decode_body(decoder: msgspec.json.Decoder, body: bytes) -> tuple[object, bytes]:
+_Decoded = TypeVar("_Decoded")
+
+
+def decode_body(decoder: msgspec.json.Decoder[_Decoded], body: bytes) -> tuple[_Decoded, bytes]:
     """`decoder.decode(body)` and the body decoded, which may differ from `body` in one way:
     lone UTF-16 surrogate escapes replaced by U+FFFD's.
 

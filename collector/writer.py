@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from collector.dead_letter import DeadLetters, is_refused_data
 from collector.events import SegmentMessage
@@ -234,7 +235,7 @@ class EventWriter:
 
     def _insert_retrying(
         self, client: Client, rows: bytes, token: str, events: int
-    ) -> bool | str | None:
+    ) -> Literal[True] | str | None:
         """True once inserted, the reason if ClickHouse refuses the data, None if stopped."""
         backoff = 0.1
         while True:

@@ -136,8 +136,8 @@ def analyse(
     """
     variants = [variant.key for variant in definition.variants]
     analysed = [*metrics, *guardrails]
-    roles: list[MetricRole] = [*("primary" if i == 0 else "secondary" for i in range(len(metrics))),
-                               *("guardrail" for _ in guardrails)]
+    roles: list[MetricRole] = ["primary" if i == 0 else "secondary" for i in range(len(metrics))]
+    roles += ["guardrail"] * len(guardrails)
     days = _all_days(sums)
     cumulative = {
         variant: [_cumulative(sums, variant, index, days) for index in range(len(analysed))]
@@ -177,7 +177,7 @@ def analyse(
                             days_elapsed=len(days)),
             )
         )
-    decision, summary = _experiment_decision(results, srm, sum(units.values()))
+    outcome, summary = _experiment_decision(results, srm, sum(units.values()))
     return ExperimentResult(
         definition=definition,
         settings=settings,
@@ -186,7 +186,7 @@ def analyse(
         srm=srm,
         metrics=results,
         timeline=_timeline(analysed, variants, sums, cumulative, days, settings),
-        decision=decision,
+        decision=outcome,
         summary=summary,
     )
 
@@ -195,8 +195,8 @@ def adjust_p_values(
     p_values: dict[tuple[int, str], float | None], settings: AnalysisSettings
 ) -> dict[tuple[int, str], float | None]:
     """Holm or Benjamini–Hochberg over every comparison that has a p-value."""
-    keys = [key for key, p_value in p_values.items() if p_value is not None]
-    raw = [p_values[key] for key in keys]
+    present = {key: p_value for key, p_value in p_values.items() if p_value is not None}
+    keys, raw = list(present), list(present.values())
     if settings.correction == "holm":
         adjusted = holm(raw) if raw else ()
     elif settings.correction == "bh":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 
 from collector.storage import DefinitionStore
@@ -29,7 +30,7 @@ class MetricCatalog:
     def list(self) -> list[MetricDefinition]:
         return self._store.list()
 
-    def resolve(self, keys: Sequence[str]) -> list[MetricDefinition]:
+    def resolve(self, keys: Sequence[str]) -> builtins.list[MetricDefinition]:
         """The latest definition of each key, in order; raises UnknownMetric."""
         metrics = []
         for key in keys:

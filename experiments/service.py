@@ -7,6 +7,7 @@ readers (the SDK snapshot) know when to rebuild.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class ExperimentService:
     def list(self) -> list[ExperimentDefinition]:
         return self.store.list()
 
-    def history(self, key: str) -> list[Versioned[ExperimentDefinition]]:
+    def history(self, key: str) -> builtins.list[Versioned[ExperimentDefinition]]:
         versions = self.store.history(key)
         if not versions:
             raise UnknownExperiment(key)

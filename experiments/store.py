@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,7 +57,7 @@ class TypedStore(Generic[Definition]):
         stored = self._definitions.latest(key)
         return None if stored is None else Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
 
-    def history(self, key: str) -> list[Versioned[Definition]]:
+    def history(self, key: str) -> builtins.list[Versioned[Definition]]:
         """Every version of `key`, oldest first (empty for an unknown key)."""
         return [
             Versioned(stored.version, stored.updated_at, self._parse(stored.definition))

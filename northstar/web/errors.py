@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from html import escape
 
 from prometheus_client import Counter
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from browser import sync_playwright_api
 
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from browser import sync_playwright_api
 
+from browser import sync_playwright_api
 from experiments.formatting import format_interval, format_p, format_values
 from loadtests.server_process import CollectorProcess
 from northstar.admin_client import AdminClient

@@ -7,7 +7,7 @@ element as text; every label is escaped.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -60,7 +60,7 @@ def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> str:
     return _svg(width, height, "Relative lift with intervals", parts)
 
 
-def lift_chart(days: Sequence[str], series: dict[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> str:
+def lift_chart(days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> str:
     """Cumulative relative lift per day for each treatment, with its interval as a band."""
     left, right, top, bottom = 56, 16, 12, 28
     values = [v for points in series.values() for p in points
@@ -95,7 +95,7 @@ def lift_chart(days: Sequence[str], series: dict[str, Sequence[LiftPointDocument
     return _svg(width, height, "Cumulative relative lift by day", parts)
 
 
-def exposure_chart(days: Sequence[str], exposures: dict[str, Sequence[int]], width: int = 640, height: int = 180) -> str:
+def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]], width: int = 640, height: int = 180) -> str:
     """Units first exposed per day, one bar per variant and day."""
     left, right, top, bottom = 56, 16, 12, 28
     peak = max([1, *(n for counts in exposures.values() for n in counts)])

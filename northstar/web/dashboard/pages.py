@@ -11,6 +11,7 @@ from importlib.resources import files
 from string import Template
 from urllib.parse import quote
 
+from experiments.definitions import ExperimentDefinition
 from experiments.formatting import (
     format_interval,
     format_p,
@@ -18,7 +19,6 @@ from experiments.formatting import (
     format_relative_interval,
     format_values,
 )
-from experiments.definitions import ExperimentDefinition
 from experiments.report import ROLE_TITLES, guardrail_warnings
 from experiments.result_document import AnalysisDocument, MetricDocument, ResultDocument, SampleSizeDocument
 from northstar.web.dashboard.charts import (
