@@ -21,8 +21,9 @@ import binascii
 import enum
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -52,12 +53,21 @@ class Credential(enum.Enum):
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One route of the HTTP API: path, methods, handler and the credential it needs."""
+    """One route of the HTTP API: path, methods, handler and the credential it needs.
+
+    `body` (the JSON request body's type), `query` (a Struct of the query parameters) and
+    `answers` (status → response body type; None: no body; a tuple: one of them) describe
+    it in the OpenAPI document (`northstar.web.openapi`); refusals need not be declared.
+    """
 
     path: str
     methods: tuple[str, ...]
     handler: Handler
     credential: Credential
+    body: Any = None
+    query: Any = None
+    answers: Mapping[int, Any] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 def basic_auth_username(request: Request) -> str | None:
@@ -73,6 +83,7 @@ def basic_auth_username(request: Request) -> str | None:
 
 
 def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer …`, if the request carries one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 

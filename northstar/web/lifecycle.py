@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from collector.json_errors import UNREADABLE_JSON
 from experiments.service import ExperimentService, Saved
+from northstar.web.api_types import ExperimentHistory, PhaseRequest, SavedExperiment
 from northstar.web.auth import ApiRoute, Credential, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
@@ -21,13 +22,8 @@ __all__ = ["lifecycle_routes", "saved_response"]
 _MAX_PHASE_BYTES = 4096
 
 
-class PhaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Body of `POST /v1/experiments/{key}/phases` (optional): the new phase's salt."""
-
-    salt: str | None = None
-
-
 def saved_response(saved: Saved) -> Response:
+    """The answer to a save or lifecycle change (`SavedExperiment`)."""
     definition = saved.definition
     return json_response({
         "success": True, "key": definition.key, "version": saved.version, "changed": saved.changed,
@@ -36,6 +32,7 @@ def saved_response(saved: Saved) -> Response:
 
 
 def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
+    """Start, stop, new phase and history of an experiment (admin secret)."""
     def change(operation: Callable[[str], Saved]) -> Handler:
         async def changed(request: Request) -> Response:
             return await _apply(operation, request.path_params["key"])
@@ -63,10 +60,11 @@ def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
 
     admin = Credential.ADMIN_SECRET
     return [
-        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin),
-        ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin),
-        ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin),
-        ApiRoute("/v1/experiments/{key}/history", ("GET",), history, admin),
+        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin, body=PhaseRequest,
+                 answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/history", ("GET",), history, admin, answers={200: ExperimentHistory}),
     ]
 
 

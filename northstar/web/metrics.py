@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from experiments.metric_catalog import MetricCatalog
-from experiments.metrics import MetricError, parse_metric
+from experiments.metrics import MetricDefinition, MetricError, parse_metric
+from northstar.web.api_types import MetricList, SavedMetric
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
 from northstar.web.responses import json_response
@@ -19,6 +20,7 @@ _MAX_METRIC_BYTES = 64 * 1024
 
 
 def metric_routes(catalog: MetricCatalog) -> list[ApiRoute]:
+    """List, read and save metric definitions (admin secret)."""
     async def list_metrics(request: Request) -> Response:
         metrics = await run_in_threadpool(catalog.list)
         return json_response({"metrics": [msgspec.to_builtins(metric) for metric in metrics]})
@@ -37,7 +39,7 @@ def metric_routes(catalog: MetricCatalog) -> list[ApiRoute]:
 
     admin = Credential.ADMIN_SECRET
     return [
-        ApiRoute("/v1/metrics", ("GET",), list_metrics, admin),
-        ApiRoute("/v1/metrics/{key}", ("GET",), get_metric, admin),
-        ApiRoute("/v1/metrics/{key}", ("PUT",), put_metric, admin),
+        ApiRoute("/v1/metrics", ("GET",), list_metrics, admin, answers={200: MetricList}),
+        ApiRoute("/v1/metrics/{key}", ("GET",), get_metric, admin, answers={200: MetricDefinition}),
+        ApiRoute("/v1/metrics/{key}", ("PUT",), put_metric, admin, body=MetricDefinition, answers={200: SavedMetric}),
     ]

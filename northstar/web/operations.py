@@ -13,6 +13,7 @@ from collector.settings import CollectorSettings
 from collector.storage.clickhouse import Client, per_thread
 from collector.telemetry import CONTENT_TYPE, CollectorMetrics
 from collector.writer import EventWriter
+from northstar.web.api_types import Health, IngestionStatus, Readiness
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.responses import json_response
 
@@ -25,6 +26,7 @@ def operations_routes(
     metrics: CollectorMetrics,
     connect: Callable[[], Client],
 ) -> list[ApiRoute]:
+    """Liveness, readiness and Prometheus metrics (public), the ingestion counters (admin secret)."""
     client = per_thread(connect)
 
     async def health(request: Request) -> Response:
@@ -68,8 +70,8 @@ def operations_routes(
         )
 
     return [
-        ApiRoute("/health", ("GET",), health, Credential.PUBLIC),
-        ApiRoute("/ready", ("GET",), ready, Credential.PUBLIC),
-        ApiRoute("/metrics", ("GET",), prometheus, Credential.PUBLIC),
-        ApiRoute("/v1/status", ("GET",), status, Credential.ADMIN_SECRET),
+        ApiRoute("/health", ("GET",), health, Credential.PUBLIC, answers={200: Health}),
+        ApiRoute("/ready", ("GET",), ready, Credential.PUBLIC, answers={200: Readiness, 503: Readiness}),
+        ApiRoute("/metrics", ("GET",), prometheus, Credential.PUBLIC, answers={200: str}, media_type=CONTENT_TYPE),
+        ApiRoute("/v1/status", ("GET",), status, Credential.ADMIN_SECRET, answers={200: IngestionStatus}),
     ]
