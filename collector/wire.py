@@ -56,6 +56,8 @@ class Rejection:
 
 @dataclass(frozen=True)
 class DecodedBatch:
+    """A decoded body: the events to store, the ones refused by index, and the body's write key if it had one."""
+
     write_key: str | None
     accepted: list[SegmentMessage]
     rejected: list[Rejection]

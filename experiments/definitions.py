@@ -35,6 +35,8 @@ class DefinitionError(ValueError):
 
 
 class Variant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One arm: its key and its share of covered traffic (the weights of an experiment sum to 1)."""
+
     key: str
     weight: float
     payload: Any = None

@@ -20,6 +20,8 @@ __all__ = ["Layer", "layer_conflict"]
 
 
 class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A slice [start, end) of a named layer's buckets: running experiments of one layer never share a unit."""
+
     name: str
     start: float = 0.0
     end: float = 1.0

@@ -24,6 +24,8 @@ __all__ = ["ExperimentService", "UnknownExperiment", "Saved"]
 
 
 class UnknownExperiment(LookupError):
+    """No experiment is stored under the key (the argument); the edge answers 404."""
+
     pass
 
 
@@ -37,6 +39,8 @@ class Saved:
 
 
 class ExperimentService:
+    """Saves and lifecycle changes of experiments, serialised by one lock so versions never interleave."""
+
     def __init__(self, connect: Callable[[], Client]) -> None:
         self.store = ExperimentStore(DefinitionStore(connect))
         self._lock = threading.RLock()

@@ -66,10 +66,14 @@ class TypedStore(Generic[Definition]):
 
 
 class ExperimentStore(TypedStore[ExperimentDefinition]):
+    """Experiment definitions, parsed and validated as they are read back."""
+
     def __init__(self, definitions: DefinitionStore) -> None:
         super().__init__(definitions, parse_definition)
 
 
 class MetricStore(TypedStore[MetricDefinition]):
+    """Metric definitions, parsed and validated as they are read back."""
+
     def __init__(self, definitions: DefinitionStore) -> None:
         super().__init__(definitions, parse_metric)

@@ -29,6 +29,7 @@ _ADMIN_COMMANDS = ("experiments", "metrics", "events", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code: 0 on success, 1 for a failed admin command, 2 for bad flags."""
     parser = argparse.ArgumentParser(prog="python -m northstar", description=__doc__.partition("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the collector and experiment API")

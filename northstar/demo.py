@@ -28,6 +28,8 @@ __all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT
 
 @dataclass(frozen=True)
 class DemoExperiment:
+    """The simulated experiment: its key, conversion event and each variant's true conversion rate."""
+
     key: str
     conversion_event: str
     conversion_rates: dict[str, float]
@@ -82,6 +84,8 @@ def simulate_experiment(
 
 
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
+    """Serve on a temporary store, simulate `users` through the SDK, print the results table; exit code 0 when
+    every event arrived."""
     started = time.perf_counter()
     data_dir = Path(tempfile.mkdtemp(prefix="northstar-demo-"))
     settings = CollectorSettings(

@@ -30,6 +30,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int, log_format: LogFormat) -> None:
+    """Log to stderr at `level`, as text or one JSON object per line, replacing any earlier handlers."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json"

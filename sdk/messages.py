@@ -165,6 +165,7 @@ def _utc_second(second: int) -> str:
 
 
 def now_iso() -> str:
+    """The current time as the wire's timestamps are written: RFC 3339 UTC with milliseconds."""
     return iso_timestamp(time.time())
 
 

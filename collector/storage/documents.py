@@ -22,6 +22,8 @@ DefinitionKind = Literal["experiment", "metric"]
 
 @dataclass(frozen=True)
 class StoredDefinition:
+    """One stored version of a definition: its JSON text as saved, never re-encoded."""
+
     key: str
     version: int
     definition: str

@@ -37,6 +37,7 @@ class Position(NamedTuple):
 
 
 def segment_path(directory: Path, first_lsn: int) -> Path:
+    """The file of the segment starting at `first_lsn`: zero-padded, so names sort in log order."""
     return directory / f"{first_lsn:020d}.wal"
 
 

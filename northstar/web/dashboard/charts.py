@@ -22,6 +22,9 @@ _FONT = "font-family='system-ui, sans-serif' font-size='12' fill='#334155'"
 
 @dataclass(frozen=True)
 class ForestRow:
+    """One (metric, variant) row of the forest chart: relative lift, its interval (None: not finite) and the
+    verdict colouring it."""
+
     label: str
     estimate: float | None
     low: float | None

@@ -40,6 +40,7 @@ def _page(title: str, body: str, logged_in: bool = True) -> str:
 
 
 def login_page(error: str = "") -> str:
+    """The sign-in form; `error` (escaped) says why the last attempt failed."""
     message = f"<p class='error'>{escape(error)}</p>" if error else ""
     body = (
         "<form class='login' method='post' action='/dashboard/login'>"
@@ -52,6 +53,7 @@ def login_page(error: str = "") -> str:
 
 
 def list_page(experiments: list[ExperimentDefinition]) -> str:
+    """The experiment list, every value from a definition escaped."""
     rows = "".join(
         f"<tr><td><a href='/dashboard/experiments/{quote(e.key, safe='')}'>{escape(e.key)}</a></td>"
         f"<td>{escape(e.name or '')}</td><td>{escape(str(e.status or ''))}</td>"
@@ -74,6 +76,7 @@ def _metric_keys(experiment: ExperimentDefinition) -> list[str]:
 
 
 def results_page(document: ResultDocument) -> str:
+    """An experiment's results page, rendered from the typed document the JSON API serves."""
     analysis = document.analysis
     key = document.experiment
     subtitle = (f"{analysis.method} analysis · alpha {analysis.alpha:g} · correction {analysis.correction}"

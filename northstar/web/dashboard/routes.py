@@ -33,6 +33,7 @@ def wrong_token_page() -> str:
 
 
 def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[ApiRoute]:
+    """The dashboard's pages: sign-in and stylesheet public, everything with data behind the session."""
     async def login_form(request: Request) -> Response:
         return HTMLResponse(login_page())
 
