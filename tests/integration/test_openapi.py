@@ -17,6 +17,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -24,10 +26,11 @@ from schemathesis.specs.openapi.checks import (
 from loadtests.server_process import CollectorProcess
 from northstar.admin_client import AdminClient
 
-# ~30 operations, valid and invalid inputs, on 2 shared cores: 12 examples each keep the run near 30 s.
-EXAMPLES_PER_OPERATION = 12
+# ~30 operations, valid and invalid inputs, on 2 shared cores: 16 examples each keep the run near 30 s.
+EXAMPLES_PER_OPERATION = 16
 KNOWN_EXPERIMENT, KNOWN_METRIC = "described-experiment", "described-metric"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance, ignored_auth]  # ignored_auth: a route behind a credential refuses without it
 
 
 @pytest.fixture(scope="module")
