@@ -163,12 +163,8 @@ def _cluster(name: str | None, dsn: str | None) -> str | None:
 
 def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The admin API as commands: each talks to a running server with the admin secret."""
-    experiments = _admin_group(commands, "experiments", "manage experiments and read their results")
-    actions = experiments.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="list experiments")
-    _keyed(actions, "get", "print an experiment's stored definition (JSON)")
-    put = actions.add_parser("put", help="create or update one experiment from a JSON/YAML file")
-    put.add_argument("file", type=Path, help="one experiment definition")
+    actions, put = _definition_commands(commands, "experiments", "experiment",
+                                        "manage experiments and read their results")
     put.add_argument("--new-phase", action="store_true", help="also start a new phase (a new salt, a new split)")
     apply = actions.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
     apply.add_argument("file", type=Path, help="a list of definitions, or {\"experiments\": [...]}")
@@ -180,12 +176,7 @@ def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     results = _keyed(actions, "results", "print an experiment's results")
     results.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    metrics = _admin_group(commands, "metrics", "manage metric definitions")
-    actions = metrics.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="list metrics")
-    _keyed(actions, "get", "print a metric's definition (JSON)")
-    put = actions.add_parser("put", help="create or update one metric from a JSON/YAML file")
-    put.add_argument("file", type=Path, help="one metric definition")
+    _definition_commands(commands, "metrics", "metric", "manage metric definitions")
 
     events = _admin_group(commands, "events", "look at what the store kept")
     actions = events.add_subparsers(dest="action", required=True)
@@ -199,6 +190,18 @@ def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     verify.add_argument("--file", type=Path, help="read message ids from a file, one a line ('-': stdin)")
 
     _admin_group(commands, "status", "print the ingestion counters (JSON)")
+
+
+def _definition_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, noun: str, help_text: str
+) -> tuple[argparse._SubParsersAction[argparse.ArgumentParser], argparse.ArgumentParser]:
+    """`name list|get|put` for a kind of stored definition; the group's actions and its `put`."""
+    actions = _admin_group(commands, name, help_text).add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help=f"list {name}")
+    _keyed(actions, "get", f"print the stored {noun} definition (JSON)")
+    put = actions.add_parser("put", help=f"create or update one {noun} from a JSON/YAML file")
+    put.add_argument("file", type=Path, help=f"one {noun} definition")
+    return actions, put
 
 
 def _admin_group(
