@@ -87,6 +87,7 @@ class EventWriter:
         self._thread = threading.Thread(target=self._run, name="northstar-writer", daemon=True)
 
     def start(self) -> None:
+        """Start the writer thread: schema first, then log chunks into ClickHouse until `stop`."""
         self._thread.start()
 
     async def accept(self, events: Sequence[SegmentMessage]) -> None:
@@ -121,6 +122,7 @@ class EventWriter:
         return self._schema_ready.wait(timeout)
 
     def counters(self) -> WriterCounters:
+        """A consistent snapshot of the counters (one lock), safe from any thread."""
         with self._lock:
             return WriterCounters(
                 self._accepted,

@@ -87,6 +87,7 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
 
     @property
     def control(self) -> Variant:
+        """The first variant: the one every other is compared with."""
         return self.variants[0]
 
 

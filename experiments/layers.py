@@ -27,6 +27,7 @@ class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     end: float = 1.0
 
     def overlaps(self, other: Layer) -> bool:
+        """True when both are slices of the same layer that share buckets."""
         return self.name == other.name and self.start < other.end and other.start < self.end
 
 

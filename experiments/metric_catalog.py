@@ -28,6 +28,7 @@ class MetricCatalog:
         return self._store.save(metric)
 
     def list(self) -> list[MetricDefinition]:
+        """Every metric's latest definition."""
         return self._store.list()
 
     def resolve(self, keys: Sequence[str]) -> builtins.list[MetricDefinition]:

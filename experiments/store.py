@@ -47,13 +47,16 @@ class TypedStore(Generic[Definition]):
         return stored.version
 
     def get(self, key: str) -> Definition | None:
+        """The latest definition of `key`, parsed; None for an unknown key."""
         stored = self._definitions.latest(key)
         return None if stored is None else self._parse(stored.definition)
 
     def list(self) -> list[Definition]:
+        """Every key's latest definition, parsed."""
         return [self._parse(stored.definition) for stored in self._definitions.all_latest()]
 
     def latest(self, key: str) -> Versioned[Definition] | None:
+        """The latest definition of `key` with its version and time; None for an unknown key."""
         stored = self._definitions.latest(key)
         return None if stored is None else Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
 

@@ -35,6 +35,7 @@ class DemoExperiment:
     conversion_rates: dict[str, float]
 
     def definition(self) -> dict[str, object]:
+        """The experiment's definition as the API takes it: equal weights, the conversion event."""
         share = 1.0 / len(self.conversion_rates)
         return {
             "key": self.key,

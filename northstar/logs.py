@@ -18,6 +18,7 @@ class JsonFormatter(logging.Formatter):
     """`{"time", "level", "logger", "message", "exception"?}` per record, UTC ISO 8601 times."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON object per record: time (UTC, ms), level, logger, message, and the traceback if any."""
         entry = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,

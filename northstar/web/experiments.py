@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,11 +27,11 @@ def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> lis
     """List, read, save and analyse experiments (admin secret); domain errors map in `northstar.web.errors`."""
     async def list_experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(service.list)
-        return json_response({"experiments": [msgspec.to_builtins(d) for d in definitions]})
+        return json_response(ExperimentList(definitions))
 
     async def get_experiment(request: Request) -> Response:
         definition = await run_in_threadpool(service.get, request.path_params["key"])
-        return json_response(msgspec.to_builtins(definition))
+        return json_response(definition)
 
     async def put_experiment(request: Request) -> Response:
         body = await read_limited(request, _MAX_DEFINITION_BYTES)

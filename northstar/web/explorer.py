@@ -53,14 +53,12 @@ def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
             return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")
         counted = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=True))
         physical = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=False))
-        return json_response(
-            {
-                "checked": len(set(message_ids)),
-                "missing": sorted(set(message_ids) - counted.keys()),
-                "duplicated": sorted(key for key, count in counted.items() if count > 1),
-                "extra_copies": sum(count - 1 for count in physical.values()),
-            }
-        )
+        return json_response(VerifyAnswer(
+            checked=len(set(message_ids)),
+            missing=sorted(set(message_ids) - counted.keys()),
+            duplicated=sorted(key for key, count in counted.items() if count > 1),
+            extra_copies=sum(count - 1 for count in physical.values()),
+        ))
 
     return [
         ApiRoute("/v1/events", ("GET",), events, Credential.ADMIN_SECRET, query=EventsQuery,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,11 +22,11 @@ def metric_routes(catalog: MetricCatalog) -> list[ApiRoute]:
     """List, read and save metric definitions (admin secret)."""
     async def list_metrics(request: Request) -> Response:
         metrics = await run_in_threadpool(catalog.list)
-        return json_response({"metrics": [msgspec.to_builtins(metric) for metric in metrics]})
+        return json_response(MetricList(metrics))
 
     async def get_metric(request: Request) -> Response:
         (metric,) = await run_in_threadpool(catalog.resolve, [request.path_params["key"]])
-        return json_response(msgspec.to_builtins(metric))
+        return json_response(metric)
 
     async def put_metric(request: Request) -> Response:
         body = await read_limited(request, _MAX_METRIC_BYTES)
@@ -35,7 +34,7 @@ def metric_routes(catalog: MetricCatalog) -> list[ApiRoute]:
         if metric.key != request.path_params["key"]:
             raise MetricError("key", "must match the URL")
         version = await run_in_threadpool(catalog.save, metric)
-        return json_response({"success": True, "key": metric.key, "version": version})
+        return json_response(SavedMetric(True, metric.key, version))
 
     admin = Credential.ADMIN_SECRET
     return [

@@ -31,7 +31,7 @@ def operations_routes(
 
     async def health(request: Request) -> Response:
         """Liveness: the process answers."""
-        return json_response({"status": "ok"})
+        return json_response(Health("ok"))
 
     def clickhouse_problem() -> str | None:
         try:
@@ -50,24 +50,16 @@ def operations_routes(
         if writer.counters().backlog_bytes >= settings.wal_max_backlog_bytes:
             problems.append("log backlog is over its disk budget")
         status = 503 if problems else 200
-        return json_response({"ready": not problems, "problems": problems}, status)
+        return json_response(Readiness(not problems, problems), status)
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def status(request: Request) -> Response:
         counters = writer.counters()
-        return json_response(
-            {
-                "accepted": counters.accepted,
-                "stored": counters.stored,
-                "backlog_records": counters.backlog_records,
-                "backlog_bytes": counters.backlog_bytes,
-                "inserts": counters.inserts,
-                "insert_failures": counters.insert_failures,
-                "dead_lettered": counters.dead_lettered,
-            }
-        )
+        return json_response(IngestionStatus(
+            counters.accepted, counters.stored, counters.backlog_records, counters.backlog_bytes,
+            counters.inserts, counters.insert_failures, counters.dead_lettered))
 
     return [
         ApiRoute("/health", ("GET",), health, Credential.PUBLIC, answers={200: Health}),
