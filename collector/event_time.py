@@ -42,6 +42,7 @@ class EventTimeWindow:
     outside: Literal["receive_time", "reject"] = "receive_time"
 
     def describe(self) -> str:
+        """The window in words, for refusal reasons and help texts."""
         return (f"from {self.max_age.days} days before to {self.max_ahead.total_seconds() / 3600:g} hours "
                 f"after the time it arrives, after clock-skew correction")
 

@@ -8,6 +8,7 @@ PostHog's special events become the matching Segment types ($identify → identi
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -73,6 +74,7 @@ def decode_capture(body: bytes, received_at: datetime, max_event_bytes: int,
         decoded, body = decode_body(_body_decoder, body)
     except UNREADABLE_JSON as error:
         raise InvalidPayload(f"body is not a valid PostHog payload: {error}") from None
+    raws: list[msgspec.Raw] | list[bytes]
     if isinstance(decoded, list):
         raws, api_key, sent_at = decoded, None, None
     else:
@@ -109,7 +111,7 @@ def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tu
 
 
 def _segment_message(event: _Event, special: _Special, distinct_id: str | int | None) -> SegmentMessage:
-    common = {"message_id": event.uuid, "timestamp": event.timestamp, "properties": event.properties}
+    common: dict[str, Any] = {"message_id": event.uuid, "timestamp": event.timestamp, "properties": event.properties}
     name = event.event
     if name in ("$identify", "$set"):
         # Person properties travel in properties.$set, or at the top level for `set()`.

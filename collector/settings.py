@@ -64,10 +64,12 @@ class CollectorSettings:
 
     @property
     def wal_dir(self) -> Path:
+        """The write-ahead log's directory, under the data directory."""
         return self.data_dir / "wal"
 
     @property
     def dead_letter_dir(self) -> Path:
+        """Where rows ClickHouse refused are kept, with the reason, under the data directory."""
         return self.data_dir / "dead-letter"
 
 

@@ -78,11 +78,14 @@ class CollectorMetrics:
         )
 
     def watch_writer(self, counters: Callable[[], WriterCounters]) -> None:
+        """Export the writer's counters (read at each scrape, never cached)."""
         self.registry.register(_WriterCollector(counters))
 
     def observe_insert(self, rows: int, seconds: float) -> None:
+        """Record one ClickHouse insert: its rows and how long it took."""
         self.insert_rows.observe(rows)
         self.insert_seconds.observe(seconds)
 
     def render(self) -> bytes:
+        """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)

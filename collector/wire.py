@@ -14,7 +14,7 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -56,6 +56,8 @@ class Rejection:
 
 @dataclass(frozen=True)
 class DecodedBatch:
+    """A decoded body: the events to store, the ones refused by index, and the body's write key if it had one."""
+
     write_key: str | None
     accepted: list[SegmentMessage]
     rejected: list[Rejection]
@@ -141,7 +143,10 @@ def _replace_lone_surrogate(match: re.Match[bytes]) -> bytes:
     return match[1] + (escape if len(escape) == 12 else _REPLACEMENT_ESCAPE)
 
 
-def decode_body(decoder: msgspec.json.Decoder, body: bytes) -> tuple[object, bytes]:
+_Decoded = TypeVar("_Decoded")
+
+
+def decode_body(decoder: msgspec.json.Decoder[_Decoded], body: bytes) -> tuple[_Decoded, bytes]:
     """`decoder.decode(body)` and the body decoded, which may differ from `body` in one way:
     lone UTF-16 surrogate escapes replaced by U+FFFD's.
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from collector.dead_letter import DeadLetters, is_refused_data
 from collector.events import SegmentMessage
@@ -86,6 +87,7 @@ class EventWriter:
         self._thread = threading.Thread(target=self._run, name="northstar-writer", daemon=True)
 
     def start(self) -> None:
+        """Start the writer thread: schema first, then log chunks into ClickHouse until `stop`."""
         self._thread.start()
 
     async def accept(self, events: Sequence[SegmentMessage]) -> None:
@@ -120,6 +122,7 @@ class EventWriter:
         return self._schema_ready.wait(timeout)
 
     def counters(self) -> WriterCounters:
+        """A consistent snapshot of the counters (one lock), safe from any thread."""
         with self._lock:
             return WriterCounters(
                 self._accepted,
@@ -234,7 +237,7 @@ class EventWriter:
 
     def _insert_retrying(
         self, client: Client, rows: bytes, token: str, events: int
-    ) -> bool | str | None:
+    ) -> Literal[True] | str | None:
         """True once inserted, the reason if ClickHouse refuses the data, None if stopped."""
         backoff = 0.1
         while True:

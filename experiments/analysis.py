@@ -23,6 +23,7 @@ from experiments.stats import SrmResult, benjamini_hochberg, holm, srm_test
 
 __all__ = [
     "Verdict",
+    "Decision",
     "MetricRole",
     "VariantValue",
     "Comparison",
@@ -37,6 +38,11 @@ __all__ = [
 
 Verdict = Literal["win", "loss", "inconclusive", "suppressed"]
 """suppressed: a sample ratio mismatch makes every comparison untrustworthy."""
+
+Decision = Literal["win", "loss", "inconclusive", "guardrail_harm", "sample_ratio_mismatch", "no_exposures"]
+"""What the experiment as a whole says, in the order it is decided: a sample ratio mismatch or no
+exposures leave nothing to decide; a harmed guardrail vetoes shipping whatever the primary says;
+otherwise the primary metric's win, loss or nothing significant (`inconclusive`)."""
 
 MetricRole = Literal["primary", "secondary", "guardrail"]
 """primary decides the winner, secondaries qualify it, guardrails can only veto shipping."""
@@ -55,6 +61,8 @@ class VariantValue:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One treatment against the control on one metric; `verdict` is never a win or loss under SRM."""
+
     variant: str
     control: str
     effect: Effect
@@ -64,6 +72,8 @@ class Comparison:
 
 @dataclass(frozen=True)
 class MetricResult:
+    """One metric: a value per variant (control first) and a comparison per treatment."""
+
     metric: MetricDefinition
     role: MetricRole
     variants: list[VariantValue]
@@ -91,6 +101,8 @@ class Timeline:
 
 @dataclass(frozen=True)
 class ExperimentResult:
+    """The analysed experiment: `decision` is the closed-set outcome, `summary` the sentence a PM reads."""
+
     definition: ExperimentDefinition
     settings: AnalysisSettings
     units: dict[str, int]
@@ -98,7 +110,8 @@ class ExperimentResult:
     srm: SrmResult
     metrics: list[MetricResult]
     timeline: Timeline
-    verdict: str
+    decision: Decision
+    summary: str
 
     @property
     def guardrail_harms(self) -> list[tuple[MetricResult, Comparison]]:
@@ -123,8 +136,8 @@ def analyse(
     """
     variants = [variant.key for variant in definition.variants]
     analysed = [*metrics, *guardrails]
-    roles: list[MetricRole] = [*("primary" if i == 0 else "secondary" for i in range(len(metrics))),
-                               *("guardrail" for _ in guardrails)]
+    roles: list[MetricRole] = ["primary" if i == 0 else "secondary" for i in range(len(metrics))]
+    roles += ["guardrail"] * len(guardrails)
     days = _all_days(sums)
     cumulative = {
         variant: [_cumulative(sums, variant, index, days) for index in range(len(analysed))]
@@ -164,6 +177,7 @@ def analyse(
                             days_elapsed=len(days)),
             )
         )
+    outcome, summary = _experiment_decision(results, srm, sum(units.values()))
     return ExperimentResult(
         definition=definition,
         settings=settings,
@@ -172,7 +186,8 @@ def analyse(
         srm=srm,
         metrics=results,
         timeline=_timeline(analysed, variants, sums, cumulative, days, settings),
-        verdict=_experiment_verdict(results, srm, sum(units.values())),
+        decision=outcome,
+        summary=summary,
     )
 
 
@@ -180,8 +195,8 @@ def adjust_p_values(
     p_values: dict[tuple[int, str], float | None], settings: AnalysisSettings
 ) -> dict[tuple[int, str], float | None]:
     """Holm or Benjamini–Hochberg over every comparison that has a p-value."""
-    keys = [key for key, p_value in p_values.items() if p_value is not None]
-    raw = [p_values[key] for key in keys]
+    present = {key: p_value for key, p_value in p_values.items() if p_value is not None}
+    keys, raw = list(present), list(present.values())
     if settings.correction == "holm":
         adjusted = holm(raw) if raw else ()
     elif settings.correction == "bh":
@@ -205,19 +220,21 @@ def verdict_of(
     return "win" if (effect.absolute_effect > 0) == metric.higher_is_better else "loss"
 
 
-def _experiment_verdict(results: list[MetricResult], srm: SrmResult, units: int) -> str:
+def _experiment_decision(results: list[MetricResult], srm: SrmResult, units: int) -> tuple[Decision, str]:
     if srm.is_mismatch:
-        return (f"Sample ratio mismatch (p = {srm.p_value:.2g}): the traffic split differs from the "
-                "configured weights, so no result can be trusted. Fix assignment or logging first.")
+        return "sample_ratio_mismatch", (
+            f"Sample ratio mismatch (p = {srm.p_value:.2g}): the traffic split differs from the "
+            "configured weights, so no result can be trusted. Fix assignment or logging first.")
     if units == 0 or not results:
-        return "No exposures yet."
+        return "no_exposures", "No exposures yet."
     harms = _guardrail_harms(results)
     veto = "".join(f"Guardrail {metric.metric.label} is worse in {c.variant} ({_evidence(c)}): do not ship. "
                    for metric, c in harms)
-    return veto + _decision_verdict(results)
+    decision, sentence = _primary_decision(results)
+    return ("guardrail_harm" if harms else decision), veto + sentence
 
 
-def _decision_verdict(results: list[MetricResult]) -> str:
+def _primary_decision(results: list[MetricResult]) -> tuple[Decision, str]:
     """What the primary metric says, with the secondaries that got worse as a caveat."""
     primary = results[0]
     label = primary.metric.label
@@ -228,13 +245,13 @@ def _decision_verdict(results: list[MetricResult]) -> str:
     caveat = f"; but worse on {', '.join(worse)}" if worse else ""
     if wins:
         best = max(wins, key=lambda c: c.effect.relative_effect if math.isfinite(c.effect.relative_effect) else 0)
-        return f"{best.variant} beats {best.control} on {label} ({_evidence(best)}){caveat}"
+        return "win", f"{best.variant} beats {best.control} on {label} ({_evidence(best)}){caveat}"
     if losses:
         worst = losses[0]
-        return f"{worst.variant} is worse than {worst.control} on {label} ({_evidence(worst)}){caveat}"
+        return "loss", f"{worst.variant} is worse than {worst.control} on {label} ({_evidence(worst)}){caveat}"
     progress = primary.sample_size.progress
     planned = f" ({progress:.0%} of the planned sample)" if progress is not None and progress < 1 else ""
-    return f"No significant difference yet on {label}{planned}{caveat}"
+    return "inconclusive", f"No significant difference yet on {label}{planned}{caveat}"
 
 
 def _guardrail_harms(results: list[MetricResult]) -> list[tuple[MetricResult, Comparison]]:

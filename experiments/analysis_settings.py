@@ -21,6 +21,8 @@ Correction = Literal["holm", "bh", "none"]
 
 
 class AnalysisSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How results are computed; the defaults keep older definitions' meaning (fixed horizon, Holm, no CUPED)."""
+
     method: Method = "fixed"
     alpha: float = 0.05
     correction: Correction = "holm"

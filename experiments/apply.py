@@ -16,20 +16,27 @@ import msgspec
 
 from experiments.definitions import DefinitionError, parse_definition
 
-__all__ = ["ApplyError", "load_definitions", "apply_definitions"]
+__all__ = ["ApplyError", "load_document", "load_definitions", "apply_definitions"]
 
 
 class ApplyError(ValueError):
     """The file cannot be applied; the message names the file, the entry and the field."""
 
 
-def load_definitions(path: Path) -> list[dict[str, Any]]:
-    """The definitions of a file: a list, ``{"experiments": [...]}``, or one definition."""
+def load_document(path: Path) -> Any:
+    """The JSON (or, for `.yaml`/`.yml`, YAML) document of a file; ApplyError names the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ApplyError(f"{path}: {error.strerror}") from None
-    document = _parse_yaml(path, text) if path.suffix.lower() in (".yaml", ".yml") else _parse_json(path, text)
+    except UnicodeDecodeError:
+        raise ApplyError(f"{path}: not UTF-8 text") from None
+    return _parse_yaml(path, text) if path.suffix.lower() in (".yaml", ".yml") else _parse_json(path, text)
+
+
+def load_definitions(path: Path) -> list[dict[str, Any]]:
+    """The definitions of a file: a list, ``{"experiments": [...]}``, or one definition."""
+    document = load_document(path)
     if isinstance(document, dict) and "experiments" in document:
         document = document["experiments"]
     definitions = document if isinstance(document, list) else [document]

@@ -55,39 +55,53 @@ def uses_cuped(kind: MetricKind, cuped: bool) -> bool:
 
 
 def arm_stats(kind: MetricKind, sums: MetricSums) -> ArmStats | RatioArmStats:
-    """The stats package's per-arm input for a metric's sums."""
-    value = ArmStats(sums.units, sums.value, sums.value_squares)
-    if kind != "ratio":
-        return value
-    denominator = ArmStats(sums.units, sums.denominator, sums.denominator_squares)
-    return RatioArmStats(value, denominator, sums.value_denominator)
+    """The stats package's per-arm input for a metric's sums: RatioArmStats exactly for ratio metrics."""
+    return _ratio_arm(sums) if kind == "ratio" else _unit_arm(sums)
 
 
 def compare(
     kind: MetricKind, control: MetricSums, treatment: MetricSums, *, method: Method, alpha: float, cuped: bool
 ) -> Effect:
     """Compare two arms of one metric with the configured method."""
+    if kind == "ratio":  # never CUPED-adjusted (`uses_cuped`)
+        ratios = (_ratio_arm(control), _ratio_arm(treatment))
+        if method == "fixed":
+            return _frequentist(ratio_ztest(*ratios, alpha=alpha), False)
+        return _not_fixed(method, ratios, alpha, cuped=False)
     adjusted = uses_cuped(kind, cuped)
     if adjusted and method == "fixed":
         return _frequentist(cuped_ttest(_cuped_arm(control), _cuped_arm(treatment), alpha=alpha), True)
     if adjusted:
         arms = _cuped_adjusted(_cuped_arm(control), _cuped_arm(treatment))
     else:
-        arms = (arm_stats(kind, control), arm_stats(kind, treatment))
-    if method == "sequential":
-        return _frequentist(asymptotic_confidence_sequence(*arms, alpha=alpha), adjusted)
-    if method == "bayesian":
-        return _bayesian(*arms, alpha=alpha, cuped=adjusted)
+        arms = (_unit_arm(control), _unit_arm(treatment))
+    if method != "fixed":
+        return _not_fixed(method, arms, alpha, cuped=adjusted)
     if kind == "conversion":
         return _frequentist(proportion_ztest(*arms, alpha=alpha), False)
-    if kind == "ratio":
-        return _frequentist(ratio_ztest(*arms, alpha=alpha), False)
     return _frequentist(welch_ttest(*arms, alpha=alpha), False)
+
+
+def _not_fixed(
+    method: Method, arms: tuple[ArmStats, ArmStats] | tuple[RatioArmStats, RatioArmStats], alpha: float, *, cuped: bool
+) -> Effect:
+    if method == "sequential":
+        return _frequentist(asymptotic_confidence_sequence(*arms, alpha=alpha), cuped)
+    return _bayesian(*arms, alpha=alpha, cuped=cuped)
+
+
+def _unit_arm(sums: MetricSums) -> ArmStats:
+    return ArmStats(sums.units, sums.value, sums.value_squares)
+
+
+def _ratio_arm(sums: MetricSums) -> RatioArmStats:
+    denominator = ArmStats(sums.units, sums.denominator, sums.denominator_squares)
+    return RatioArmStats(_unit_arm(sums), denominator, sums.value_denominator)
 
 
 def _cuped_arm(sums: MetricSums) -> CupedArmStats:
     return CupedArmStats(
-        ArmStats(sums.units, sums.value, sums.value_squares),
+        _unit_arm(sums),
         ArmStats(sums.units, sums.covariate, sums.covariate_squares),
         sums.value_covariate,
     )

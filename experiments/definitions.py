@@ -35,6 +35,8 @@ class DefinitionError(ValueError):
 
 
 class Variant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One arm: its key and its share of covered traffic (the weights of an experiment sum to 1)."""
+
     key: str
     weight: float
     payload: Any = None
@@ -85,6 +87,7 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
 
     @property
     def control(self) -> Variant:
+        """The first variant: the one every other is compared with."""
         return self.variants[0]
 
 

@@ -11,11 +11,13 @@ import msgspec
 
 from collector.json_errors import UNREADABLE_JSON
 
-__all__ = ["decode_document", "check_key"]
+__all__ = ["decode_document", "check_key", "KEY_PATTERN"]
 
 T = TypeVar("T")
 
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+KEY_PATTERN = _KEY_PATTERN.pattern
+"""What a key (of an experiment, a metric) is: in URLs, SQL parameters and file names alike."""
 
 
 def decode_document(

@@ -77,6 +77,7 @@ def format_relative_interval(estimate: float | None, low: float | None, high: fl
 
 
 def format_p(p_value: float | None) -> str:
+    """A p-value for people: three decimals, "< 0.001" below that, "n/a" when there is none."""
     if p_value is None:
         return _MISSING
     return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"

@@ -20,11 +20,14 @@ __all__ = ["Layer", "layer_conflict"]
 
 
 class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A slice [start, end) of a named layer's buckets: running experiments of one layer never share a unit."""
+
     name: str
     start: float = 0.0
     end: float = 1.0
 
     def overlaps(self, other: Layer) -> bool:
+        """True when both are slices of the same layer that share buckets."""
         return self.name == other.name and self.start < other.end and other.start < self.end
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 
 from collector.storage import DefinitionStore
@@ -27,9 +28,10 @@ class MetricCatalog:
         return self._store.save(metric)
 
     def list(self) -> list[MetricDefinition]:
+        """Every metric's latest definition."""
         return self._store.list()
 
-    def resolve(self, keys: Sequence[str]) -> list[MetricDefinition]:
+    def resolve(self, keys: Sequence[str]) -> builtins.list[MetricDefinition]:
         """The latest definition of each key, in order; raises UnknownMetric."""
         metrics = []
         for key in keys:

@@ -60,6 +60,7 @@ class PropertyFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def values(self) -> list[str]:
+        """The accepted values: `equals` alone, or the `in` list."""
         return [self.equals] if self.equals is not None else list(self.in_ or [])
 
 
@@ -98,10 +99,12 @@ class MetricDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def numerator(self) -> Measure:
+        """What is summed per unit: the event, the property (None: count events) and the filters."""
         return Measure(self.event, self.property_name, self.filters)
 
     @property
     def label(self) -> str:
+        """The name people see: `name`, else the key."""
         return self.name or self.key
 
 

@@ -58,15 +58,16 @@ def sample_size(
 
 def _required_units(kind: MetricKind, control: MetricSums, relative_mde: float, settings: AnalysisSettings) -> int | None:
     stats = arm_stats(kind, control)
-    options = {"alpha": settings.alpha, "power": settings.power}
+    alpha, power = settings.alpha, settings.power
     try:
-        if kind == "conversion":
-            units = required_units_per_arm_for_rate(stats.mean, relative_mde, **options)
-        elif isinstance(stats, RatioArmStats):
+        if isinstance(stats, RatioArmStats):
             per_unit_std = math.sqrt(stats.ratio_variance * stats.units)
-            units = required_units_per_arm(stats.ratio, per_unit_std, relative_mde, **options)
+            units = required_units_per_arm(stats.ratio, per_unit_std, relative_mde, alpha=alpha, power=power)
+        elif kind == "conversion":
+            units = required_units_per_arm_for_rate(stats.mean, relative_mde, alpha=alpha, power=power)
         else:
-            units = required_units_per_arm(stats.mean, math.sqrt(stats.variance), relative_mde, **options)
+            units = required_units_per_arm(stats.mean, math.sqrt(stats.variance), relative_mde, alpha=alpha,
+                                           power=power)
     except (ValueError, ZeroDivisionError):
         return None
     return math.ceil(units) if math.isfinite(units) else None

@@ -61,6 +61,7 @@ class DailySums:
 
     @property
     def units(self) -> int:
+        """Units first exposed that day in that variant."""
         return self.metrics[0].units if self.metrics else 0
 
 

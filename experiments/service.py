@@ -7,6 +7,7 @@ readers (the SDK snapshot) know when to rebuild.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ __all__ = ["ExperimentService", "UnknownExperiment", "Saved"]
 
 
 class UnknownExperiment(LookupError):
+    """No experiment is stored under the key (the argument); the edge answers 404."""
+
     pass
 
 
@@ -36,6 +39,8 @@ class Saved:
 
 
 class ExperimentService:
+    """Saves and lifecycle changes of experiments, serialised by one lock so versions never interleave."""
+
     def __init__(self, connect: Callable[[], Client]) -> None:
         self.store = ExperimentStore(DefinitionStore(connect))
         self._lock = threading.RLock()
@@ -43,9 +48,11 @@ class ExperimentService:
 
     @property
     def revision(self) -> int:
+        """Changes whenever this process stores a definition: readers rebuild what they derived."""
         return self._revision
 
     def save(self, definition: ExperimentDefinition, *, new_phase: bool = False) -> Saved:
+        """Store `definition` through the lifecycle and layer rules; unchanged definitions are not stored again."""
         with self._lock:
             previous = self.store.latest(definition.key)
             revised = revise(
@@ -54,24 +61,30 @@ class ExperimentService:
             return self._store(previous, revised)
 
     def start(self, key: str) -> Saved:
+        """Draft or stopped → running; raises UnknownExperiment."""
         return self._change(key, lambda definition: transition(definition, "running", _now()))
 
     def stop(self, key: str) -> Saved:
+        """Running → stopped; raises UnknownExperiment."""
         return self._change(key, lambda definition: transition(definition, "stopped", _now()))
 
     def new_phase(self, key: str, salt: str | None = None) -> Saved:
+        """A new phase with `salt` (None: derived from the key and phase number), so a new split."""
         return self._change(key, lambda definition: next_phase(definition, _now(), salt))
 
     def get(self, key: str) -> ExperimentDefinition:
+        """The latest definition; raises UnknownExperiment."""
         definition = self.store.get(key)
         if definition is None:
             raise UnknownExperiment(key)
         return definition
 
     def list(self) -> list[ExperimentDefinition]:
+        """Every experiment's latest definition."""
         return self.store.list()
 
-    def history(self, key: str) -> list[Versioned[ExperimentDefinition]]:
+    def history(self, key: str) -> builtins.list[Versioned[ExperimentDefinition]]:
+        """Every stored version, oldest first; raises UnknownExperiment."""
         versions = self.store.history(key)
         if not versions:
             raise UnknownExperiment(key)

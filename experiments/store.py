@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,17 +47,20 @@ class TypedStore(Generic[Definition]):
         return stored.version
 
     def get(self, key: str) -> Definition | None:
+        """The latest definition of `key`, parsed; None for an unknown key."""
         stored = self._definitions.latest(key)
         return None if stored is None else self._parse(stored.definition)
 
     def list(self) -> list[Definition]:
+        """Every key's latest definition, parsed."""
         return [self._parse(stored.definition) for stored in self._definitions.all_latest()]
 
     def latest(self, key: str) -> Versioned[Definition] | None:
+        """The latest definition of `key` with its version and time; None for an unknown key."""
         stored = self._definitions.latest(key)
         return None if stored is None else Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
 
-    def history(self, key: str) -> list[Versioned[Definition]]:
+    def history(self, key: str) -> builtins.list[Versioned[Definition]]:
         """Every version of `key`, oldest first (empty for an unknown key)."""
         return [
             Versioned(stored.version, stored.updated_at, self._parse(stored.definition))
@@ -65,10 +69,14 @@ class TypedStore(Generic[Definition]):
 
 
 class ExperimentStore(TypedStore[ExperimentDefinition]):
+    """Experiment definitions, parsed and validated as they are read back."""
+
     def __init__(self, definitions: DefinitionStore) -> None:
         super().__init__(definitions, parse_definition)
 
 
 class MetricStore(TypedStore[MetricDefinition]):
+    """Metric definitions, parsed and validated as they are read back."""
+
     def __init__(self, definitions: DefinitionStore) -> None:
         super().__init__(definitions, parse_metric)

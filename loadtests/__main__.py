@@ -54,6 +54,7 @@ def _positive(kind: Callable[[str], _Number]) -> Callable[[str], _Number]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of `python -m loadtests` (run, bench); its errors are one line and exit code 2."""
     parser = _Parser(prog="python -m loadtests", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a load test or the benchmarks; exit code 0 only when nothing acknowledged was lost or duplicated."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -93,6 +93,7 @@ def bench(events: int, repeats: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Print analysis time against a full scan of the same events, for each event count asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, action="append", help="events (repeatable)")
     parser.add_argument("--repeats", type=int, default=3)

@@ -9,13 +9,16 @@ Rows, each the best of R passes over N distinct unit ids:
 - the same bucket from a hasher pre-fed with the salt (what compiled experiments do);
 - `Experiment.evaluate` without and with targeting + a layer (two hashes);
 - `Client.get_variant` with targeting + a layer, without exposure logging, and with it for
-  returning units (the exposure cache already holds them: the steady state of a server).
+  returning units (the exposure cache already holds them: the steady state of a server);
+- `Client.get_variant` while its first definitions fetch hangs on a collector that accepts the
+  connection and never answers: what an app pays before definitions arrive (it must not wait).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import socket
 import time
 from collections.abc import Callable, Sequence
 
@@ -48,6 +51,7 @@ def rate(call: Callable[[str], object], ids: Sequence[str], repeats: int) -> flo
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print assignment calls per second against a bare SHA-256 loop in the same run."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     for unit_id in ids:  # warm the exposure cache: returning units
         client.get_variant("bench-targeted", unit_id, _ATTRIBUTES)
 
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog, never answers
+    fetching = Client("wk_bench", f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=60)
+
     rows: list[tuple[str, float]] = [
         ("baseline: hashlib.sha256(bytes).digest()", rate(lambda u: sha256(encoded[u]).digest(), ids, args.repeats)),
         ("sdk.assignment.bucket (published hash)", rate(lambda u: bucket("bench-plain", u), ids, args.repeats)),
@@ -78,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
             lambda u: client.get_variant("bench-targeted", u, _ATTRIBUTES, log_exposure=False), ids, args.repeats)),
         ("get_variant, targeting + layer, exposure cached", rate(
             lambda u: client.get_variant("bench-targeted", u, _ATTRIBUTES), ids, args.repeats)),
+        ("get_variant while the definitions fetch hangs", rate(
+            lambda u: fetching.get_variant("bench-targeted", u, _ATTRIBUTES), ids, args.repeats)),
     ]
+    fetching.shutdown(timeout=0)
     baseline = rows[0][1]
     width = max(len(name) for name, _ in rows)
     print(f"{'assignment path':<{width}}  {'calls/s':>11}  {'µs/call':>8}  {'vs baseline':>11}")

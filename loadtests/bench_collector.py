@@ -56,6 +56,8 @@ def make_batch(seed: int) -> bytes:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """Events acknowledged by one load run, over how long, and each request's latency."""
+
     events: int
     seconds: float
     latencies_ms: list[float]
@@ -191,6 +193,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the collector's end-to-end events/s against a bare chDB insert measured before and after it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="load duration (default 15)")
     parser.add_argument("--connections", type=int, default=16, help="connections per load process")

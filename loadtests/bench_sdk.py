@@ -29,6 +29,8 @@ WRITE_KEY = "wk_benchkey"
 
 @dataclass(frozen=True)
 class Result:
+    """One SDK's caller cost per call (median, p99) and what reached the sink, how fast."""
+
     sdk: str
     median_us: float
     p99_us: float
@@ -66,6 +68,7 @@ def serve_sink(port_out: Any, received: Synchronized[int]) -> None:
 
 
 def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    """Our SDK's track call and shutdown, with a queue large enough to keep every event."""
     import sdk
 
     client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events)
@@ -77,6 +80,7 @@ def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Calla
 
 
 def posthog_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    """posthog-python's capture call and shutdown, with a queue large enough to keep every event."""
     import posthog
 
     client = posthog.Posthog("phc_benchkey", host=url, max_queue_size=events)
@@ -89,6 +93,7 @@ def posthog_client(url: str, events: int) -> tuple[Callable[[int], Any], Callabl
 
 
 def segment_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    """segment analytics-python's track call and shutdown, with a queue large enough to keep every event."""
     from segment.analytics import Client
 
     client = Client(WRITE_KEY, host=url, max_queue_size=events)
@@ -103,6 +108,7 @@ SDKS = {"northstar": northstar_client, "posthog-python": posthog_client, "segmen
 
 
 def measure(name: str, url: str, received: Synchronized[int], events: int) -> Result:
+    """Time each call of SDK `name`, then wait for its events at the sink; run in a fresh process per SDK."""
     call, shutdown = SDKS[name](url, events)
     with received.get_lock():
         received.value = 0
@@ -142,6 +148,7 @@ def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print each SDK's caller cost and delivery rate, side by side in one run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     events = parser.parse_args(argv).events

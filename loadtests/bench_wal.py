@@ -27,6 +27,8 @@ _BYTES_CAP = 512 << 20  # per run, so the fsync-off baseline does not fill the d
 
 @dataclass(frozen=True)
 class Result:
+    """Records appended in one run, their size, the time taken and the fsyncs it needed."""
+
     records: int
     megabytes: float
     seconds: float
@@ -106,6 +108,7 @@ def _row(label: str, result: Result) -> str:
 
 
 def main() -> None:
+    """Print appends/s of the write-ahead log with fsync on and off, per record size and concurrency."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="duration of each run")
     parser.add_argument("--dir", type=Path, help="where to put the logs (on the target disk)")

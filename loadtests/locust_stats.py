@@ -60,6 +60,7 @@ def read_stats(prefix: Path) -> list[EndpointStats]:
 
 
 def read_failures(prefix: Path) -> list[Failure]:
+    """The failures locust wrote to `<prefix>_failures.csv`, one per (method, name, error)."""
     return [
         Failure(row["Method"], row["Name"], row["Error"], int(row["Occurrences"]))
         for row in _rows(Path(f"{prefix}_failures.csv"))

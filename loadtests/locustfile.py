@@ -74,7 +74,8 @@ class SdkApp(FastHttpUser):
         attempt = 0
         while True:
             with self.client.post(
-                "/v1/batch", data=batch.body, headers=batch.headers, auth=(_write_key, ""),
+                "/v1/batch", data=batch.body,  # type: ignore[arg-type]  # bytes are sent as they are
+                headers=batch.headers, auth=(_write_key, ""),
                 name=name, catch_response=True,
             ) as response:
                 if response.status_code == 200:
@@ -120,7 +121,7 @@ class ProductManager(FastHttpUser):
 def _retry_delay(response: FastResponse, attempt: int) -> float:
     """Retry-After when the collector sent one, else jittered exponential backoff."""
     retry_after = response.headers.get("Retry-After") if response.headers else None
-    if retry_after and retry_after.isdigit():
+    if isinstance(retry_after, str) and retry_after.isdigit():
         return min(float(retry_after), _MAX_RETRY_SECONDS)
     return min(0.1 * 2**attempt, _MAX_RETRY_SECONDS) * random.uniform(0.5, 1.0)
 

@@ -40,6 +40,8 @@ class LoadRunError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadOptions:
+    """One load run: locust users and spawn rate, duration, scenario, and the collector (None: one started here)."""
+
     users: int
     spawn_rate: float
     duration_seconds: int
@@ -67,6 +69,8 @@ class Audit:
 
 @dataclass(frozen=True)
 class LoadReport:
+    """What a run measured and the verdict on it: every acknowledged event stored exactly once."""
+
     options: LoadOptions
     target: str
     endpoints: list[EndpointStats]

@@ -95,7 +95,8 @@ class CollectorProcess:
         return None if self._process is None else self._process.pid
 
     def _limit_file_size(self) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.max_file_bytes, self.max_file_bytes))
+        limit = resource.RLIM_INFINITY if self.max_file_bytes is None else self.max_file_bytes
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

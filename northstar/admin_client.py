@@ -10,8 +10,11 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from experiments.result_document import ResultDocument
 
 __all__ = ["AdminClient", "ApiError"]
 
@@ -23,18 +26,40 @@ class ApiError(RuntimeError):
 
 
 class AdminClient:
+    """The admin API over HTTP with the bearer secret; every failure is an ApiError of one line."""
+
     def __init__(self, url: str, admin_secret: str, timeout: float = 30.0) -> None:
         self._url = url.rstrip("/")
         self._secret = admin_secret
         self._timeout = timeout
 
     def results(self, key: str) -> dict[str, Any]:
+        """The results document as JSON values (what `--json` prints)."""
         return self._request("GET", f"{_experiment_path(key)}/results")
 
-    def save_experiment(self, definition: dict[str, Any]) -> dict[str, Any]:
-        return self._request("PUT", _experiment_path(definition["key"]), definition)
+    def result_document(self, key: str) -> ResultDocument:
+        """The results document, typed: what the CLI table and the demo render."""
+        import msgspec
+
+        from experiments.result_document import decode_result_document
+
+        body = self._send("GET", f"{_experiment_path(key)}/results")
+        try:
+            return decode_result_document(body)
+        except msgspec.ValidationError as error:
+            raise ApiError(f"GET {_experiment_path(key)}/results: not a results document: {error}") from None
+
+    def save_experiment(self, definition: dict[str, Any], *, new_phase: bool = False) -> dict[str, Any]:
+        """Create or update a definition; `new_phase` also starts a new phase (a new split)."""
+        query = "?new_phase=true" if new_phase else ""
+        return self._request("PUT", _experiment_path(definition["key"]) + query, definition)
+
+    def get_experiment(self, key: str) -> dict[str, Any]:
+        """The stored definition, with the server-managed fields (status, phase, times)."""
+        return self._request("GET", _experiment_path(key))
 
     def list_experiments(self) -> list[dict[str, Any]]:
+        """Every experiment's latest definition."""
         return self._request("GET", "/v1/experiments")["experiments"]
 
     def start_experiment(self, key: str) -> dict[str, Any]:
@@ -42,6 +67,7 @@ class AdminClient:
         return self._request("POST", f"{_experiment_path(key)}/start")
 
     def stop_experiment(self, key: str) -> dict[str, Any]:
+        """Running → stopped; answers like `start_experiment`."""
         return self._request("POST", f"{_experiment_path(key)}/stop")
 
     def new_phase(self, key: str, salt: str | None = None) -> dict[str, Any]:
@@ -56,7 +82,16 @@ class AdminClient:
         """Store a metric definition as a new version; answers `{"key", "version", ...}`."""
         return self._request("PUT", f"/v1/metrics/{quote(definition['key'], safe='')}", definition)
 
+    def get_metric(self, key: str) -> dict[str, Any]:
+        """The latest definition of a metric."""
+        return self._request("GET", f"/v1/metrics/{quote(key, safe='')}")
+
+    def list_metrics(self) -> list[dict[str, Any]]:
+        """Every metric's latest definition."""
+        return self._request("GET", "/v1/metrics")["metrics"]
+
     def status(self) -> dict[str, Any]:
+        """The ingestion counters: accepted, stored, backlog, inserts, failures, dead-lettered."""
         return self._request("GET", "/v1/status")
 
     def wait_until_stored(self, timeout: float = 60.0) -> dict[str, Any]:
@@ -93,6 +128,12 @@ class AdminClient:
         return report
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return json.loads(self._send(method, path, body))
+        except ValueError:
+            raise ApiError(f"{method} {path}: the answer is not JSON") from None
+
+    def _send(self, method: str, path: str, body: Any = None) -> bytes:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self._url + path,
@@ -102,7 +143,8 @@ class AdminClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return json.load(response)
+                answer: bytes = response.read()
+                return answer
         except urllib.error.HTTPError as error:
             raise ApiError(f"{method} {path}: HTTP {error.code}: {_error_message(error)}") from None
         except (urllib.error.URLError, OSError) as error:

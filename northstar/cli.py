@@ -2,7 +2,10 @@
 
     python -m northstar serve [--port 8080 --data-dir ./northstar-data ...]
     python -m northstar demo
-    python -m northstar experiments results|list|apply ...
+    python -m northstar experiments list|get|put|apply|start|stop|new-phase|history|results ...
+    python -m northstar metrics list|get|put ...
+    python -m northstar events latest|verify ...
+    python -m northstar status
 
 Imports stay inside the commands, so `--help` loads no server, ClickHouse or statistics code.
 """
@@ -10,7 +13,6 @@ Imports stay inside the commands, so `--help` loads no server, ClickHouse or sta
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -23,9 +25,11 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_settings"]
 
 _DEFAULT_URL = "http://127.0.0.1:8080"
+_ADMIN_COMMANDS = ("experiments", "metrics", "events", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code: 0 on success, 1 for a failed admin command, 2 for bad flags."""
     parser = argparse.ArgumentParser(prog="python -m northstar", description=__doc__.partition("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the collector and experiment API")
@@ -35,13 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
-    experiments = commands.add_parser(
-        "experiments", help="read experiment results and definitions from a running server",
-        description="Read experiment results and definitions from a running server.")
-    _add_experiment_commands(experiments)
+    _add_admin_commands(commands)
     args = parser.parse_args(argv)
-    if args.command == "experiments":
-        return _experiments(args)
+    if args.command in _ADMIN_COMMANDS:
+        return _admin(args)
 
     from northstar.logs import configure_logging
 
@@ -180,46 +181,81 @@ def _cluster(name: str | None, dsn: str | None) -> str | None:
     return validate_cluster_name(name)
 
 
-def _add_experiment_commands(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("NORTHSTAR_URL", _DEFAULT_URL),
-                        help=f"collector URL (default {_DEFAULT_URL} or $NORTHSTAR_URL)")
-    parser.add_argument("--secret", help="admin secret (default $NORTHSTAR_ADMIN_SECRET, "
-                        "else ./northstar-data/admin_secret)")
-    commands = parser.add_subparsers(dest="experiments_command", required=True)
-    results = commands.add_parser("results", help="print an experiment's results")
-    results.add_argument("key", help="experiment key")
-    results.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    commands.add_parser("list", help="list experiments")
-    apply = commands.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
+def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The admin API as commands: each talks to a running server with the admin secret."""
+    actions, put = _definition_commands(commands, "experiments", "experiment",
+                                        "manage experiments and read their results")
+    put.add_argument("--new-phase", action="store_true", help="also start a new phase (a new salt, a new split)")
+    apply = actions.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
     apply.add_argument("file", type=Path, help="a list of definitions, or {\"experiments\": [...]}")
+    _keyed(actions, "start", "start an experiment (draft or stopped → running)")
+    _keyed(actions, "stop", "stop a running experiment")
+    phase = _keyed(actions, "new-phase", "start a new phase: a new salt, so a new split")
+    phase.add_argument("--salt", help="the new phase's salt (default: one the server derives)")
+    _keyed(actions, "history", "list every stored version of an experiment")
+    results = _keyed(actions, "results", "print an experiment's results")
+    results.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    _definition_commands(commands, "metrics", "metric", "manage metric definitions")
+
+    events = _admin_group(commands, "events", "look at what the store kept")
+    actions = events.add_subparsers(dest="action", required=True)
+    latest = actions.add_parser("latest", help="the latest stored events matching the filters, and their total (JSON)")
+    latest.add_argument("--event", default="", help="event name")
+    latest.add_argument("--type", default="", help="message type (track, identify, ...)")
+    latest.add_argument("--user-id", default="", help="user id")
+    latest.add_argument("--limit", type=int, default=20, help="events to print, 0 to 1000 (default 20)")
+    verify = actions.add_parser("verify", help="check message ids are stored exactly once (exit 1 if not)")
+    verify.add_argument("message_ids", nargs="*", help="message ids")
+    verify.add_argument("--file", type=Path, help="read message ids from a file, one a line ('-': stdin)")
+
+    _admin_group(commands, "status", "print the ingestion counters (JSON)")
 
 
-def _experiments(args: argparse.Namespace) -> int:
-    """`experiments …`: one line on stderr and exit code 1 for any API or file error."""
-    from experiments.apply import ApplyError, apply_definitions, load_definitions
-    from experiments.report import render_table
-    from northstar.admin_client import AdminClient, ApiError
+def _definition_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, noun: str, help_text: str
+) -> tuple[argparse._SubParsersAction[argparse.ArgumentParser], argparse.ArgumentParser]:
+    """`name list|get|put` for a kind of stored definition; the group's actions and its `put`."""
+    actions = _admin_group(commands, name, help_text).add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help=f"list {name}")
+    _keyed(actions, "get", f"print the stored {noun} definition (JSON)")
+    put = actions.add_parser("put", help=f"create or update one {noun} from a JSON/YAML file")
+    put.add_argument("file", type=Path, help=f"one {noun} definition")
+    return actions, put
+
+
+def _admin_group(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    group = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+    group.add_argument("--url", default=os.environ.get("NORTHSTAR_URL", _DEFAULT_URL),
+                       help=f"collector URL (default {_DEFAULT_URL} or $NORTHSTAR_URL)")
+    group.add_argument("--secret", help="admin secret (default $NORTHSTAR_ADMIN_SECRET, "
+                       "else ./northstar-data/admin_secret)")
+    return group
+
+
+def _keyed(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    action = actions.add_parser(name, help=help_text)
+    action.add_argument("key", help="the key it is stored under")
+    return action
+
+
+def _admin(args: argparse.Namespace) -> int:
+    """Run an admin command: one line on stderr and exit code 1 for any API, file or check failure."""
+    from northstar.admin_commands import AdminCommandError, run_admin_command
 
     try:
-        api = AdminClient(args.url, args.secret or _default_secret())
-        if args.experiments_command == "results":
-            document = api.results(args.key)
-            print(json.dumps(document, indent=2) if args.json else render_table(document))
-        elif args.experiments_command == "apply":
-            print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
-        else:
-            for definition in api.list_experiments():
-                variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])
-                print(f"{definition['key']}\t{definition.get('status') or 'draft'}\t{definition['conversion_event']}"
-                      f"\t{variants}")
-    except (ApiError, ApplyError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        return run_admin_command(args, args.secret or _default_secret())
+    except AdminCommandError as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    return 0
 
 
 def _default_secret() -> str:
-    from northstar.admin_client import ApiError
+    from northstar.admin_commands import AdminCommandError
 
     secret = os.environ.get("NORTHSTAR_ADMIN_SECRET")
     if secret:
@@ -227,4 +263,4 @@ def _default_secret() -> str:
     path = Path("northstar-data") / "admin_secret"
     if path.exists():
         return path.read_text().strip()
-    raise ApiError("no admin secret: pass --secret or set NORTHSTAR_ADMIN_SECRET")
+    raise AdminCommandError("no admin secret: pass --secret or set NORTHSTAR_ADMIN_SECRET")

@@ -28,11 +28,14 @@ __all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT
 
 @dataclass(frozen=True)
 class DemoExperiment:
+    """The simulated experiment: its key, conversion event and each variant's true conversion rate."""
+
     key: str
     conversion_event: str
     conversion_rates: dict[str, float]
 
     def definition(self) -> dict[str, object]:
+        """The experiment's definition as the API takes it: equal weights, the conversion event."""
         share = 1.0 / len(self.conversion_rates)
         return {
             "key": self.key,
@@ -82,6 +85,8 @@ def simulate_experiment(
 
 
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
+    """Serve on a temporary store, simulate `users` through the SDK, print the results table; exit code 0 when
+    every event arrived."""
     started = time.perf_counter()
     data_dir = Path(tempfile.mkdtemp(prefix="northstar-demo-"))
     settings = CollectorSettings(
@@ -114,7 +119,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         api.wait_until_stored()
         stored = api.events(limit=0)["total"]
         print()
-        print(render_table(api.results(DEMO_EXPERIMENT.key)))
+        print(render_table(api.result_document(DEMO_EXPERIMENT.key)))
         print()
         truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
                           for variant, counts in simulated.items())

@@ -18,6 +18,7 @@ class JsonFormatter(logging.Formatter):
     """`{"time", "level", "logger", "message", "exception"?}` per record, UTC ISO 8601 times."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON object per record: time (UTC, ms), level, logger, message, and the traceback if any."""
         entry = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -30,6 +31,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int, log_format: LogFormat) -> None:
+    """Log to stderr at `level`, as text or one JSON object per line, replacing any earlier handlers."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json"

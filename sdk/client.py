@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,11 @@ from .delivery import Delivery
 from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
 from .exposures import ExposureCache
-from .messages import Captured, Kind, json_safe, snapshot
+from .messages import Captured, json_safe, snapshot
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
 from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties
+from .wire import MessageKind as Kind
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 
@@ -91,6 +92,7 @@ class Client:
         self._disabled = disabled
         self._on_error = on_error
         self._timeout = timeout
+        make_transport: Callable[[], Transport]
         if send:
             make_transport = functools.partial(HttpTransport, host, write_key, gzip=gzip, timeout=timeout)
         else:
@@ -381,7 +383,7 @@ def _problem(
 
 
 def _make_delivery(
-    make_transport: functools.partial[Transport], buffer: Buffer, stop: threading.Event, **options: Any
+    make_transport: Callable[[], Transport], buffer: Buffer, stop: threading.Event, **options: Any
 ) -> Delivery:
     return Delivery(buffer, make_transport(), stop, **options)
 

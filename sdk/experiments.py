@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from .assignment import choose_variant, salted_bucket, variant_ranges, weights_sum_to_one
 from .targeting import TargetingError, compile_condition
@@ -134,7 +134,7 @@ def _text(document: Mapping[str, Any], field: str, default: str | None = None) -
     return value
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return type(value) in (int, float) and math.isfinite(value)
 
 

@@ -64,10 +64,12 @@ def snapshot(mapping: Mapping[str, Any]) -> dict[str, Any]:
     if type(mapping) is not dict:
         if not isinstance(mapping, Mapping):
             raise TypeError(f"expected a dict, got {type(mapping).__name__}")
-        return json_safe(mapping)
+        converted: dict[str, Any] = json_safe(mapping)
+        return converted
     if _IMMUTABLE_TYPES.issuperset(map(type, mapping.values())):
         return mapping.copy()
-    return _copy_tree(mapping)
+    copied: dict[str, Any] = _copy_tree(mapping)
+    return copied
 
 
 def _copy_tree(value: Any) -> Any:
@@ -163,6 +165,7 @@ def _utc_second(second: int) -> str:
 
 
 def now_iso() -> str:
+    """The current time as the wire's timestamps are written: RFC 3339 UTC with milliseconds."""
     return iso_timestamp(time.time())
 
 

@@ -34,6 +34,9 @@ class Response:
 
 
 class Transport(Protocol):
+    """Where batches go: `post` sends one gzip'd or plain body and never raises for HTTP statuses; `close` is
+    idempotent."""
+
     def post(self, body: bytes) -> Response: ...
 
     def close(self) -> None: ...

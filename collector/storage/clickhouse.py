@@ -20,6 +20,7 @@ _SCHEMES = ("chdb", "http", "https")
 
 
 def is_embedded(dsn: str) -> bool:
+    """True for a `chdb://` DSN: the store runs inside this process, which must then be its only user."""
     return urlsplit(dsn).scheme == "chdb"
 
 

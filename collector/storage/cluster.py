@@ -37,6 +37,7 @@ _SHARDING_KEYS = {"events": "cityHash64(if(user_id != '', user_id, anonymous_id)
 
 
 def validate_cluster_name(name: str) -> str:
+    """`name` unchanged when it is a ClickHouse identifier (it is put into SQL as one); ValueError otherwise."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"cluster name must be a ClickHouse identifier, got {name!r}")
     return name

@@ -22,6 +22,8 @@ DefinitionKind = Literal["experiment", "metric"]
 
 @dataclass(frozen=True)
 class StoredDefinition:
+    """One stored version of a definition: its JSON text as saved, never re-encoded."""
+
     key: str
     version: int
     definition: str
@@ -57,15 +59,18 @@ class DefinitionStore:
         return saved
 
     def latest(self, key: str) -> StoredDefinition | None:
+        """The newest version of `key`, or None when it was never stored."""
         rows = self._query(
             _SELECT + " AND key = {key:String} ORDER BY version DESC LIMIT 1", {"key": key}
         )
         return rows[0] if rows else None
 
     def history(self, key: str) -> list[StoredDefinition]:
+        """Every version of `key`, oldest first (empty for an unknown key)."""
         return self._query(_SELECT + " AND key = {key:String} ORDER BY version", {"key": key})
 
     def all_latest(self) -> list[StoredDefinition]:
+        """The newest version of every key, ordered by key."""
         return self._query(_SELECT + " ORDER BY key, version DESC LIMIT 1 BY key", {})
 
     def _query(self, sql: str, parameters: dict[str, str]) -> list[StoredDefinition]:

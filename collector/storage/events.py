@@ -139,5 +139,6 @@ def stored_copies(client: Client, message_ids: Sequence[str], *, collapsed: bool
     # (measured on chDB), so ask in chunks that stay on the fast plan.
     for start in range(0, len(message_ids), _VERIFY_CHUNK):
         chunk = list(message_ids[start:start + _VERIFY_CHUNK])
-        copies.update(client.query(sql, parameters={"message_ids": chunk}).result_rows)
+        copies.update((message_id, count) for message_id, count in
+                      client.query(sql, parameters={"message_ids": chunk}).result_rows)
     return copies

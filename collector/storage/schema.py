@@ -19,6 +19,8 @@ log = logging.getLogger("northstar.collector.schema")
 
 @dataclass(frozen=True)
 class Migration:
+    """One schema version: idempotent statements, applied in order, recorded in `schema_migrations` once all ran."""
+
     version: int
     description: str
     statements: tuple[str, ...]
@@ -186,6 +188,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 
 def applied_versions(client: Client) -> set[int]:
+    """The migration versions this store has recorded as applied."""
     rows = client.query("SELECT version FROM schema_migrations").result_rows
     return {row[0] for row in rows}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ class Position(NamedTuple):
 
 
 def segment_path(directory: Path, first_lsn: int) -> Path:
+    """The file of the segment starting at `first_lsn`: zero-padded, so names sort in log order."""
     return directory / f"{first_lsn:020d}.wal"
 
 
@@ -82,7 +83,7 @@ def _read_record(fd: int, offset: int, path: Path) -> tuple[Record, int]:
 
 def _records_from(
     segments: Sequence[Segment], start: Position
-) -> Iterator[tuple[Record, Position]]:
+) -> Generator[tuple[Record, Position], None, None]:
     """Records from `start` on with the position after each, within the listed sizes."""
     position = start
     for segment in segments:

@@ -43,15 +43,19 @@ class WalState:
 
     @classmethod
     def fresh(cls) -> WalState:
+        """The state of a new log: a random id, nothing claimed, checkpointed or acknowledged."""
         return cls(wal_id=secrets.token_hex(8))
 
     def with_claim(self, claimed: ClaimedChunk | None) -> WalState:
+        """This state with `claimed` as the chunk being inserted (None: none)."""
         return replace(self, claimed=claimed)
 
     def with_checkpoint(self, lsn: int) -> WalState:
+        """This state with everything up to `lsn` in ClickHouse and no chunk claimed."""
         return replace(self, checkpointed_lsn=lsn, claimed=None)
 
     def with_acknowledged(self, lsn: int) -> WalState:
+        """This state with everything up to `lsn` acknowledged; never moves backwards."""
         return replace(self, acknowledged_lsn=max(lsn, self.acknowledged_lsn))
 
 

@@ -33,11 +33,13 @@ def arm_mean(stats: ArmStats | RatioArmStats) -> ArmMean:
 
 
 def check_alpha(alpha: float) -> None:
+    """ValueError unless 0 < alpha < 1."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
 
 
 def check_test_options(alpha: float, alternative: str) -> None:
+    """ValueError unless alpha is in (0, 1) and `alternative` is one the tests know."""
     check_alpha(alpha)
     if alternative not in get_args(Alternative):
         raise ValueError(f"alternative must be one of {get_args(Alternative)}, got {alternative!r}")
@@ -80,6 +82,8 @@ def critical_value(alpha: float, alternative: Alternative, df: float = math.inf)
 def interval(
     estimate: float, standard_error: float, critical: float, alternative: Alternative
 ) -> tuple[float, float]:
+    """The (1 − alpha) interval of a Wald statistic: one-sided alternatives are open (±inf) on one end; NaN in, NaN
+    out."""
     if math.isnan(estimate):
         return (math.nan, math.nan)
     half_width = 0.0 if standard_error == 0 else critical * standard_error
@@ -127,6 +131,7 @@ def effect_estimate(
 
 
 def difference_se(control: ArmMean, treatment: ArmMean) -> float:
+    """Standard error of treatment − control for independent arms."""
     return math.sqrt(control.variance + treatment.variance)
 
 

@@ -43,13 +43,13 @@ def required_units_per_arm(
         raise ValueError("need a non-zero relative_mde, baseline_mean and baseline_std")
     critical = critical_value(alpha, alternative)
     one_tail = 2 * ((critical + float(special.ndtri(power))) / effect) ** 2
-    return optimize.brentq(
+    return float(optimize.brentq(
         lambda units: _power(effect, units, critical, alternative) - power,
         one_tail * 1e-3,
         one_tail,
         xtol=1e-12,
         rtol=1e-14,
-    )
+    ))
 
 
 def required_units_per_arm_for_rate(

@@ -22,6 +22,7 @@ class SrmResult:
 
     @property
     def is_mismatch(self) -> bool:
+        """True below the SRM threshold: the split is not the configured one."""
         return self.p_value < SRM_P_VALUE_THRESHOLD
 
 

@@ -72,6 +72,7 @@ class RatioArmStats:
 
     @property
     def units(self) -> int:
+        """Units in the arm (the numerator's and the denominator's are the same units)."""
         return self.numerator.units
 
     @property
@@ -110,6 +111,7 @@ class CupedArmStats:
 
     @property
     def units(self) -> int:
+        """Units in the arm (the metric's and the covariate's are the same units)."""
         return self.metric.units
 
     @property

@@ -31,8 +31,10 @@ from northstar.web.explorer import explorer_routes
 from northstar.web.ingestion import ingestion_routes
 from northstar.web.lifecycle import lifecycle_routes
 from northstar.web.metrics import metric_routes
+from northstar.web.openapi import openapi_route
 from northstar.web.operations import operations_routes
 from northstar.web.sdk import sdk_routes
+from sdk.version import VERSION
 
 __all__ = ["build_app"]
 
@@ -89,6 +91,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
     ]
+    api_routes.append(openapi_route(api_routes, VERSION))
     app = Starlette(
         routes=[guards.route(route) for route in api_routes],
         lifespan=lifespan,

@@ -27,9 +27,9 @@ import binascii
 import enum
 import hmac
 import math
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -64,12 +64,21 @@ class Credential(enum.Enum):
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One route of the HTTP API: path, methods, handler and the credential it needs."""
+    """One route of the HTTP API: path, methods, handler and the credential it needs.
+
+    `body` (the JSON request body's type), `query` (a Struct of the query parameters) and
+    `answers` (status → response body type; None: no body; a tuple: one of them) describe
+    it in the OpenAPI document (`northstar.web.openapi`); refusals need not be declared.
+    """
 
     path: str
     methods: tuple[str, ...]
     handler: Handler
     credential: Credential
+    body: Any = None
+    query: Any = None
+    answers: Mapping[int, Any] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 def basic_auth_username(request: Request) -> str | None:
@@ -85,6 +94,7 @@ def basic_auth_username(request: Request) -> str | None:
 
 
 def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer …`, if the request carries one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
@@ -150,7 +160,7 @@ class DashboardSession:
     def signed_in(self, request: Request) -> bool:
         """True for a live session cookie (which then counts as used)."""
         token = request.cookies.get(SESSION_COOKIE)
-        return bool(token) and self._sessions.touch(token)
+        return token is not None and token != "" and self._sessions.touch(token)
 
     def check(self, request: Request, presented: str | None) -> Attempt:
         """`presented` as the admin secret, counted like every secret."""

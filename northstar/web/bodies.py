@@ -97,7 +97,7 @@ def _gunzip(body: bytes, limit: int) -> bytes:
         decompressor = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
         try:
             data = decompressor.decompress(body, limit + 1 - size)
-        except isal_zlib.error as error:
+        except isal_zlib.error as error:  # type: ignore[misc]  # isal's stub declares an instance, not the class
             where = f"after {len(members)} complete gzip member(s)" if members else "body is not valid gzip"
             raise UnreadableBody(f"{where}: {error}") from None
         size += len(data)

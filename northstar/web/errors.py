@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from functools import partial
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from experiments.definitions import DefinitionError, parse_definition
+from experiments.definitions import DefinitionError, ExperimentDefinition, parse_definition
 from experiments.evaluation import Evaluation
-from experiments.report import result_document
+from experiments.result_document import ResultDocument, result_document
 from experiments.service import ExperimentService
+from northstar.web.api_types import ExperimentList, PutExperimentQuery, ResultsQuery, SavedExperiment
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
 from northstar.web.lifecycle import saved_response
@@ -24,13 +24,14 @@ _MAX_DEFINITION_BYTES = 256 * 1024
 
 
 def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> list[ApiRoute]:
+    """List, read, save and analyse experiments (admin secret); domain errors map in `northstar.web.errors`."""
     async def list_experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(service.list)
-        return json_response({"experiments": [msgspec.to_builtins(d) for d in definitions]})
+        return json_response(ExperimentList(definitions))
 
     async def get_experiment(request: Request) -> Response:
         definition = await run_in_threadpool(service.get, request.path_params["key"])
-        return json_response(msgspec.to_builtins(definition))
+        return json_response(definition)
 
     async def put_experiment(request: Request) -> Response:
         body = await read_limited(request, _MAX_DEFINITION_BYTES)
@@ -55,8 +56,10 @@ def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> lis
 
     admin = Credential.ADMIN_SECRET
     return [
-        ApiRoute("/v1/experiments", ("GET",), list_experiments, admin),
-        ApiRoute("/v1/experiments/{key}", ("GET",), get_experiment, admin),
-        ApiRoute("/v1/experiments/{key}", ("PUT",), put_experiment, admin),
-        ApiRoute("/v1/experiments/{key}/results", ("GET",), results, admin),
+        ApiRoute("/v1/experiments", ("GET",), list_experiments, admin, answers={200: ExperimentList}),
+        ApiRoute("/v1/experiments/{key}", ("GET",), get_experiment, admin, answers={200: ExperimentDefinition}),
+        ApiRoute("/v1/experiments/{key}", ("PUT",), put_experiment, admin, body=ExperimentDefinition,
+                 query=PutExperimentQuery, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/results", ("GET",), results, admin, query=ResultsQuery,
+                 answers={200: ResultDocument, 409: None}),
     ]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from collector.json_errors import UNREADABLE_JSON
 from collector.storage.clickhouse import Client, per_thread
 from collector.storage.events import count_events, recent_events, stored_copies
+from northstar.web.api_types import EventsQuery, StoredEvents, VerifyAnswer, VerifyRequest
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
@@ -21,10 +22,6 @@ __all__ = ["explorer_routes"]
 _MAX_LIMIT = 1000
 _MAX_VERIFY_IDS = 100_000
 _MAX_VERIFY_BYTES = 16 << 20  # room for the most ids, each up to 128 bytes
-
-
-class _VerifyRequest(msgspec.Struct):
-    message_ids: list[str]
 
 
 def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
@@ -49,25 +46,25 @@ def explorer_routes(connect: Callable[[], Client]) -> list[ApiRoute]:
 
     async def verify(request: Request) -> Response:
         try:
-            message_ids = msgspec.json.decode(await read_limited(request, _MAX_VERIFY_BYTES), type=_VerifyRequest).message_ids
+            message_ids = msgspec.json.decode(await read_limited(request, _MAX_VERIFY_BYTES), type=VerifyRequest).message_ids
         except UNREADABLE_JSON as error:
             return error_response(400, f"expected {{\"message_ids\": [...]}}: {error}")
         if len(message_ids) > _MAX_VERIFY_IDS:
             return error_response(413, f"at most {_MAX_VERIFY_IDS} message ids per request")
         counted = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=True))
         physical = await run_in_threadpool(lambda: stored_copies(client(), message_ids, collapsed=False))
-        return json_response(
-            {
-                "checked": len(set(message_ids)),
-                "missing": sorted(set(message_ids) - counted.keys()),
-                "duplicated": sorted(key for key, count in counted.items() if count > 1),
-                "extra_copies": sum(count - 1 for count in physical.values()),
-            }
-        )
+        return json_response(VerifyAnswer(
+            checked=len(set(message_ids)),
+            missing=sorted(set(message_ids) - counted.keys()),
+            duplicated=sorted(key for key, count in counted.items() if count > 1),
+            extra_copies=sum(count - 1 for count in physical.values()),
+        ))
 
     return [
-        ApiRoute("/v1/events", ("GET",), events, Credential.ADMIN_SECRET),
-        ApiRoute("/v1/events/verify", ("POST",), verify, Credential.ADMIN_SECRET),
+        ApiRoute("/v1/events", ("GET",), events, Credential.ADMIN_SECRET, query=EventsQuery,
+                 answers={200: StoredEvents}),
+        ApiRoute("/v1/events/verify", ("POST",), verify, Credential.ADMIN_SECRET, body=VerifyRequest,
+                 answers={200: VerifyAnswer}),
     ]
 
 

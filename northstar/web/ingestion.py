@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from collector.events import SegmentMessage
 from collector.posthog import decode_capture
 from collector.settings import CollectorSettings
 from collector.telemetry import CollectorMetrics
@@ -22,6 +24,7 @@ from collector.wire import (
     received_now,
 )
 from collector.writer import EventWriter
+from northstar.web.api_types import ErrorBody, IngestionAnswer, IngestionQuery, SegmentBatch
 from northstar.web.auth import ApiRoute, Credential, Handler, basic_auth_username
 from northstar.web.bodies import PayloadTooLarge, UnreadableBody, read_body
 from northstar.web.responses import error_response, json_response
@@ -111,16 +114,21 @@ def ingestion_routes(
         return decode_capture(body, received_at, limits.max_event_bytes, live)
 
     credential = Credential.EVENT_WRITE_KEY
+    # 400: the body is unusable (ErrorBody) or every event was rejected (IngestionAnswer).
+    answers = {200: IngestionAnswer, 400: (IngestionAnswer, ErrorBody), 503: ErrorBody}
     routes = [
-        ApiRoute("/v1/batch", ("POST",), endpoint(batch, "segment"), credential),
-        ApiRoute("/v1/import", ("POST",), endpoint(backfill, "segment"), credential),
+        ApiRoute("/v1/batch", ("POST",), endpoint(batch, "segment"), credential, body=SegmentBatch, answers=answers),
+        ApiRoute("/v1/import", ("POST",), endpoint(backfill, "segment"), credential, body=SegmentBatch,
+                 answers=answers),
     ]
     routes += [
-        ApiRoute(path, ("POST",), endpoint(posthog, "posthog"), credential)
+        ApiRoute(path, ("POST",), endpoint(posthog, "posthog"), credential, body=Any, query=IngestionQuery,
+                 answers=answers)
         for path in ("/batch/", "/capture/", "/e/", "/i/v0/e/")
     ]
     routes += [
-        ApiRoute(f"/v1/{message_type}", ("POST",), endpoint(single(message_type), "segment"), credential)
+        ApiRoute(f"/v1/{message_type}", ("POST",), endpoint(single(message_type), "segment"), credential,
+                 body=SegmentMessage, answers=answers)
         for message_type in MESSAGE_KINDS
     ]
     return routes

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from collector.json_errors import UNREADABLE_JSON
 from experiments.service import ExperimentService, Saved
+from northstar.web.api_types import ExperimentHistory, HistoryVersion, PhaseRequest, SavedExperiment
 from northstar.web.auth import ApiRoute, Credential, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
@@ -21,21 +22,15 @@ __all__ = ["lifecycle_routes", "saved_response"]
 _MAX_PHASE_BYTES = 4096
 
 
-class PhaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Body of `POST /v1/experiments/{key}/phases` (optional): the new phase's salt."""
-
-    salt: str | None = None
-
-
 def saved_response(saved: Saved) -> Response:
+    """The answer to a save or lifecycle change (`SavedExperiment`)."""
     definition = saved.definition
-    return json_response({
-        "success": True, "key": definition.key, "version": saved.version, "changed": saved.changed,
-        "status": definition.status, "phase": definition.phase, "salt": definition.assignment_salt,
-    })
+    return json_response(SavedExperiment(True, definition.key, saved.version, saved.changed, definition.status,
+                                         definition.phase, definition.assignment_salt))
 
 
 def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
+    """Start, stop, new phase and history of an experiment (admin secret)."""
     def change(operation: Callable[[str], Saved]) -> Handler:
         async def changed(request: Request) -> Response:
             return await _apply(operation, request.path_params["key"])
@@ -52,21 +47,16 @@ def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
 
     async def history(request: Request) -> Response:
         versions = await run_in_threadpool(service.history, request.path_params["key"])
-        return json_response({
-            "key": request.path_params["key"],
-            "versions": [
-                {"version": v.version, "updated_at": v.updated_at.isoformat(),
-                 "definition": msgspec.to_builtins(v.definition)}
-                for v in versions
-            ],
-        })
+        return json_response(ExperimentHistory(request.path_params["key"], [
+            HistoryVersion(v.version, v.updated_at.isoformat(), v.definition) for v in versions]))
 
     admin = Credential.ADMIN_SECRET
     return [
-        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin),
-        ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin),
-        ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin),
-        ApiRoute("/v1/experiments/{key}/history", ("GET",), history, admin),
+        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin, body=PhaseRequest,
+                 answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/history", ("GET",), history, admin, answers={200: ExperimentHistory}),
     ]
 
 

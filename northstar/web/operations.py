@@ -13,6 +13,7 @@ from collector.settings import CollectorSettings
 from collector.storage.clickhouse import Client, per_thread
 from collector.telemetry import CONTENT_TYPE, CollectorMetrics
 from collector.writer import EventWriter
+from northstar.web.api_types import Health, IngestionStatus, Readiness
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.responses import json_response
 
@@ -25,11 +26,12 @@ def operations_routes(
     metrics: CollectorMetrics,
     connect: Callable[[], Client],
 ) -> list[ApiRoute]:
+    """Liveness, readiness and Prometheus metrics (public), the ingestion counters (admin secret)."""
     client = per_thread(connect)
 
     async def health(request: Request) -> Response:
         """Liveness: the process answers."""
-        return json_response({"status": "ok"})
+        return json_response(Health("ok"))
 
     def clickhouse_problem() -> str | None:
         try:
@@ -48,28 +50,20 @@ def operations_routes(
         if writer.counters().backlog_bytes >= settings.wal_max_backlog_bytes:
             problems.append("log backlog is over its disk budget")
         status = 503 if problems else 200
-        return json_response({"ready": not problems, "problems": problems}, status)
+        return json_response(Readiness(not problems, problems), status)
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def status(request: Request) -> Response:
         counters = writer.counters()
-        return json_response(
-            {
-                "accepted": counters.accepted,
-                "stored": counters.stored,
-                "backlog_records": counters.backlog_records,
-                "backlog_bytes": counters.backlog_bytes,
-                "inserts": counters.inserts,
-                "insert_failures": counters.insert_failures,
-                "dead_lettered": counters.dead_lettered,
-            }
-        )
+        return json_response(IngestionStatus(
+            counters.accepted, counters.stored, counters.backlog_records, counters.backlog_bytes,
+            counters.inserts, counters.insert_failures, counters.dead_lettered))
 
     return [
-        ApiRoute("/health", ("GET",), health, Credential.PUBLIC),
-        ApiRoute("/ready", ("GET",), ready, Credential.PUBLIC),
-        ApiRoute("/metrics", ("GET",), prometheus, Credential.PUBLIC),
-        ApiRoute("/v1/status", ("GET",), status, Credential.ADMIN_SECRET),
+        ApiRoute("/health", ("GET",), health, Credential.PUBLIC, answers={200: Health}),
+        ApiRoute("/ready", ("GET",), ready, Credential.PUBLIC, answers={200: Readiness, 503: Readiness}),
+        ApiRoute("/metrics", ("GET",), prometheus, Credential.PUBLIC, answers={200: str}, media_type=CONTENT_TYPE),
+        ApiRoute("/v1/status", ("GET",), status, Credential.ADMIN_SECRET, answers={200: IngestionStatus}),
     ]

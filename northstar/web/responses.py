@@ -13,10 +13,12 @@ _encoder = msgspec.json.Encoder()
 
 
 def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """`content` encoded by msgspec (Structs, dataclasses, builtins) as an application/json response."""
     return Response(_encoder.encode(content), status_code, headers, media_type="application/json")
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """A refusal: `{"success": false, "error": message}` (`ErrorBody`) with `status_code`."""
     return json_response({"success": False, "error": message}, status_code, headers)
 
 

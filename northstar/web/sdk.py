@@ -21,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.events import SegmentMessage, UnitId
+from collector.events import SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 from collector.wal import WalError
 from experiments.sdk_documents import SdkSnapshots, exposure_message
 from experiments.service import ExperimentService
+from northstar.web.api_types import AssignAnswer, AssignRequest, SdkDefinitions
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
@@ -34,15 +35,6 @@ from sdk.experiments import unknown
 __all__ = ["sdk_routes", "AssignRequest"]
 
 _MAX_ASSIGN_BYTES = 64 * 1024
-
-
-class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`experiments` None: every running experiment."""
-
-    unit_id: UnitId
-    attributes: dict[str, Any] = {}
-    experiments: list[str] | None = None
-    log_exposures: bool = False
 
 
 LogEvents = Callable[[list[SegmentMessage]], Awaitable[None]]
@@ -87,8 +79,9 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
         return json_response(document)
 
     return [
-        ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.SDK_KEY),
-        ApiRoute("/v1/assign", ("POST",), assign, Credential.WRITE_KEY),
+        ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.SDK_KEY,
+                 answers={200: SdkDefinitions, 304: None}),
+        ApiRoute("/v1/assign", ("POST",), assign, Credential.WRITE_KEY, body=AssignRequest, answers={200: AssignAnswer}),
     ]
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from browser import sync_playwright_api
 from experiments.formatting import format_interval, format_p, format_values
 from loadtests.server_process import CollectorProcess
 from northstar.admin_client import AdminClient
@@ -54,7 +55,7 @@ def _experiment(collector: CollectorProcess, api: AdminClient) -> str:
 
 
 def test_dashboard_shows_the_api_numbers_without_console_errors(collector: CollectorProcess, api: AdminClient) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api = sync_playwright_api()
     key = _experiment(collector, api)
     document = api.results(key)
     assert httpx.get(f"{collector.url}/dashboard/experiments/{key}").status_code == 303  # no secret, no data

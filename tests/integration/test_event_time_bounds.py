@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 
-from northstar.admin_client import AdminClient
 from collector.storage import connect, migrate
 from collector.storage.events import encode_rows, insert_rows
 from collector.storage.schema import MIGRATIONS
 from collector.wire import decode_batch
 from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 _PARTS = "SELECT uniqExact(partition), count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active"
 

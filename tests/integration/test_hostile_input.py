@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from northstar.admin_client import AdminClient
 from loadtests.server_process import CollectorProcess
+from northstar.admin_client import AdminClient
 
 
 def _unique(prefix: str) -> str:
@@ -156,8 +156,8 @@ def test_a_batch_whose_log_record_exceeds_the_whole_budget_is_a_413(small_budget
 
 
 def test_client_disconnects_are_counted_not_logged_as_tracebacks(small_budget_collector: CollectorProcess) -> None:
-    head = ("POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Content-Length: 100000\r\n\r\n").encode()
+    head = (b"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n")
     for _ in range(30):
         with socket.create_connection(("127.0.0.1", small_budget_collector.port), timeout=30) as client:
             client.sendall(head + b'{"batch": [' + b" " * 1000)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sdk_sink import Received, Reply, refusing_host, running_sink, wait_until
 
 import sdk
+from sdk_sink import Received, Reply, refusing_host, running_sink, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

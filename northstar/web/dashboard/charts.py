@@ -8,9 +8,10 @@ presentation attributes, not `style`, so the pages need no inline styles under t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from experiments.result_document import LiftPointDocument
 from northstar.web.dashboard.html import Html, html, join
 
 __all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "swatch", "PALETTE"]
@@ -22,6 +23,9 @@ _FONT = Html("font-family='system-ui, sans-serif' font-size='12' fill='#334155'"
 
 @dataclass(frozen=True)
 class ForestRow:
+    """One (metric, variant) row of the forest chart: relative lift, its interval (None: not finite) and the
+    verdict colouring it."""
+
     label: str
     estimate: float | None
     low: float | None
@@ -64,11 +68,11 @@ def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> Html:
     return _svg(width, height, "Relative lift with intervals", parts)
 
 
-def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: int = 640, height: int = 200) -> Html:
+def lift_chart(days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> Html:
     """Cumulative relative lift per day for each treatment, with its interval as a band."""
     left, right, top, bottom = 56, 16, 12, 28
     values = [v for points in series.values() for p in points
-              for v in (p["relative_effect"], *p["relative_ci"])]
+              for v in (p.relative_effect, *p.relative_ci)]
     span = min(_span(values, 0.02), 5.0)
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(days) - 1, 1)
@@ -86,20 +90,21 @@ def lift_chart(days: Sequence[str], series: dict[str, Sequence[dict]], width: in
                for t in (-span / 1.1, 0.0, span / 1.1))]
     parts += _day_labels(days, left, width - right, height - 8)
     for colour, (variant, points) in zip(PALETTE[1:], series.items()):
-        band = [(i, p["relative_ci"]) for i, p in enumerate(points) if None not in p["relative_ci"]]
+        band = [(i, (p.relative_ci[0], p.relative_ci[1])) for i, p in enumerate(points)
+                if p.relative_ci[0] is not None and p.relative_ci[1] is not None]
         if band:
             outline = [f"{x(i):.1f},{y(ci[1]):.1f}" for i, ci in band]
             outline += [f"{x(i):.1f},{y(ci[0]):.1f}" for i, ci in reversed(band)]
             parts.append(html("<polygon points='{points}' fill='{colour}' fill-opacity='0.15'/>",
                               points=" ".join(outline), colour=colour))
-        line = [f"{x(i):.1f},{y(p['relative_effect']):.1f}" for i, p in enumerate(points) if p["relative_effect"] is not None]
+        line = [f"{x(i):.1f},{y(p.relative_effect):.1f}" for i, p in enumerate(points) if p.relative_effect is not None]
         if line:
             parts.append(html("<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'>"
                               "<title>{variant}</title></polyline>", points=" ".join(line), colour=colour, variant=variant))
     return _svg(width, height, "Cumulative relative lift by day", parts)
 
 
-def exposure_chart(days: Sequence[str], exposures: dict[str, Sequence[int]], width: int = 640, height: int = 180) -> Html:
+def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]], width: int = 640, height: int = 180) -> Html:
     """Units first exposed per day, one bar per variant and day."""
     left, right, top, bottom = 56, 16, 12, 28
     peak = max([1, *(n for counts in exposures.values() for n in counts)])

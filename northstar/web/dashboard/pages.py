@@ -9,9 +9,9 @@ or style, so they render under the dashboard's Content-Security-Policy (`securit
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
 from urllib.parse import quote
 
+from experiments.definitions import ExperimentDefinition
 from experiments.formatting import (
     format_interval,
     format_p,
@@ -20,6 +20,7 @@ from experiments.formatting import (
     format_values,
 )
 from experiments.report import ROLE_TITLES, guardrail_warnings
+from experiments.result_document import AnalysisDocument, MetricDocument, ResultDocument, SampleSizeDocument
 from northstar.web.dashboard.charts import (
     PALETTE,
     ForestRow,
@@ -60,12 +61,13 @@ def not_found_page(kind: str, key: str) -> str:
                                    "<p><a href='/dashboard'>All experiments</a></p>", kind=kind, key=repr(key)))
 
 
-def list_page(experiments: list[dict[str, Any]]) -> str:
+def list_page(experiments: list[ExperimentDefinition]) -> str:
+    """The experiment list, every value from a definition escaped."""
     rows = join(
         html("<tr><td><a href='/dashboard/experiments/{path}'>{key}</a></td><td>{name}</td><td>{status}</td>"
              "<td>{variants}</td><td>{metrics}</td></tr>",
-             path=quote(e["key"], safe=""), key=e["key"], name=e.get("name") or "", status=e.get("status") or "",
-             variants=", ".join(v["key"] for v in e["variants"]), metrics=", ".join(_metric_keys(e)))
+             path=quote(e.key, safe=""), key=e.key, name=e.name or "", status=str(e.status or ""),
+             variants=", ".join(v.key for v in e.variants), metrics=", ".join(_metric_keys(e)))
         for e in experiments
     )
     body = html(
@@ -77,69 +79,70 @@ def list_page(experiments: list[dict[str, Any]]) -> str:
     return _page("Experiments", body)
 
 
-def _metric_keys(experiment: dict[str, Any]) -> list[str]:
-    implicit = [f"conversion: {experiment['conversion_event']}"] if experiment.get("conversion_event") else []
-    return implicit + list(experiment.get("metrics", []))
+def _metric_keys(experiment: ExperimentDefinition) -> list[str]:
+    implicit = [f"conversion: {experiment.conversion_event}"] if experiment.conversion_event else []
+    return implicit + list(experiment.metrics)
 
 
-def results_page(document: dict[str, Any]) -> str:
-    analysis = document["analysis"]
-    key = document["experiment"]
-    subtitle = (f"{analysis['method']} analysis · alpha {analysis['alpha']:g} · correction {analysis['correction']}"
-                f"{' · CUPED' if analysis['cuped'] else ''} · MDE {analysis['mde']:.0%}")
+def results_page(document: ResultDocument) -> str:
+    """An experiment's results page, rendered from the typed document the JSON API serves."""
+    analysis = document.analysis
+    key = document.experiment
+    subtitle = (f"{analysis.method} analysis · alpha {analysis.alpha:g} · correction {analysis.correction}"
+                f"{' · CUPED' if analysis.cuped else ''} · MDE {analysis.mde:.0%}")
     sections = [
         html("<h1>{title}</h1><p class='sub'>{key} · {subtitle}</p>",
-             title=document.get("name") or key, key=key, subtitle=subtitle),
+             title=document.name or key, key=key, subtitle=subtitle),
         _srm_banner(document),
         *(html("<div class='banner alert guardrail' role='alert'>{warning}</div>", warning=warning)
           for warning in guardrail_warnings(document)),
-        html("<div class='verdict' id='verdict'>{verdict}</div>", verdict=document["verdict"]),
-        *(_metric_section(metric, analysis) for metric in document["metrics"]),
+        html("<div class='verdict' id='verdict'>{verdict}</div>", verdict=document.summary),
+        *(_metric_section(metric, analysis) for metric in document.metrics),
         _charts(document),
     ]
     return _page(f"{key} results", join(sections))
 
 
-def _srm_banner(document: dict[str, Any]) -> Html:
-    srm = document["srm"]
-    units = ", ".join(f"{v['key']} {v['units']:,}" for v in document["variants"])
-    excluded = (f" · {document['multiple_exposures']:,} units seen in several variants excluded"
-                if document["multiple_exposures"] else "")
-    if srm["mismatch"]:
-        expected = ", ".join(f"{e:,.0f}" for e in srm["expected_units"])
+def _srm_banner(document: ResultDocument) -> Html:
+    srm = document.srm
+    units = ", ".join(f"{v.key} {v.units:,}" for v in document.variants)
+    excluded = (f" · {document.multiple_exposures:,} units seen in several variants excluded"
+                if document.multiple_exposures else "")
+    if srm.mismatch:
+        expected = ", ".join(f"{e:,.0f}" for e in srm.expected_units)
         return html("<div class='banner alert' id='srm' role='alert'>Sample ratio mismatch (p = {p:.2g}): "
                     "units {units} vs expected {expected}. The split is not what was configured, so no "
                     "result below can be trusted and no winner is declared.{excluded}</div>",
-                    p=srm["p_value"], units=units, expected=expected, excluded=excluded)
+                    p=srm.p_value, units=units, expected=expected, excluded=excluded)
     return html("<div class='banner ok' id='srm'>Traffic split as configured (SRM p = {p:.3f}): {units}{excluded}</div>",
-                p=srm["p_value"], units=units, excluded=excluded)
+                p=srm.p_value, units=units, excluded=excluded)
 
 
-def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> Html:
-    kind, bayesian = metric["kind"], analysis["method"] == "bayesian"
+def _metric_section(metric: MetricDocument, analysis: AnalysisDocument) -> Html:
+    kind, bayesian = metric.kind, analysis.method == "bayesian"
     evidence = ("Chance to win", "Expected loss") if bayesian else ("p-value", "Adjusted p")
-    comparisons = {c["variant"]: c for c in metric["comparisons"]}
-    values = format_values(kind, [variant["value"] for variant in metric["variants"]])
+    comparisons = {c.variant: c for c in metric.comparisons}
+    values = format_values(kind, [variant.value for variant in metric.variants])
     rows = []
-    for variant, value in zip(metric["variants"], values):
-        comparison = comparisons.get(variant["key"])
+    for variant, value in zip(metric.variants, values):
+        comparison = comparisons.get(variant.key)
         if comparison is None:
             versus = Html("<td colspan='5' class='sub'>control</td>")
         else:
             numbers = [
-                format_interval(kind, comparison["absolute_effect"], *comparison["absolute_ci"]),
-                format_relative_interval(comparison["relative_effect"], *comparison["relative_ci"]),
-                *((format_percent(comparison["chance_to_win"], False), format_percent(comparison["expected_loss"], False))
-                  if bayesian else (format_p(comparison["p_value"]), format_p(comparison["adjusted_p_value"]))),
+                format_interval(kind, comparison.absolute_effect, *comparison.absolute_ci),
+                format_relative_interval(comparison.relative_effect, *comparison.relative_ci),
+                *((format_percent(comparison.chance_to_win, False), format_percent(comparison.expected_loss, False))
+                  if bayesian else (format_p(comparison.p_value), format_p(comparison.adjusted_p_value))),
             ]
             versus = html("{numbers}<td><span class='pill {verdict}'>{verdict}</span></td>",
                           numbers=join(html("<td class='num'>{number}</td>", number=n) for n in numbers),
-                          verdict=comparison["verdict"])
+                          verdict=comparison.verdict)
         rows.append(html("<tr data-variant='{key}'><td>{key}</td><td class='num'>{units:,}</td>"
                          "<td class='num'>{value}</td>{versus}</tr>",
-                         key=variant["key"], units=variant["units"], value=value, versus=versus))
-    confidence = f"{100 * (1 - analysis['alpha']):g}%"
-    direction = "" if metric["higher_is_better"] else " · lower is better"
+                         key=variant.key, units=variant.units, value=value, versus=versus))
+    confidence = f"{100 * (1 - analysis.alpha):g}%"
+    direction = "" if metric.higher_is_better else " · lower is better"
     return html(
         "<section class='card metric {role}' data-metric='{key}'>"
         "<h2>{role_title}: {name} <span class='sub'>({kind}{direction})</span></h2>"
@@ -147,35 +150,35 @@ def _metric_section(metric: dict[str, Any], analysis: dict[str, Any]) -> Html:
         "<th class='num'>Abs. lift ({confidence} CI)</th><th class='num'>Rel. lift ({confidence} CI)</th>"
         "<th class='num'>{evidence[0]}</th><th class='num'>{evidence[1]}</th><th>Result</th></tr></thead>"
         "<tbody>{rows}</tbody></table>{progress}</section>",
-        role=metric["role"], key=metric["key"], role_title=ROLE_TITLES[metric["role"]], name=metric["name"],
+        role=metric.role, key=metric.key, role_title=ROLE_TITLES[metric.role], name=metric.name,
         kind=kind, direction=direction, confidence=confidence, evidence=evidence, rows=join(rows),
-        progress=_progress(metric["sample_size"]),
+        progress=_progress(metric.sample_size),
     )
 
 
-def _progress(size: dict[str, Any]) -> Html:
-    if size["progress"] is None:
+def _progress(size: SampleSizeDocument) -> Html:
+    if size.progress is None or size.required_units_per_variant is None:
         return Html("<p class='sub progress-text'>Sample size: not enough control data to plan yet.</p>")
-    days = "" if size["days_remaining"] is None else f", about {size['days_remaining']:.0f} more days at current traffic"
+    days = "" if size.days_remaining is None else f", about {size.days_remaining:.0f} more days at current traffic"
     return html("<p class='sub progress-text'><progress class='progress' max='100' value='{percent:.0f}'></progress>"
                 "{progress:.0%} of {required:,} units per variant for a {mde:.0%} MDE{days}</p>",
-                percent=100 * min(size["progress"], 1.0), progress=size["progress"],
-                required=size["required_units_per_variant"], mde=size["relative_mde"], days=days)
+                percent=100 * min(size.progress, 1.0), progress=size.progress,
+                required=size.required_units_per_variant, mde=size.relative_mde, days=days)
 
 
-def _charts(document: dict[str, Any]) -> Html:
-    timeline = document["timeline"]
+def _charts(document: ResultDocument) -> Html:
+    timeline = document.timeline
     forest = [
-        ForestRow(f"{metric['name']} · {c['variant']}", c["relative_effect"], *c["relative_ci"], c["verdict"])
-        for metric in document["metrics"] for c in metric["comparisons"]
+        ForestRow(f"{metric.name} · {c.variant}", c.relative_effect, *c.relative_ci, c.verdict)
+        for metric in document.metrics for c in metric.comparisons
     ]
     lifts = join(
-        html("<h2>{name}</h2>{chart}", name=metric["name"],
-             chart=lift_chart(timeline["days"], timeline["cumulative_lift"][metric["key"]]))
-        for metric in document["metrics"]
+        html("<h2>{name}</h2>{chart}", name=metric.name,
+             chart=lift_chart(timeline.days, timeline.cumulative_lift[metric.key]))
+        for metric in document.metrics
     )
     legend = join(html("<span>{swatch}{variant}</span>", swatch=swatch(colour), variant=variant)
-                  for colour, variant in zip(PALETTE, timeline["exposures"]))
+                  for colour, variant in zip(PALETTE, timeline.exposures))
     return html(
         "<section class='card' id='forest'><h2>Relative lift by metric</h2>{forest}</section>"
         "<div class='grid'>"
@@ -183,5 +186,5 @@ def _charts(document: dict[str, Any]) -> Html:
         "<section class='card' id='exposures'><h2>Exposures per day</h2><p class='legend'>{legend}</p>"
         "{exposures}</section></div>",
         forest=forest_chart(forest), lifts=lifts, legend=legend,
-        exposures=exposure_chart(timeline["days"], timeline["exposures"]),
+        exposures=exposure_chart(timeline.days, timeline.exposures),
     )

@@ -10,13 +10,12 @@ from __future__ import annotations
 from importlib.resources import files
 from urllib.parse import parse_qs
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from experiments.evaluation import Evaluation
-from experiments.report import result_document
+from experiments.result_document import result_document
 from northstar.web.auth import ApiRoute, Credential, DashboardSession
 from northstar.web.bodies import read_limited
 from northstar.web.dashboard.pages import list_page, login_page, results_page
@@ -29,6 +28,7 @@ _MAX_LOGIN_BYTES = 4096
 
 
 def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[ApiRoute]:
+    """The dashboard's pages: sign-in and stylesheet public, everything with data behind the session."""
     async def login_form(request: Request) -> Response:
         return HTMLResponse(login_page())
 
@@ -41,7 +41,7 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[
 
     async def experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(evaluation.experiments.list)
-        return HTMLResponse(list_page([msgspec.to_builtins(d) for d in definitions]))
+        return HTMLResponse(list_page(definitions))
 
     async def results(request: Request) -> Response:
         result = await run_in_threadpool(evaluation.result, request.path_params["key"])

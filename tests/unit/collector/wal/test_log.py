@@ -19,7 +19,7 @@ import pytest
 from collector.wal import Chunk, Record, WalClosed, WalError, WalFull, WriteAheadLog
 from collector.wal.records import encode_header
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 HEADER_BYTES = 20
 
 

@@ -15,8 +15,11 @@ ADMIN = "admin-secret-0123456789"
 SDK = "sdk-key-0123456789abc"
 
 
-def _load(data_dir: Path, write: SecretSource = SecretSource(), sdk: SecretSource = SecretSource(),
-          admin: SecretSource = SecretSource()):
+NOT_GIVEN = SecretSource()
+
+
+def _load(data_dir: Path, write: SecretSource = NOT_GIVEN, sdk: SecretSource = NOT_GIVEN,
+          admin: SecretSource = NOT_GIVEN):
     return load_credentials(data_dir, write_keys=write, sdk_keys=sdk, admin_secret=admin)
 
 

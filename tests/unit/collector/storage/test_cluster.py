@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chdb
 import pytest
 
 from collector.storage.cluster import for_cluster
@@ -48,3 +49,24 @@ def test_the_input_table_and_its_view_are_created_on_every_node_as_they_are() ->
     assert created.rstrip().endswith("ENGINE = Null")
     (created,) = for_cluster(view, "analytics")
     assert created.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS events_from_input ON CLUSTER analytics TO events AS")
+
+
+def _parsed_by_clickhouse(statement: str) -> str:
+    """ClickHouse's own formatting of `statement`: its parser refuses what a cluster would refuse."""
+    escaped = statement.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")  # parameters are TSV-escaped
+    formatted = chdb.query("SELECT formatQuery({sql:String})", "TSVRaw", params={"sql": escaped})
+    return str(formatted.bytes().decode())
+
+
+@pytest.mark.parametrize(
+    "statement", [s for migration in MIGRATIONS for s in migration.statements], ids=lambda s: s.split()[2:4]
+)
+def test_every_cluster_statement_is_parsed_by_clickhouse(statement: str) -> None:
+    for rendered in for_cluster(statement, "analytics"):
+        formatted = _parsed_by_clickhouse(rendered)
+        assert " ON CLUSTER analytics" in formatted, formatted
+
+
+def test_the_parser_check_refuses_a_broken_statement() -> None:
+    with pytest.raises(Exception, match="Syntax error"):
+        _parsed_by_clickhouse("CREATE TABLE t_local ON CLUSTER analytics (a String) ENGINE = Distributed(")

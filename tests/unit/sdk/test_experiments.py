@@ -17,7 +17,7 @@ from scipy.stats import chisquare
 from sdk.assignment import assign_variant, bucket
 from sdk.experiments import LAYER_SALT_PREFIX, Experiment, InvalidDefinition
 
-EVALUATION = json.loads((Path(__file__).parents[1] / "vectors" / "assignment.json").read_text())["evaluation"]
+EVALUATION = json.loads((Path(__file__).parents[2] / "vectors" / "assignment.json").read_text())["evaluation"]
 EXPERIMENTS = {definition["key"]: definition for definition in EVALUATION["experiments"]}
 AB = [{"key": "control", "weight": 0.5}, {"key": "treatment", "weight": 0.5}]
 
@@ -138,7 +138,7 @@ def test_invalid_documents_name_the_field(fields: dict[str, Any], field: str) ->
 
 @pytest.mark.parametrize("module", ["targeting", "experiments", "definitions", "exposures"])
 def test_sdk_experiment_modules_import_only_the_standard_library(module: str) -> None:
-    tree = ast.parse((Path(__file__).parents[2] / "sdk" / f"{module}.py").read_text())
+    tree = ast.parse((Path(__file__).parents[3] / "sdk" / f"{module}.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module}

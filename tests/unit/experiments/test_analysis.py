@@ -54,7 +54,7 @@ def test_a_clear_win_is_declared_with_holm_across_metrics() -> None:
     assert [m.comparisons[0].adjusted_p_value for m in result.metrics] == pytest.approx(
         list(multipletests(raw, method="holm")[1]))
     assert result.metrics[0].comparisons[0].verdict == "win"
-    assert result.verdict.startswith("treatment beats control on orders (p < 0.001)")
+    assert result.summary.startswith("treatment beats control on orders (p < 0.001)")
     assert result.multiple_exposures == 3 and result.units == {"control": 5000, "treatment": 5000}
 
 
@@ -63,7 +63,7 @@ def test_more_of_a_lower_is_better_metric_is_a_loss_and_flagged_in_the_verdict()
                  [_conversion(5000, 650), _count(5000, 12000, 40000)])
     result = analyse(DEFINITION, [CONVERSION, BOUNCES], sums, _settings())
     assert result.metrics[1].comparisons[0].verdict == "loss"
-    assert result.verdict.endswith("but worse on bounces")
+    assert result.summary.endswith("but worse on bounces")
 
 
 def test_sample_ratio_mismatch_suppresses_every_verdict() -> None:
@@ -71,7 +71,7 @@ def test_sample_ratio_mismatch_suppresses_every_verdict() -> None:
     result = analyse(DEFINITION, [CONVERSION], sums, _settings())
     assert result.srm.is_mismatch
     assert [c.verdict for m in result.metrics for c in m.comparisons] == ["suppressed"]
-    assert result.verdict.startswith("Sample ratio mismatch") and "beats" not in result.verdict
+    assert result.summary.startswith("Sample ratio mismatch") and "beats" not in result.summary
     table = render_table(result_document(result))
     assert "SAMPLE RATIO MISMATCH" in table and "WIN" not in table
 
@@ -131,12 +131,13 @@ def test_a_harmed_guardrail_vetoes_shipping_without_joining_the_correction() -> 
     # Holm over the one decision metric changes nothing; the guardrail stays unadjusted.
     assert primary.comparisons[0].adjusted_p_value == primary.comparisons[0].effect.p_value
     assert guardrail.comparisons[0].adjusted_p_value == guardrail.comparisons[0].effect.p_value
-    assert result.verdict.startswith("Guardrail bounces is worse in treatment (p = ")
-    assert ": do not ship. treatment beats control on orders" in result.verdict
+    assert result.summary.startswith("Guardrail bounces is worse in treatment (p = ")
+    assert ": do not ship. treatment beats control on orders" in result.summary
     document = result_document(result)
-    assert [m["role"] for m in document["metrics"]] == ["primary", "guardrail"]
-    assert [m["primary"] for m in document["metrics"]] == [True, False]
-    assert document["guardrail_harms"] == [{"metric": "bounces", "name": "bounces", "variant": "treatment"}]
+    served = msgspec.to_builtins(document)  # the JSON the API serves
+    assert [m["role"] for m in served["metrics"]] == ["primary", "guardrail"]
+    assert [m["primary"] for m in served["metrics"]] == [True, False]
+    assert served["guardrail_harms"] == [{"metric": "bounces", "name": "bounces", "variant": "treatment"}]
     table = render_table(document)
     assert "!! Do not ship treatment: guardrail bounces is worse (+4.0% [" in table
     assert "Guardrail: bounces (count, lower is better)" in table
@@ -147,5 +148,5 @@ def test_guardrails_do_not_decide_the_winner() -> None:
                  [_conversion(5000, 505), _count(5000, 9000, 25000)])
     result = analyse(DEFINITION, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
     assert result.metrics[1].comparisons[0].verdict == "win"
-    assert result.verdict.startswith("No significant difference yet on orders")
+    assert result.summary.startswith("No significant difference yet on orders")
     assert result.guardrail_harms == []

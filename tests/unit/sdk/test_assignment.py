@@ -14,7 +14,7 @@ from scipy.stats import chisquare
 
 from sdk.assignment import assign_variant, bucket, choose_variant, variant_ranges
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "assignment.json").read_text())["cases"]
+VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "assignment.json").read_text())["cases"]
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=lambda case: f"{case['salt']}/{case['unit_id']}")

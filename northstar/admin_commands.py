@@ -1,0 +1,150 @@
+"""The admin commands of `python -m northstar` (experiments, metrics, events, status), over the
+admin API of a running server.
+
+Every command either does all it says or nothing: files are read and validated before the
+first request, and every failure (an unreadable file, a refused request, an unreachable
+server, a verification that found missing ids) is one `AdminCommandError` of one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from experiments.apply import ApplyError, apply_definitions, load_definitions, load_document
+from northstar.admin_client import AdminClient, ApiError
+
+__all__ = ["AdminCommandError", "run_admin_command"]
+
+
+class AdminCommandError(RuntimeError):
+    """The command failed; the message is one line for a person."""
+
+
+Action = Callable[[AdminClient, argparse.Namespace], None]
+
+
+def run_admin_command(args: argparse.Namespace, admin_secret: str) -> int:
+    """Run `args.command` (and `args.action`) against `args.url`; 0 on success.
+
+    Raises AdminCommandError for any failure, after nothing was changed when the failure
+    was in the input.
+    """
+    action = _ACTIONS[(args.command, getattr(args, "action", None))]
+    try:
+        action(AdminClient(args.url, admin_secret), args)
+    except (ApiError, ApplyError) as error:
+        raise AdminCommandError(str(error)) from None
+    return 0
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _list_experiments(api: AdminClient, args: argparse.Namespace) -> None:
+    for definition in api.list_experiments():
+        variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])
+        print(f"{definition['key']}\t{definition.get('status') or 'draft'}\t{definition['conversion_event']}"
+              f"\t{variants}")
+
+
+def _put_experiment(api: AdminClient, args: argparse.Namespace) -> None:
+    definitions = load_definitions(args.file)
+    if len(definitions) != 1:
+        raise ApplyError(f"{args.file}: holds {len(definitions)} definitions; put takes one (apply takes many)")
+    print("\n".join(apply_definitions(definitions, partial(api.save_experiment, new_phase=args.new_phase))))
+
+
+def _apply_experiments(api: AdminClient, args: argparse.Namespace) -> None:
+    print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
+
+
+def _print_saved(answer: dict[str, Any]) -> None:
+    """One line for a lifecycle change: key, version, status, phase, salt; `unchanged` when nothing moved."""
+    outcome = "changed" if answer.get("changed", True) else "unchanged"
+    print(f"{outcome:<9}  {answer['key']}  v{answer['version']}  {answer['status']}  phase {answer['phase']}"
+          f"  salt {answer['salt']}")
+
+
+def _history(api: AdminClient, args: argparse.Namespace) -> None:
+    for version in api.experiment_history(args.key):
+        definition = version["definition"]
+        print(f"v{version['version']}\t{version['updated_at']}\t{definition.get('status') or 'draft'}"
+              f"\tphase {definition.get('phase', 1)}")
+
+
+def _results(api: AdminClient, args: argparse.Namespace) -> None:
+    if args.json:
+        _print_json(api.results(args.key))
+        return
+    from experiments.report import render_table  # loads the statistics: only for this command
+
+    print(render_table(api.result_document(args.key)))
+
+
+def _list_metrics(api: AdminClient, args: argparse.Namespace) -> None:
+    for metric in api.list_metrics():
+        print(f"{metric['key']}\t{metric['kind']}\t{metric['event']}\t{metric.get('name', '')}".rstrip())
+
+
+def _put_metric(api: AdminClient, args: argparse.Namespace) -> None:
+    import msgspec
+
+    from experiments.metrics import MetricError, parse_metric
+
+    document = load_document(args.file)
+    try:
+        parse_metric(msgspec.json.encode(document))
+    except (MetricError, TypeError) as error:
+        raise ApplyError(f"{args.file}: {error}") from None
+    answer = api.save_metric(document)
+    print(f"saved  {answer['key']}  v{answer['version']}")
+
+
+def _latest_events(api: AdminClient, args: argparse.Namespace) -> None:
+    _print_json(api.events(event=args.event, type=args.type, user_id=args.user_id, limit=args.limit))
+
+
+def _verify(api: AdminClient, args: argparse.Namespace) -> None:
+    message_ids = list(args.message_ids)
+    if args.file is not None:
+        message_ids += _lines(args.file)
+    if not message_ids:
+        raise AdminCommandError("no message ids: pass them as arguments or with --file")
+    report = api.verify(message_ids)
+    _print_json(report)
+    if report["missing"] or report["duplicated"]:
+        raise AdminCommandError(f"{len(report['missing'])} missing and {len(report['duplicated'])} counted "
+                                f"more than once of {report['checked']} message ids")
+
+
+def _lines(path: Any) -> list[str]:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise AdminCommandError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+_ACTIONS: dict[tuple[str, str | None], Action] = {
+    ("experiments", "list"): _list_experiments,
+    ("experiments", "get"): lambda api, args: _print_json(api.get_experiment(args.key)),
+    ("experiments", "put"): _put_experiment,
+    ("experiments", "apply"): _apply_experiments,
+    ("experiments", "start"): lambda api, args: _print_saved(api.start_experiment(args.key)),
+    ("experiments", "stop"): lambda api, args: _print_saved(api.stop_experiment(args.key)),
+    ("experiments", "new-phase"): lambda api, args: _print_saved(api.new_phase(args.key, args.salt)),
+    ("experiments", "history"): _history,
+    ("experiments", "results"): _results,
+    ("metrics", "list"): _list_metrics,
+    ("metrics", "get"): lambda api, args: _print_json(api.get_metric(args.key)),
+    ("metrics", "put"): _put_metric,
+    ("events", "latest"): _latest_events,
+    ("events", "verify"): _verify,
+    ("status", None): lambda api, args: _print_json(api.status()),
+}
