@@ -50,6 +50,13 @@ class CollectorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id; it must be running."""
+        if self._process is None:
+            raise RuntimeError("the collector is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 60.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [

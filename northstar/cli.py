@@ -55,58 +55,124 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Validate, bind, then create: a refused start leaves nothing behind in the data directory."""
+    from collector.settings import check_clickhouse_dsn
     from collector.wal import WalError
-    from northstar.runner import serve_forever
+    from northstar.runner import bind, serve_forever
 
     try:
-        settings = build_settings(args)
-        serve_forever(settings)
-    except (ValueError, OSError, WalError) as error:  # bad flags, unusable data directory
+        if args.clickhouse_dsn is not None:
+            check_clickhouse_dsn(args.clickhouse_dsn)
+        _cluster(args.cluster, args.clickhouse_dsn)
+        listener = bind(args.host, args.port)
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        settings = build_settings(args)
+        serve_forever(settings, listener)
+    except (ValueError, OSError, WalError) as error:  # unusable data directory
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        listener.close()
     return 0
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
-def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
-    env = os.environ.get
-    parser.add_argument("--host", default=env("NORTHSTAR_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("NORTHSTAR_PORT", default_port)))
-    parser.add_argument("--data-dir", type=Path, default=Path(env("NORTHSTAR_DATA_DIR", "northstar-data")),
-                        help="local state: embedded ClickHouse, secrets (default ./northstar-data)")
-    parser.add_argument("--clickhouse-dsn", default=env("NORTHSTAR_CLICKHOUSE_DSN"),
-                        help="chdb:///path (default, embedded) or http(s)://host:8123 for a server")
-    parser.add_argument("--write-key", action="append", dest="write_keys",
-                        help="accepted write key (repeatable; default $NORTHSTAR_WRITE_KEYS, "
-                        "else one generated under the data dir)")
-    parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
-                        help="secret for results and experiment management")
-    parser.add_argument("--log-budget-mb", type=_positive_int,
-                        default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
-                        help="disk the write-ahead log may hold before answering 503 (default 2048)")
-    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
 
-    parser.add_argument("--max-event-age-days", type=_positive_int,
-                        default=int(env("NORTHSTAR_MAX_EVENT_AGE_DAYS", LIVE_WINDOW.max_age.days)),
-                        help="events dated earlier (or over 23 h ahead) are stored at their receive "
-                        f"time, the client's time kept in client_timestamp (default {LIVE_WINDOW.max_age.days})")
-    parser.add_argument("--import-max-age-days", type=_positive_int,
-                        default=int(env("NORTHSTAR_IMPORT_MAX_AGE_DAYS", IMPORT_WINDOW.max_age.days)),
-                        help="/v1/import refuses events dated earlier (or over 23 h ahead), by index "
-                        f"(default {IMPORT_WINDOW.max_age.days})")
-    parser.add_argument("--log-format", choices=["text", "json"], default=env("NORTHSTAR_LOG_FORMAT", "text"),
-                        help="text, or one JSON object per line (default text)")
-    parser.add_argument("--cluster", default=env("NORTHSTAR_CLICKHOUSE_CLUSTER"),
-                        help="ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER")
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: a port is 1-65535 (0: any free port)")
+    return value
+
+
+def _option(parser: argparse.ArgumentParser, flag: str, env_name: str | None, default: object,
+            help: str, **options: object) -> None:
+    """A flag whose default comes from `env_name` when set; its help names both.
+
+    argparse converts a string default with the flag's `type`, so a bad value in the
+    environment is reported like a bad flag.
+    """
+    shown = "none" if default is None else default
+    where = f"; env {env_name}" if env_name else ""
+    value = os.environ.get(env_name, default) if env_name else default
+    parser.add_argument(flag, default=value, help=f"{help} (default {shown}{where})", **options)  # type: ignore[arg-type]
+
+
+def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
+    from collector.settings import ConnectionLimits, CollectorSettings
+
+    limits = ConnectionLimits()
+    _option(parser, "--host", "NORTHSTAR_LISTEN_HOST", "127.0.0.1",
+            "interface to listen on; 0.0.0.0 for every IPv4 interface")
+    _option(parser, "--port", "NORTHSTAR_PORT", str(default_port), "port to listen on, 1-65535 (0: a free one)",
+            type=_port)
+    _option(parser, "--data-dir", "NORTHSTAR_DATA_DIR", "northstar-data",
+            "local state: write-ahead log, embedded ClickHouse, secrets", type=Path)
+    _option(parser, "--clickhouse-dsn", "NORTHSTAR_CLICKHOUSE_DSN", None,
+            "chdb:///absolute/path (embedded; none: <data-dir>/clickhouse) or http(s)://user:password@host:8123")
+    _option(parser, "--cluster", "NORTHSTAR_CLICKHOUSE_CLUSTER", None,
+            "ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER (server DSN only)")
+    parser.add_argument("--write-key", action="append", dest="write_keys",
+                        help="accepted write key, repeatable (default: env NORTHSTAR_WRITE_KEYS, comma-separated, "
+                        "else one generated under the data dir)")
+    _option(parser, "--admin-secret", "NORTHSTAR_ADMIN_SECRET", None,
+            "secret for results and experiment management (none: generated under the data dir)")
+    _option(parser, "--log-budget-mb", "NORTHSTAR_LOG_BUDGET_MB", "2048",
+            "disk the write-ahead log may hold before answering 503", type=_positive_int)
+    _option(parser, "--max-event-age-days", "NORTHSTAR_MAX_EVENT_AGE_DAYS", str(LIVE_WINDOW.max_age.days),
+            "events dated earlier (or over 23 h ahead) are stored at their receive time, the client's "
+            "time kept in client_timestamp", type=_positive_int)
+    _option(parser, "--import-max-age-days", "NORTHSTAR_IMPORT_MAX_AGE_DAYS", str(IMPORT_WINDOW.max_age.days),
+            "/v1/import refuses events dated earlier (or over 23 h ahead), by index", type=_positive_int)
+    _option(parser, "--max-requests-in-flight", "NORTHSTAR_MAX_REQUESTS_IN_FLIGHT",
+            str(CollectorSettings.max_concurrent_requests),
+            "past this many requests being served, 503 with Retry-After (/health excepted)", type=_positive_int)
+    _option(parser, "--max-connections-per-client", "NORTHSTAR_MAX_CONNECTIONS_PER_CLIENT",
+            str(limits.max_connections_per_client),
+            "connections one client address may hold; more are closed at once (0: no cap; behind a "
+            "load balancer raise it or use 0)", type=_non_negative_int)
+    _option(parser, "--head-timeout", "NORTHSTAR_HEAD_TIMEOUT", f"{limits.head_timeout_seconds:g}",
+            "seconds a connection has to send a complete request head, else 408 and closed", type=_positive_float)
+    _option(parser, "--body-timeout", "NORTHSTAR_BODY_TIMEOUT", f"{limits.body_timeout_seconds:g}",
+            f"seconds a request has to send its body, plus 1 s per {limits.body_min_bytes_per_second} bytes "
+            "received, else 408 and closed", type=_positive_float)
+    _option(parser, "--keep-alive-timeout", "NORTHSTAR_KEEP_ALIVE_TIMEOUT", f"{limits.keep_alive_timeout_seconds:g}",
+            "seconds an idle kept-alive connection stays open", type=_positive_float)
+    _option(parser, "--log-format", "NORTHSTAR_LOG_FORMAT", "text", "text, or one JSON object per line",
+            choices=["text", "json"])
     parser.add_argument("--no-fsync", action="store_true",
-                        default=env("NORTHSTAR_NO_FSYNC", "") == "1",
-                        help="benchmark baseline only: acknowledge before the log reaches the disk")
+                        default=os.environ.get("NORTHSTAR_NO_FSYNC", "") == "1",
+                        help="benchmark baseline only: acknowledge before the log reaches the disk "
+                        "(env NORTHSTAR_NO_FSYNC=1)")
 
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:
@@ -115,7 +181,12 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
     from datetime import timedelta
 
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
-    from collector.settings import CollectorSettings, default_clickhouse_dsn, load_or_create_secret
+    from collector.settings import (
+        CollectorSettings,
+        ConnectionLimits,
+        default_clickhouse_dsn,
+        load_or_create_secret,
+    )
 
     cluster = _cluster(args.cluster, args.clickhouse_dsn)
     data_dir: Path = args.data_dir
@@ -146,6 +217,13 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         cluster=cluster,
         live_window=replace(LIVE_WINDOW, max_age=timedelta(days=args.max_event_age_days)),
         import_window=replace(IMPORT_WINDOW, max_age=timedelta(days=args.import_max_age_days)),
+        max_concurrent_requests=args.max_requests_in_flight,
+        connections=ConnectionLimits(
+            head_timeout_seconds=args.head_timeout,
+            body_timeout_seconds=args.body_timeout,
+            keep_alive_timeout_seconds=args.keep_alive_timeout,
+            max_connections_per_client=args.max_connections_per_client,
+        ),
     )
 
 

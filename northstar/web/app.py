@@ -10,6 +10,7 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 
 from collector.dead_letter import DeadLetters
@@ -26,6 +27,7 @@ from northstar.web.dashboard.routes import dashboard_routes, wrong_token_page
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
 from northstar.web.explorer import explorer_routes
+from northstar.web.in_flight import RequestsInFlight
 from northstar.web.ingestion import ingestion_routes
 from northstar.web.lifecycle import lifecycle_routes
 from northstar.web.metrics import metric_routes
@@ -42,7 +44,9 @@ _SCHEMA_WAIT_SECONDS = 5.0
 def build_app(settings: CollectorSettings) -> Starlette:
     """Compose every route over one store; the writer creates the schema on start.
 
-    `app.state.api_routes` lists every route with the credential it needs.
+    `app.state.api_routes` lists every route with the credential it needs; `app.state.metrics`
+    is the process's Prometheus metrics. Past `settings.max_concurrent_requests` requests in
+    flight, a 503 (`RequestsInFlight`).
     """
     connect_store = partial(connect, settings.clickhouse_dsn)
     wal = WriteAheadLog.open(
@@ -91,6 +95,9 @@ def build_app(settings: CollectorSettings) -> Starlette:
         routes=[guards.route(route) for route in api_routes],
         lifespan=lifespan,
         exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: aborted.answer},
+        middleware=[Middleware(RequestsInFlight, limit=settings.max_concurrent_requests,
+                               on_refused=metrics.requests_refused.labels("overloaded").inc)],
     )
     app.state.api_routes = tuple(api_routes)
+    app.state.metrics = metrics
     return app
