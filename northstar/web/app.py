@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 
 from collector.dead_letter import DeadLetters
-from collector.settings import CollectorSettings
+from collector.settings import CollectorSettings, redact_dsn
 from collector.storage import connect
 from collector.telemetry import CollectorMetrics
 from collector.wal import WriteAheadLog
@@ -72,9 +72,10 @@ def build_app(settings: CollectorSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         writer.start()
         if await run_in_threadpool(writer.wait_for_schema, _SCHEMA_WAIT_SECONDS):
-            log.info("collector ready on %s (store %s)", settings.data_dir, settings.clickhouse_dsn)
+            log.info("collector ready on %s (store %s)", settings.data_dir, redact_dsn(settings.clickhouse_dsn))
         else:
-            log.warning("ClickHouse not reachable yet; accepting events into the log meanwhile")
+            log.warning("ClickHouse (%s) not reachable yet; accepting events into the log meanwhile",
+                        redact_dsn(settings.clickhouse_dsn))
         # What startup built lives as long as the process: keep it out of the collector's
         # sight, so full collections stay short (measured under load: 35 → 6 ms each).
         gc.freeze()
