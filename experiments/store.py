@@ -10,7 +10,7 @@ from typing import Generic, Protocol, TypeVar
 import msgspec
 
 from collector.storage import DefinitionStore
-from experiments.definitions import ExperimentDefinition, parse_definition
+from experiments.definitions import ExperimentDefinition, stored_definition
 from experiments.metrics import MetricDefinition, parse_metric
 
 __all__ = ["TypedStore", "ExperimentStore", "MetricStore", "Versioned"]
@@ -66,7 +66,7 @@ class TypedStore(Generic[Definition]):
 
 class ExperimentStore(TypedStore[ExperimentDefinition]):
     def __init__(self, definitions: DefinitionStore) -> None:
-        super().__init__(definitions, parse_definition)
+        super().__init__(definitions, stored_definition)
 
 
 class MetricStore(TypedStore[MetricDefinition]):
