@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collector.settings import CollectorSettings
@@ -25,8 +25,15 @@ __all__ = ["main", "build_settings"]
 _DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line on stderr (argparse prints the whole usage first), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m northstar", description=__doc__.partition("\n")[0])
+    parser = _Parser(prog="python -m northstar", description=__doc__.partition("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the collector and experiment API")
     _add_server_arguments(serve, default_port=8080)
@@ -172,7 +179,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
     parser.add_argument("--no-fsync", action="store_true",
                         default=os.environ.get("NORTHSTAR_NO_FSYNC", "") == "1",
                         help="benchmark baseline only: acknowledge before the log reaches the disk "
-                        "(env NORTHSTAR_NO_FSYNC=1)")
+                        "(default off; env NORTHSTAR_NO_FSYNC=1)")
 
 
 def build_settings(args: argparse.Namespace) -> CollectorSettings:

@@ -4,6 +4,8 @@ processes."""
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -42,3 +44,67 @@ def test_ready_and_the_log_name_no_server_address_or_password(tmp_path: Path) ->
     assert "hunter2" not in log, log
     assert f"northstar:***@127.0.0.1:{unreachable}/analytics" in log  # the store named, redacted
     assert "readiness: ClickHouse unreachable" in log  # the operator still sees the detail
+
+
+def _serve(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _northstar("serve", "--data-dir", str(data_dir), *args)
+
+
+def test_an_out_of_range_port_is_refused(tmp_path: Path) -> None:
+    line = _one_line_error(_serve(tmp_path / "data", "--port", "99999"))
+    assert "99999 is out of range" in line
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_server_says_where_it_listens(collector: CollectorProcess) -> None:
+    assert f"listening on {collector.url}" in collector.log()
+
+
+def test_a_port_in_use_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve(tmp_path / "data", "--port", str(port))
+    line = _one_line_error(result)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "in use" in line
+    assert "collector ready" not in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(("dsn", "says"), [
+    ("foo://bar", "unknown scheme 'foo'"),
+    ("chdb://relative/path", "needs an absolute path"),
+])
+def test_an_unusable_clickhouse_dsn_is_refused_at_start(tmp_path: Path, dsn: str, says: str) -> None:
+    line = _one_line_error(_serve(tmp_path / "data", "--port", "0", f"--clickhouse-dsn={dsn}"))
+    assert says in line
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_bad_value_in_the_environment_is_reported_like_a_bad_flag(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "northstar", "serve", "--data-dir", str(tmp_path / "d")],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "NORTHSTAR_PORT": "http"})
+    assert result.returncode == 2
+    assert "argument --port: 'http' is not a port number" in result.stderr
+
+
+def test_serve_help_lists_every_flag_with_its_environment_variable_and_default() -> None:
+    result = _northstar("serve", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.partition("options:")[2].split())
+    flags = re.findall(r"^  (--[a-z-]+)", result.stdout, re.MULTILINE)
+    assert len(flags) >= 15
+    for flag in flags:
+        described = text.partition(flag)[2].partition(" --")[0]
+        assert "default" in described, flag
+    for variable in ("NORTHSTAR_LISTEN_HOST", "NORTHSTAR_PORT", "NORTHSTAR_DATA_DIR", "NORTHSTAR_CLICKHOUSE_DSN",
+                     "NORTHSTAR_WRITE_KEYS", "NORTHSTAR_ADMIN_SECRET", "NORTHSTAR_HEAD_TIMEOUT"):
+        assert variable in text
+    assert "NORTHSTAR_HOST " not in text  # the SDK's collector URL, not the interface to listen on
+
+
+def test_demo_users_must_be_a_whole_number() -> None:
+    line = _one_line_error(_northstar("demo", "--users", "abc"))
+    assert line == "error: python -m northstar demo: argument --users: 'abc' is not a whole number (see --help)"
