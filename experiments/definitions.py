@@ -33,6 +33,7 @@ class DefinitionError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
 
 
 class Variant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -13,6 +13,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from sdk.transport import base_url
+
 __all__ = ["AdminClient", "ApiError"]
 
 _VERIFY_IDS_PER_REQUEST = 50_000  # the server takes up to 100,000
@@ -24,7 +26,8 @@ class ApiError(RuntimeError):
 
 class AdminClient:
     def __init__(self, url: str, admin_secret: str, timeout: float = 30.0) -> None:
-        self._url = url.rstrip("/")
+        """`url` as the SDK takes its host: ``127.0.0.1:8080`` means ``http://127.0.0.1:8080``."""
+        self._url = base_url(url)
         self._secret = admin_secret
         self._timeout = timeout
 
@@ -33,6 +36,11 @@ class AdminClient:
 
     def save_experiment(self, definition: dict[str, Any]) -> dict[str, Any]:
         return self._request("PUT", _experiment_path(definition["key"]), definition)
+
+    def apply_experiments(self, definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Save every definition or none (the server checks them all first); answers one
+        `save_experiment`-like document per definition, in order."""
+        return self._request("PUT", "/v1/experiments", {"experiments": definitions})["saved"]
 
     def list_experiments(self) -> list[dict[str, Any]]:
         return self._request("GET", "/v1/experiments")["experiments"]

@@ -271,7 +271,7 @@ def _experiments(args: argparse.Namespace) -> int:
             document = api.results(args.key)
             print(json.dumps(document, indent=2) if args.json else render_table(document))
         elif args.experiments_command == "apply":
-            print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
+            print("\n".join(apply_definitions(load_definitions(args.file), api.apply_experiments)))
         else:
             for definition in api.list_experiments():
                 variants = ", ".join(f"{v['key']} {v['weight']:g}" for v in definition["variants"])

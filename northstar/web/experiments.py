@@ -9,18 +9,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from collector.json_errors import UNREADABLE_JSON
 from experiments.definitions import DefinitionError, parse_definition
 from experiments.evaluation import Evaluation
 from experiments.report import result_document
-from experiments.service import ExperimentService
+from experiments.service import ExperimentService, entry
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
-from northstar.web.lifecycle import saved_response
+from northstar.web.lifecycle import saved_document, saved_response
 from northstar.web.responses import error_response, json_response
 
 __all__ = ["experiment_routes"]
 
 _MAX_DEFINITION_BYTES = 256 * 1024
+_MAX_APPLY_BYTES = 4 << 20
+_MAX_APPLY_EXPERIMENTS = 1_000
+
+
+class ApplyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of `PUT /v1/experiments`: definitions saved all together, or none of them."""
+
+    experiments: list[msgspec.Raw]
 
 
 def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> list[ApiRoute]:
@@ -42,6 +51,25 @@ def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> lis
         saved = await run_in_threadpool(partial(service.save, definition, new_phase=new_phase))
         return saved_response(saved)
 
+    async def apply_experiments(request: Request) -> Response:
+        """Every definition checked (fields, metrics, lifecycle, layers) before any is stored."""
+        try:
+            entries = msgspec.json.decode(await read_limited(request, _MAX_APPLY_BYTES), type=ApplyRequest).experiments
+        except UNREADABLE_JSON as error:
+            return error_response(400, str(error))
+        if len(entries) > _MAX_APPLY_EXPERIMENTS:
+            return error_response(400, f"experiments: at most {_MAX_APPLY_EXPERIMENTS} per request")
+        definitions = []
+        for index, raw in enumerate(entries):
+            with entry(index):
+                definitions.append(parse_definition(raw))
+                await run_in_threadpool(evaluation.check_metrics, definitions[-1])
+        keys = [definition.key for definition in definitions]
+        if len(set(keys)) != len(keys):
+            raise DefinitionError("experiments", "each key at most once")
+        saved = await run_in_threadpool(service.save_all, definitions)
+        return json_response({"success": True, "saved": [saved_document(one) for one in saved]})
+
     async def results(request: Request) -> Response:
         alpha_text = request.query_params.get("alpha")
         try:
@@ -56,6 +84,7 @@ def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> lis
     admin = Credential.ADMIN_SECRET
     return [
         ApiRoute("/v1/experiments", ("GET",), list_experiments, admin),
+        ApiRoute("/v1/experiments", ("PUT",), apply_experiments, admin),
         ApiRoute("/v1/experiments/{key}", ("GET",), get_experiment, admin),
         ApiRoute("/v1/experiments/{key}", ("PUT",), put_experiment, admin),
         ApiRoute("/v1/experiments/{key}/results", ("GET",), results, admin),

@@ -16,7 +16,7 @@ from northstar.web.auth import ApiRoute, Credential, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
 
-__all__ = ["lifecycle_routes", "saved_response"]
+__all__ = ["lifecycle_routes", "saved_document", "saved_response"]
 
 _MAX_PHASE_BYTES = 4096
 
@@ -27,12 +27,17 @@ class PhaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     salt: str | None = None
 
 
-def saved_response(saved: Saved) -> Response:
+def saved_document(saved: Saved) -> dict[str, object]:
+    """What a save answers about one experiment: key, version, whether it changed, status, phase, salt."""
     definition = saved.definition
-    return json_response({
+    return {
         "success": True, "key": definition.key, "version": saved.version, "changed": saved.changed,
         "status": definition.status, "phase": definition.phase, "salt": definition.assignment_salt,
-    })
+    }
+
+
+def saved_response(saved: Saved) -> Response:
+    return json_response(saved_document(saved))
 
 
 def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
