@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_server_arguments(serve, default_port=8080)
     demo = commands.add_parser("demo", help="run an experiment end to end on a temporary store")
     demo.add_argument("--users", type=_positive_int, default=10_000, help="simulated users (default 10000)")
-    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
     experiments = commands.add_parser(
@@ -57,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from northstar.demo import run_demo
 
-        return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+        try:
+            return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+        except KeyboardInterrupt:  # before the results: run_demo has cleaned up
+            return 130
+        except OSError as error:  # the port is in use
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     return _serve(args)
 
 

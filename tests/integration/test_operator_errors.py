@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -108,3 +109,28 @@ def test_serve_help_lists_every_flag_with_its_environment_variable_and_default()
 def test_demo_users_must_be_a_whole_number() -> None:
     line = _one_line_error(_northstar("demo", "--users", "abc"))
     assert line == "error: python -m northstar demo: argument --users: 'abc' is not a whole number (see --help)"
+
+
+def test_demo_keep_prints_the_dashboard_link_and_cleans_up_after_ctrl_c() -> None:
+    demo = subprocess.Popen([sys.executable, "-m", "northstar", "demo", "--users", "50", "--keep"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("Dashboard: "):
+                break
+        data_dir = Path(re.search(r"embedded ClickHouse \(chDB\) in (\S+)", "".join(lines)).group(1))
+        dashboard = lines[-1].removeprefix("Dashboard: ").strip()
+        assert "/dashboard?token=" in dashboard
+        page = httpx.get(dashboard, follow_redirects=True)
+        assert page.status_code == 200 and "checkout-button" in page.text
+        assert data_dir.is_dir()
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0, demo.stderr.read() if demo.stderr else ""
+        assert not data_dir.exists()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
