@@ -141,7 +141,7 @@ def _option(parser: argparse.ArgumentParser, flag: str, env_name: str | None, de
 
 def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
-    from collector.settings import ConnectionLimits, CollectorSettings
+    from collector.settings import CollectorSettings, ConnectionLimits
 
     limits = ConnectionLimits()
     _option(parser, "--host", "NORTHSTAR_LISTEN_HOST", "127.0.0.1",
@@ -158,7 +158,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
                         help="accepted write key, repeatable (default: env NORTHSTAR_WRITE_KEYS, comma-separated, "
                         "else one generated under the data dir)")
     _option(parser, "--admin-secret", "NORTHSTAR_ADMIN_SECRET", None,
-            "secret for results and experiment management (none: generated under the data dir)")
+            "secret for results and experiment management; without one, one is generated under the data dir")
     _option(parser, "--log-budget-mb", "NORTHSTAR_LOG_BUDGET_MB", "2048",
             "disk the write-ahead log may hold before answering 503", type=_positive_int)
     _option(parser, "--max-event-age-days", "NORTHSTAR_MAX_EVENT_AGE_DAYS", str(LIVE_WINDOW.max_age.days),
