@@ -6,13 +6,14 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW, EventTimeWindow
 from sdk.wire import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 
 __all__ = [
-    "CollectorSettings", "Credentials", "Limits", "MIN_SECRET_LENGTH", "SecretSource", "check_credentials",
-    "load_credentials", "load_or_create_secret",
+    "CollectorSettings", "ConnectionLimits", "Credentials", "Limits", "MIN_SECRET_LENGTH", "SecretSource",
+    "check_clickhouse_dsn", "check_credentials", "load_credentials", "load_or_create_secret", "redact_dsn",
 ]
 
 MIN_SECRET_LENGTH = 16
@@ -29,6 +30,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client connection may hold (the edge enforces them); seconds, bytes.
+
+    A request's head must arrive within `head_timeout_seconds` of the connection opening
+    (or of its first byte after a response); its body within `body_timeout_seconds` of the
+    head plus one second per `body_min_bytes_per_second` received; a kept-alive connection
+    idle for `keep_alive_timeout_seconds` is closed. At most `max_connections_per_client`
+    connections per client address (0: no cap): behind a proxy or load balancer, which is one
+    address for everyone, turn it off or raise it.
+    """
+
+    head_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
+    body_min_bytes_per_second: int = 16 * 1024
+    max_head_bytes: int = 64 * 1024
+    keep_alive_timeout_seconds: float = 15.0
+    """Longer than the ingestion Retry-After (5 s), so a client that waits that long finds its connection open."""
+    max_connections_per_client: int = 512
+
+
+@dataclass(frozen=True)
 class CollectorSettings:
     """Everything the collector process needs to know; immutable once built."""
 
@@ -39,6 +61,8 @@ class CollectorSettings:
     sdk_keys: frozenset[str] = frozenset()
     """Server-side SDK keys: `GET /v1/sdk/definitions` (local evaluation) needs one."""
     secure_cookies: bool = False
+    secret_guess_burst: int = 20
+    """Refused secrets one client address may present before its guesses are throttled (429)."""
     """Mark the dashboard's cookie Secure even over http (TLS ended by a proxy); https requests always are."""
     session_idle_seconds: float = 3600.0
     """A dashboard session ends after this long without a request..."""
@@ -52,7 +76,8 @@ class CollectorSettings:
     fsync: bool = True
     cluster: str | None = None
     max_concurrent_requests: int = 1024
-    """Past this many requests in flight the server answers 503: memory stays bounded."""
+    """Past this many requests in flight (not connections) the server answers 503: memory stays bounded."""
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     limits: Limits = field(default_factory=Limits)
     live_window: EventTimeWindow = LIVE_WINDOW
     """Event times the SDK routes store as sent; others are stored at their receive time."""
@@ -76,6 +101,43 @@ class CollectorSettings:
 def default_clickhouse_dsn(data_dir: Path) -> str:
     """The embedded default: chDB in this process, data under the data directory."""
     return f"chdb://{(data_dir / 'clickhouse').resolve()}"
+
+
+def check_clickhouse_dsn(dsn: str) -> str:
+    """`dsn` if the store can be reached through it at all; else ValueError saying what is wrong.
+
+    Checked at start, so a typo refuses to start instead of acknowledging events that can
+    never be stored: `chdb:///absolute/path` (three slashes: a relative path would move with
+    the working directory) or `http(s)://[user:password@]host[:port][/database]`.
+    """
+    try:
+        parts = urlsplit(dsn)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError as error:
+        raise ValueError(f"ClickHouse DSN {redact_dsn(dsn)!r} is not a URL: {error}") from None
+    if parts.scheme == "chdb":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ValueError(f"chDB DSN {dsn!r} needs an absolute path: chdb:///absolute/path (three slashes)")
+    elif parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"ClickHouse DSN {redact_dsn(dsn)!r} names no host: {parts.scheme}://host:8123")
+    else:
+        raise ValueError(f"ClickHouse DSN {redact_dsn(dsn)!r}: unknown scheme {parts.scheme!r}; "
+                         "use chdb:///absolute/path or http(s)://host:8123")
+    return dsn
+
+
+def redact_dsn(dsn: str) -> str:
+    """`dsn` with its password replaced by `***`, for logs and messages."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "<unparseable DSN>"
+    if parts.password is None:
+        return dsn
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def load_or_create_secret(path: Path) -> tuple[str, bool]:

@@ -1,8 +1,10 @@
 """`python -m northstar experiments apply FILE`: declare many experiments in one JSON or YAML file.
 
-Idempotent: each definition is PUT as is, and the server stores a new version only when it
-differs from the stored one, so applying the same file twice changes nothing. Every
-definition is validated locally first, so a bad file changes nothing at all.
+Idempotent: the server stores a new version of a definition only when it differs from the
+stored one, so applying the same file twice changes nothing. A bad file changes nothing at
+all: every definition is validated locally first, then the whole file is sent in one
+request (`PUT /v1/experiments`), which the server checks entirely (metrics, lifecycle rules,
+layers) before it stores any; each change made is reported.
 """
 
 from __future__ import annotations
@@ -56,12 +58,11 @@ def load_definitions(path: Path) -> list[dict[str, Any]]:
 
 
 def apply_definitions(
-    definitions: list[dict[str, Any]], save: Callable[[dict[str, Any]], dict[str, Any]]
+    definitions: list[dict[str, Any]], save_all: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 ) -> list[str]:
-    """PUT each definition through `save`; one line per experiment (created, updated, unchanged)."""
+    """Save all definitions through `save_all` (all or none); one line per experiment (created, updated, unchanged)."""
     lines = []
-    for definition in definitions:
-        answer = save(definition)
+    for answer in save_all(definitions):
         outcome = "unchanged" if not answer.get("changed", True) else "created" if answer["version"] == 1 else "updated"
         lines.append(f"{outcome:<9}  {answer['key']}  v{answer['version']}  {answer.get('status', '')}".rstrip())
     return lines

@@ -20,7 +20,8 @@ from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
 from sdk.assignment import weights_sum_to_one
 
-__all__ = ["Variant", "ExperimentDefinition", "ExperimentStatus", "DefinitionError", "parse_definition", "validate"]
+__all__ = ["Variant", "ExperimentDefinition", "ExperimentStatus", "DefinitionError", "parse_definition", "stored_definition",
+           "validate"]
 
 ExperimentStatus = Literal["draft", "running", "stopped"]
 _UNIT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -32,6 +33,7 @@ class DefinitionError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
 
 
 class Variant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -93,9 +95,16 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
 
 def parse_definition(document: bytes | str) -> ExperimentDefinition:
     """Decode and validate a JSON definition; raises DefinitionError."""
-    definition = decode_document(document, ExperimentDefinition, DefinitionError, "definition")
+    definition = stored_definition(document)
     validate(definition)
     return definition
+
+
+def stored_definition(document: bytes | str) -> ExperimentDefinition:
+    """Decode a definition as stored, without today's rules: one saved before a rule existed
+    still reads (and SDK snapshots leave out what the SDK cannot compile); DefinitionError
+    only when it is not a definition at all."""
+    return decode_document(document, ExperimentDefinition, DefinitionError, "definition")
 
 
 def validate(definition: ExperimentDefinition) -> None:

@@ -8,8 +8,9 @@ readers (the SDK snapshot) know when to rebuild.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -20,7 +21,7 @@ from experiments.layers import layer_conflict
 from experiments.lifecycle import next_phase, revise, transition
 from experiments.store import ExperimentStore, Versioned
 
-__all__ = ["ExperimentService", "UnknownExperiment", "Saved"]
+__all__ = ["ExperimentService", "UnknownExperiment", "Saved", "entry"]
 
 
 class UnknownExperiment(LookupError):
@@ -60,6 +61,26 @@ class ExperimentService:
             )
             return self._store(previous, revised)
 
+    def save_all(self, definitions: list[ExperimentDefinition]) -> list[Saved]:
+        """Save every definition, or none: each is checked (lifecycle rules, layers against
+        the stored experiments and each other) before the first is stored; DefinitionError
+        names the entry, ``experiments[i].field``. Keys must be distinct.
+        """
+        with self._lock:
+            previous = [self.store.latest(definition.key) for definition in definitions]
+            proposed = {definition.key: definition for definition in self.store.list()}
+            revised = []
+            for index, (definition, stored) in enumerate(zip(definitions, previous)):
+                with entry(index):
+                    revised.append(revise(None if stored is None else stored.definition, definition, _now()))
+                proposed[definition.key] = revised[-1]
+            for index, definition in enumerate(revised):
+                conflict = layer_conflict(definition, proposed.values())
+                if conflict is not None:
+                    raise DefinitionError(f"experiments[{index}].layer", conflict)
+            return [self._store(stored, definition, layers_checked=True)
+                    for stored, definition in zip(previous, revised)]
+
     def start(self, key: str) -> Saved:
         """Draft or stopped → running; raises UnknownExperiment."""
         return self._change(key, lambda definition: transition(definition, "running", _now()))
@@ -97,8 +118,9 @@ class ExperimentService:
                 raise UnknownExperiment(key)
             return self._store(previous, change(previous.definition))
 
-    def _store(self, previous: Versioned[ExperimentDefinition] | None, revised: ExperimentDefinition) -> Saved:
-        conflict = layer_conflict(revised, self.store.list())
+    def _store(self, previous: Versioned[ExperimentDefinition] | None, revised: ExperimentDefinition,
+               *, layers_checked: bool = False) -> Saved:
+        conflict = None if layers_checked else layer_conflict(revised, self.store.list())
         if conflict is not None:
             raise DefinitionError("layer", conflict)
         if previous is not None and previous.definition == revised:
@@ -106,6 +128,15 @@ class ExperimentService:
         version = self.store.save(revised)
         self._revision += 1
         return Saved(revised, version, True)
+
+
+@contextlib.contextmanager
+def entry(index: int) -> Iterator[None]:
+    """DefinitionErrors raised inside name entry `index` of a list: ``experiments[i].field``."""
+    try:
+        yield
+    except DefinitionError as error:
+        raise DefinitionError(f"experiments[{index}].{error.field}", error.reason) from None
 
 
 def _now() -> datetime:

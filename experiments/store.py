@@ -11,7 +11,7 @@ from typing import Generic, Protocol, TypeVar
 import msgspec
 
 from collector.storage import DefinitionStore
-from experiments.definitions import ExperimentDefinition, parse_definition
+from experiments.definitions import ExperimentDefinition, stored_definition
 from experiments.metrics import MetricDefinition, parse_metric
 
 __all__ = ["TypedStore", "ExperimentStore", "MetricStore", "Versioned"]
@@ -72,7 +72,7 @@ class ExperimentStore(TypedStore[ExperimentDefinition]):
     """Experiment definitions, parsed and validated as they are read back."""
 
     def __init__(self, definitions: DefinitionStore) -> None:
-        super().__init__(definitions, parse_definition)
+        super().__init__(definitions, stored_definition)
 
 
 class MetricStore(TypedStore[MetricDefinition]):

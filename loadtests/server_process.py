@@ -58,6 +58,13 @@ class CollectorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id; it must be running."""
+        if self._process is None:
+            raise RuntimeError("the collector is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 60.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
@@ -89,10 +96,6 @@ class CollectorProcess:
                 handle.write(value + "\n")
             arguments.append(f"--{flag}-file={path}")
         return arguments
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     def _limit_file_size(self) -> None:
         limit = resource.RLIM_INFINITY if self.max_file_bytes is None else self.max_file_bytes

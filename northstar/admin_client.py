@@ -13,6 +13,8 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from sdk.transport import base_url
+
 if TYPE_CHECKING:
     from experiments.result_document import ResultDocument
 
@@ -29,7 +31,8 @@ class AdminClient:
     """The admin API over HTTP with the bearer secret; every failure is an ApiError of one line."""
 
     def __init__(self, url: str, admin_secret: str, timeout: float = 30.0) -> None:
-        self._url = url.rstrip("/")
+        """`url` as the SDK takes its host: ``127.0.0.1:8080`` means ``http://127.0.0.1:8080``."""
+        self._url = base_url(url)
         self._secret = admin_secret
         self._timeout = timeout
 
@@ -57,6 +60,11 @@ class AdminClient:
     def get_experiment(self, key: str) -> dict[str, Any]:
         """The stored definition, with the server-managed fields (status, phase, times)."""
         return self._request("GET", _experiment_path(key))
+
+    def apply_experiments(self, definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Save every definition or none (the server checks them all first); answers one
+        `save_experiment`-like document per definition, in order."""
+        return self._request("PUT", "/v1/experiments", {"experiments": definitions})["saved"]
 
     def list_experiments(self) -> list[dict[str, Any]]:
         """Every experiment's latest definition."""

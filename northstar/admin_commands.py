@@ -57,11 +57,12 @@ def _put_experiment(api: AdminClient, args: argparse.Namespace) -> None:
     definitions = load_definitions(args.file)
     if len(definitions) != 1:
         raise ApplyError(f"{args.file}: holds {len(definitions)} definitions; put takes one (apply takes many)")
-    print("\n".join(apply_definitions(definitions, partial(api.save_experiment, new_phase=args.new_phase))))
+    save = partial(api.save_experiment, new_phase=args.new_phase)
+    print("\n".join(apply_definitions(definitions, lambda one: [save(definition) for definition in one])))
 
 
 def _apply_experiments(api: AdminClient, args: argparse.Namespace) -> None:
-    print("\n".join(apply_definitions(load_definitions(args.file), api.save_experiment)))
+    print("\n".join(apply_definitions(load_definitions(args.file), api.apply_experiments)))
 
 
 def _print_saved(answer: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from collector.settings import CollectorSettings
@@ -28,15 +28,22 @@ _DEFAULT_URL = "http://127.0.0.1:8080"
 _ADMIN_COMMANDS = ("experiments", "metrics", "events", "status")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line on stderr (argparse prints the whole usage first), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit code: 0 on success, 1 for a failed admin command, 2 for bad flags."""
-    parser = argparse.ArgumentParser(prog="python -m northstar", description=__doc__.partition("\n")[0])
+    parser = _Parser(prog="python -m northstar", description=__doc__.partition("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the collector and experiment API")
     _add_server_arguments(serve, default_port=8080)
     demo = commands.add_parser("demo", help="run an experiment end to end on a temporary store")
     demo.add_argument("--users", type=_positive_int, default=10_000, help="simulated users (default 10000)")
-    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     demo.add_argument("--keep", action="store_true", help="keep serving after printing the results")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
     _add_admin_commands(commands)
@@ -51,59 +58,131 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from northstar.demo import run_demo
 
-        return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+        try:
+            return run_demo(users=args.users, port=args.port, keep=args.keep, seed=args.seed)
+        except KeyboardInterrupt:  # before the results: run_demo has cleaned up
+            return 130
+        except OSError as error:  # the port is in use
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     return _serve(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Validate, bind, then create: a refused start leaves nothing behind in the data directory."""
+    from collector.settings import check_clickhouse_dsn
     from collector.wal import WalError
-    from northstar.runner import serve_forever
+    from northstar.runner import bind, serve_forever
 
     try:
-        settings = build_settings(args)
-        serve_forever(settings)
-    except (ValueError, OSError, WalError) as error:  # bad flags, unusable data directory
+        if args.clickhouse_dsn is not None:
+            check_clickhouse_dsn(args.clickhouse_dsn)
+        _cluster(args.cluster, args.clickhouse_dsn)
+        listener = bind(args.host, args.port)
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        settings = build_settings(args)
+        serve_forever(settings, listener)
+    except (ValueError, OSError, WalError) as error:  # unusable data directory
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        listener.close()
     return 0
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
-def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
-    env = os.environ.get
-    parser.add_argument("--host", default=env("NORTHSTAR_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("NORTHSTAR_PORT", default_port)))
-    parser.add_argument("--data-dir", type=Path, default=Path(env("NORTHSTAR_DATA_DIR", "northstar-data")),
-                        help="local state: embedded ClickHouse, secrets (default ./northstar-data)")
-    parser.add_argument("--clickhouse-dsn", default=env("NORTHSTAR_CLICKHOUSE_DSN"),
-                        help="chdb:///path (default, embedded) or http(s)://host:8123 for a server")
-    _add_secret_arguments(parser)
-    parser.add_argument("--log-budget-mb", type=_positive_int,
-                        default=int(env("NORTHSTAR_LOG_BUDGET_MB", 2048)),
-                        help="disk the write-ahead log may hold before answering 503 (default 2048)")
-    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
 
-    parser.add_argument("--max-event-age-days", type=_positive_int,
-                        default=int(env("NORTHSTAR_MAX_EVENT_AGE_DAYS", LIVE_WINDOW.max_age.days)),
-                        help="events dated earlier (or over 23 h ahead) are stored at their receive "
-                        f"time, the client's time kept in client_timestamp (default {LIVE_WINDOW.max_age.days})")
-    parser.add_argument("--import-max-age-days", type=_positive_int,
-                        default=int(env("NORTHSTAR_IMPORT_MAX_AGE_DAYS", IMPORT_WINDOW.max_age.days)),
-                        help="/v1/import refuses events dated earlier (or over 23 h ahead), by index "
-                        f"(default {IMPORT_WINDOW.max_age.days})")
-    parser.add_argument("--log-format", choices=["text", "json"], default=env("NORTHSTAR_LOG_FORMAT", "text"),
-                        help="text, or one JSON object per line (default text)")
-    parser.add_argument("--cluster", default=env("NORTHSTAR_CLICKHOUSE_CLUSTER"),
-                        help="ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER")
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: a port is 1-65535 (0: any free port)")
+    return value
+
+
+def _option(parser: argparse.ArgumentParser, flag: str, env_name: str | None, default: object,
+            help: str, **options: object) -> None:
+    """A flag whose default comes from `env_name` when set; its help names both.
+
+    argparse converts a string default with the flag's `type`, so a bad value in the
+    environment is reported like a bad flag.
+    """
+    shown = "none" if default is None else default
+    where = f"; env {env_name}" if env_name else ""
+    value = os.environ.get(env_name, default) if env_name else default
+    parser.add_argument(flag, default=value, help=f"{help} (default {shown}{where})", **options)  # type: ignore[arg-type]
+
+
+def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
+    from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
+    from collector.settings import CollectorSettings, ConnectionLimits
+
+    limits = ConnectionLimits()
+    _option(parser, "--host", "NORTHSTAR_LISTEN_HOST", "127.0.0.1",
+            "interface to listen on; 0.0.0.0 for every IPv4 interface")
+    _option(parser, "--port", "NORTHSTAR_PORT", str(default_port), "port to listen on, 1-65535 (0: a free one)",
+            type=_port)
+    _option(parser, "--data-dir", "NORTHSTAR_DATA_DIR", "northstar-data",
+            "local state: write-ahead log, embedded ClickHouse, secrets", type=Path)
+    _option(parser, "--clickhouse-dsn", "NORTHSTAR_CLICKHOUSE_DSN", None,
+            "chdb:///absolute/path (embedded; none: <data-dir>/clickhouse) or http(s)://user:password@host:8123")
+    _option(parser, "--cluster", "NORTHSTAR_CLICKHOUSE_CLUSTER", None,
+            "ClickHouse cluster name: Replicated tables + Distributed, ON CLUSTER (server DSN only)")
+    _add_secret_arguments(parser)
+    _option(parser, "--log-budget-mb", "NORTHSTAR_LOG_BUDGET_MB", "2048",
+            "disk the write-ahead log may hold before answering 503", type=_positive_int)
+    _option(parser, "--max-event-age-days", "NORTHSTAR_MAX_EVENT_AGE_DAYS", str(LIVE_WINDOW.max_age.days),
+            "events dated earlier (or over 23 h ahead) are stored at their receive time, the client's "
+            "time kept in client_timestamp", type=_positive_int)
+    _option(parser, "--import-max-age-days", "NORTHSTAR_IMPORT_MAX_AGE_DAYS", str(IMPORT_WINDOW.max_age.days),
+            "/v1/import refuses events dated earlier (or over 23 h ahead), by index", type=_positive_int)
+    _option(parser, "--max-requests-in-flight", "NORTHSTAR_MAX_REQUESTS_IN_FLIGHT",
+            str(CollectorSettings.max_concurrent_requests),
+            "past this many requests being served, 503 with Retry-After (/health excepted)", type=_positive_int)
+    _option(parser, "--max-connections-per-client", "NORTHSTAR_MAX_CONNECTIONS_PER_CLIENT",
+            str(limits.max_connections_per_client),
+            "connections one client address may hold; more are closed at once (0: no cap; behind a "
+            "load balancer raise it or use 0)", type=_non_negative_int)
+    _option(parser, "--head-timeout", "NORTHSTAR_HEAD_TIMEOUT", f"{limits.head_timeout_seconds:g}",
+            "seconds a connection has to send a complete request head, else 408 and closed", type=_positive_float)
+    _option(parser, "--body-timeout", "NORTHSTAR_BODY_TIMEOUT", f"{limits.body_timeout_seconds:g}",
+            f"seconds a request has to send its body, plus 1 s per {limits.body_min_bytes_per_second} bytes "
+            "received, else 408 and closed", type=_positive_float)
+    _option(parser, "--keep-alive-timeout", "NORTHSTAR_KEEP_ALIVE_TIMEOUT", f"{limits.keep_alive_timeout_seconds:g}",
+            "seconds an idle kept-alive connection stays open", type=_positive_float)
+    _option(parser, "--log-format", "NORTHSTAR_LOG_FORMAT", "text", "text, or one JSON object per line",
+            choices=["text", "json"])
     parser.add_argument("--no-fsync", action="store_true",
-                        default=env("NORTHSTAR_NO_FSYNC", "") == "1",
-                        help="benchmark baseline only: acknowledge before the log reaches the disk")
+                        default=os.environ.get("NORTHSTAR_NO_FSYNC", "") == "1",
+                        help="benchmark baseline only: acknowledge before the log reaches the disk "
+                        "(default off; env NORTHSTAR_NO_FSYNC=1)")
 
 
 def _add_secret_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +210,9 @@ def _add_secret_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secure-cookies", action="store_true", default=env("NORTHSTAR_SECURE_COOKIES", "") == "1",
                         help="mark the dashboard cookie Secure over http too, behind a TLS proxy "
                         "($NORTHSTAR_SECURE_COOKIES=1; https requests always get it)")
+    _option(parser, "--secret-guess-burst", "NORTHSTAR_SECRET_GUESS_BURST", "20",
+            "refused secrets one client address may present before its guesses get 429 "
+            "(refilled one per 3 s; then a backoff from 1 s to 60 s)", type=_positive_int)
     parser.set_defaults(env_write_keys=listed("NORTHSTAR_WRITE_KEYS"), env_sdk_keys=listed("NORTHSTAR_SDK_KEYS"))
 
 
@@ -140,7 +222,13 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
     from datetime import timedelta
 
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
-    from collector.settings import CollectorSettings, SecretSource, default_clickhouse_dsn, load_credentials
+    from collector.settings import (
+        CollectorSettings,
+        ConnectionLimits,
+        SecretSource,
+        default_clickhouse_dsn,
+        load_credentials,
+    )
 
     cluster = _cluster(args.cluster, args.clickhouse_dsn)
     data_dir: Path = args.data_dir
@@ -160,6 +248,7 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         admin_secret=credentials.admin_secret,
         sdk_keys=credentials.sdk_keys,
         secure_cookies=args.secure_cookies,
+        secret_guess_burst=args.secret_guess_burst,
         host=args.host,
         port=args.port,
         wal_max_backlog_bytes=args.log_budget_mb << 20,
@@ -167,6 +256,13 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         cluster=cluster,
         live_window=replace(LIVE_WINDOW, max_age=timedelta(days=args.max_event_age_days)),
         import_window=replace(IMPORT_WINDOW, max_age=timedelta(days=args.import_max_age_days)),
+        max_concurrent_requests=args.max_requests_in_flight,
+        connections=ConnectionLimits(
+            head_timeout_seconds=args.head_timeout,
+            body_timeout_seconds=args.body_timeout,
+            keep_alive_timeout_seconds=args.keep_alive_timeout,
+            max_connections_per_client=args.max_connections_per_client,
+        ),
     )
 
 
@@ -181,7 +277,7 @@ def _cluster(name: str | None, dsn: str | None) -> str | None:
     return validate_cluster_name(name)
 
 
-def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """The admin API as commands: each talks to a running server with the admin secret."""
     actions, put = _definition_commands(commands, "experiments", "experiment",
                                         "manage experiments and read their results")
@@ -213,8 +309,8 @@ def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _definition_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, noun: str, help_text: str
-) -> tuple[argparse._SubParsersAction[argparse.ArgumentParser], argparse.ArgumentParser]:
+    commands: argparse._SubParsersAction[Any], name: str, noun: str, help_text: str
+) -> tuple[argparse._SubParsersAction[Any], argparse.ArgumentParser]:
     """`name list|get|put` for a kind of stored definition; the group's actions and its `put`."""
     actions = _admin_group(commands, name, help_text).add_subparsers(dest="action", required=True)
     actions.add_parser("list", help=f"list {name}")
@@ -225,7 +321,7 @@ def _definition_commands(
 
 
 def _admin_group(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+    commands: argparse._SubParsersAction[Any], name: str, help_text: str
 ) -> argparse.ArgumentParser:
     group = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
     group.add_argument("--url", default=os.environ.get("NORTHSTAR_URL", _DEFAULT_URL),
@@ -236,7 +332,7 @@ def _admin_group(
 
 
 def _keyed(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+    actions: argparse._SubParsersAction[Any], name: str, help_text: str
 ) -> argparse.ArgumentParser:
     action = actions.add_parser(name, help=help_text)
     action.add_argument("key", help="the key it is stored under")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
@@ -85,8 +87,8 @@ def simulate_experiment(
 
 
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
-    """Serve on a temporary store, simulate `users` through the SDK, print the results table; exit code 0 when
-    every event arrived."""
+    """Run the demo; 0 when every simulated event was stored. Its temporary directory is
+    removed however it ends (`keep`: serve until Ctrl-C or SIGTERM first)."""
     started = time.perf_counter()
     data_dir = Path(tempfile.mkdtemp(prefix="northstar-demo-"))
     settings = CollectorSettings(
@@ -97,10 +99,11 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         sdk_keys=frozenset({"demo-sdk-key-0123456"}),
         port=port or free_port(),
     )
-    server = BackgroundServer(settings)
-    server.start()
-    print(f"Collector on {server.url}, embedded ClickHouse (chDB) in {data_dir}")
+    server: BackgroundServer | None = None
     try:
+        server = BackgroundServer(settings)
+        server.start()
+        print(f"Collector on {server.url}, embedded ClickHouse (chDB) in {data_dir}", flush=True)
         api = AdminClient(server.url, settings.admin_secret)
         api.save_metric(REVENUE_METRIC)
         api.save_experiment(DEMO_EXPERIMENT.definition())
@@ -129,15 +132,18 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         if keep:
             print(f"Serving on {server.url} (write key demo-write-key, admin secret "
                   f"{settings.admin_secret}); Ctrl-C to stop.")
-            _wait_forever()
+            print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}", flush=True)
+            _wait_until_stopped()
     finally:
-        server.stop()
-        if not keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        if server is not None:
+            server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # --keep keeps the server, not the temporary store
     return 0 if stored == sent and delivery.dropped_total == 0 else 1
 
 
-def _wait_forever() -> None:
+def _wait_until_stopped() -> None:
+    """Until Ctrl-C or SIGTERM; the caller then stops the server and removes its directory."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while True:
             time.sleep(3600)

@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import logger
 from .experiments import Experiment, InvalidDefinition
+from .transport import base_url
 from .version import LIBRARY_NAME, VERSION
 
 __all__ = ["DefinitionSource", "Bootstrap", "compile_document"]
@@ -64,8 +65,7 @@ class DefinitionSource:
     ) -> None:
         if refresh_interval <= 0:
             raise ValueError("definitions_refresh_interval must be positive")
-        base = host if "://" in host else f"http://{host}"
-        self._url = base.rstrip("/") + PATH
+        self._url = base_url(host) + PATH
         credentials = base64.b64encode(f"{write_key}:".encode()).decode()
         self._headers = {"Authorization": f"Basic {credentials}", "User-Agent": f"{LIBRARY_NAME}/{VERSION}"}
         self._interval = refresh_interval

@@ -10,7 +10,7 @@ a few dictionary look-ups. The semantics are part of the published contract and 
 - A missing attribute (absent or null) fails every operator except ``exists`` with value
   ``false``; wrap a condition in ``not`` to include units that lack the attribute.
 - ``gt``/``gte``/``lt``/``lte`` compare numbers only; ``regex`` searches (Python ``re``)
-  strings only; ``version_*`` compare semver-ish strings: ``"v1.10.0" > "1.9.2"``,
+  strings of at most 1,024 characters only (longer ones never match); ``version_*`` compare semver-ish strings: ``"v1.10.0" > "1.9.2"``,
   ``"1.2" == "1.2.0"``, ``"1.0.0-beta.2" < "1.0.0"``, build metadata ignored.
 """
 
@@ -18,10 +18,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, cast, get_args
 
-__all__ = ["Operator", "Predicate", "TargetingError", "compile_condition", "version_key"]
+if sys.version_info >= (3, 11):
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+else:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
+
+__all__ = ["Operator", "Predicate", "TargetingError", "check_pattern", "compile_condition", "version_key"]
 
 Operator = Literal[
     "equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "regex", "exists",
@@ -35,6 +43,10 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 _MAX_DEPTH = 16
 _MAX_VALUES = 10_000
 _MAX_PATTERN = 1_000
+MAX_REGEX_SUBJECT = 1_024
+"""Characters of a string a ``regex`` condition searches; a longer string never matches."""
+_MAX_REGEX_STEPS = 16 << 20
+"""Backtracking steps a pattern may need at worst over `MAX_REGEX_SUBJECT` characters (see `check_pattern`)."""
 _MAX_CACHED_VERSIONS = 1_024
 _LEAF_KEYS = frozenset({"attribute", "op", "value"})
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -180,11 +192,8 @@ def _leaf_test(op: str, expected: Any, field: str) -> Callable[[Any], bool]:
     if op == "regex":
         if type(expected) is not str or len(expected) > _MAX_PATTERN:
             raise TargetingError(field, f"regex takes a pattern of at most {_MAX_PATTERN} characters")
-        try:
-            search = re.compile(expected).search
-        except re.error as error:
-            raise TargetingError(field, f"invalid regular expression: {error}") from None
-        return lambda value: type(value) is str and search(value) is not None
+        search = check_pattern(expected, field).search
+        return lambda value: type(value) is str and len(value) <= MAX_REGEX_SUBJECT and search(value) is not None
     expected_key = version_key(expected)
     if expected_key is None:
         raise TargetingError(field, f"{op} takes a version such as \"1.10.0\"")
@@ -204,6 +213,119 @@ def _leaf_test(op: str, expected: Any, field: str) -> Callable[[Any], bool]:
         return result
 
     return version_test
+
+
+def check_pattern(pattern: str, field: str = "regex") -> re.Pattern[str]:
+    """`pattern` compiled, if searching any string of up to `MAX_REGEX_SUBJECT` characters
+    with it takes a bounded time; else TargetingError naming `field`.
+
+    Python's `re` backtracks, holding the GIL (another thread does not help): ``(a+)+$``
+    took 4 s on 27 characters, doubling per character. Refused: a quantifier over anything
+    that itself repeats or branches (``(a+)+``, ``(a|a)*``, ``(.*)*``), backreferences and
+    conditionals; and patterns whose worst case, about the product of their repeats' ranges
+    (times the subject's length when not anchored with ``^``), exceeds `_MAX_REGEX_STEPS`
+    (``.*.*.*x`` took 77 s on 1,024 characters; the accepted patterns measured take a few
+    milliseconds at worst: ``.*x`` 2 ms, ``\\w+@\\w+\\.\\w+`` 4 ms). The SDK and the
+    server both compile targeting through here, so a definition refused on save is never
+    evaluated.
+    """
+    try:
+        compiled = re.compile(pattern)
+        parsed = _sre_parse.parse(pattern)
+    except re.error as error:
+        raise TargetingError(field, f"invalid regular expression: {error}") from None
+    items: list[Any] = list(cast(Iterable[Any], parsed))
+    steps = _sequence_steps(items, field)
+    if not (items and items[0] == (_sre.AT, _sre.AT_BEGINNING)):
+        steps *= MAX_REGEX_SUBJECT  # search tries every start position
+    if steps > _MAX_REGEX_STEPS:
+        raise TargetingError(field, "regular expression may backtrack too long (more than "
+                             f"{_MAX_REGEX_STEPS:,} steps on {MAX_REGEX_SUBJECT:,} characters): use fewer "
+                             "unbounded repeats such as .* (a search finds a match anywhere, a leading or "
+                             "trailing .* adds nothing), or anchor it with ^")
+    return compiled
+
+
+_REPEATS = frozenset({_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)})
+_SUBPATTERNS = frozenset({_sre.SUBPATTERN, getattr(_sre, "ATOMIC_GROUP", _sre.SUBPATTERN)})
+_REFUSED = {_sre.GROUPREF: "backreferences", _sre.GROUPREF_EXISTS: "conditional groups"}
+_MAX_NESTED_REPEAT = 16
+"""A repeat of something that can itself match in several ways may repeat this often at most."""
+_CATEGORIES: dict[Any, Callable[[str], bool]] = {
+    _sre.CATEGORY_DIGIT: str.isdigit, _sre.CATEGORY_SPACE: str.isspace,
+    _sre.CATEGORY_WORD: lambda c: c.isalnum() or c == "_",
+}
+
+
+def _sequence_steps(items: list[Any], field: str) -> int:
+    """An upper bound on the ways a parsed sequence can match at one position.
+
+    Items multiply, except after a repeat of one character class followed by a literal it
+    cannot match (``[a-z]+@``): that repeat can end in one place only, so what follows is
+    tried once per way of it, not once per combination.
+    """
+    steps = 1
+    for index in range(len(items) - 1, -1, -1):
+        op, argument = items[index]
+        if op in _REPEATS and index + 1 < len(items) and _ends_before(argument[2], items[index + 1]):
+            steps += min(argument[1], MAX_REGEX_SUBJECT) + 1
+        else:
+            steps *= _item_steps(op, argument, field)
+    return steps
+
+
+def _item_steps(op: Any, argument: Any, field: str) -> int:
+    if op in _REFUSED:
+        raise TargetingError(field, f"regular expression uses {_REFUSED[op]}, which can backtrack without bound")
+    if op in _REPEATS:
+        low, high, body = argument
+        body_steps = _sequence_steps(list(body), field)
+        if body_steps == 1:
+            return int(min(high, MAX_REGEX_SUBJECT)) + 1
+        if high > _MAX_NESTED_REPEAT:
+            raise TargetingError(field, "regular expression nests a quantifier over a repeat or an alternation "
+                                 "(such as (a+)+, (a|a)* or (.*)*), which backtracks exponentially: use one "
+                                 "quantifier, or a character class")
+        return int((high + 1) * body_steps ** high)
+    if op == _sre.BRANCH:
+        return sum(_sequence_steps(list(branch), field) for branch in argument[1])
+    if op in _SUBPATTERNS:
+        return _sequence_steps(list(argument[-1]), field)
+    if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+        return _sequence_steps(list(argument[1]), field)
+    return 1
+
+
+def _ends_before(body: Any, following: tuple[Any, Any]) -> bool:
+    """Whether a repeat of `body` (one character test) cannot match the literal `following`."""
+    items = list(body)
+    if following[0] != _sre.LITERAL or len(items) != 1:
+        return False
+    return not _may_match(items[0], chr(following[1]))
+
+
+def _may_match(item: tuple[Any, Any], char: str) -> bool:
+    """Whether a one-character item may match `char`; True when unsure."""
+    op, argument = item
+    if op == _sre.LITERAL:
+        return chr(argument) == char
+    if op == _sre.NOT_LITERAL:
+        return chr(argument) != char
+    if op != _sre.IN:
+        return True
+    negated = bool(argument) and argument[0][0] == _sre.NEGATE
+    for member_op, member in argument[1:] if negated else argument:
+        if member_op == _sre.LITERAL:
+            hit = chr(member) == char
+        elif member_op == _sre.RANGE:
+            hit = member[0] <= ord(char) <= member[1]
+        elif member_op == _sre.CATEGORY and member in _CATEGORIES:
+            hit = _CATEGORIES[member](char)
+        else:
+            return True
+        if hit:
+            return not negated
+    return negated
 
 
 def _is_number(value: Any) -> bool:

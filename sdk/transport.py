@@ -33,6 +33,11 @@ class Response:
     detail: str = ""
 
 
+def base_url(host: str) -> str:
+    """The collector's base URL, without a trailing slash: ``host:port`` means ``http://host:port``."""
+    return (host if "://" in host else f"http://{host}").rstrip("/")
+
+
 class Transport(Protocol):
     """Where batches go: `post` sends one gzip'd or plain body and never raises for HTTP statuses; `close` is
     idempotent."""
@@ -46,7 +51,7 @@ class HttpTransport:
     """POSTs batch bodies over one keep-alive connection. Not thread-safe: one per sender."""
 
     def __init__(self, host: str, write_key: str, *, gzip: bool = True, timeout: float = 10.0) -> None:
-        url = urllib.parse.urlsplit(host if "://" in host else f"http://{host}")
+        url = urllib.parse.urlsplit(base_url(host))
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"host must be an http(s) URL, got {host!r}")
         self._https = url.scheme == "https"

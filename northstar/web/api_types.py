@@ -74,6 +74,20 @@ class SavedExperiment(msgspec.Struct, frozen=True):
     salt: str
 
 
+class ApplyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of `PUT /v1/experiments`: definitions saved all together, or none of them (each
+    entry is decoded on its own, so an error names `experiments[i].field`)."""
+
+    experiments: list[msgspec.Raw]
+
+
+class AppliedExperiments(msgspec.Struct, frozen=True):
+    """The answer to `PUT /v1/experiments`: one saved experiment per definition, in order."""
+
+    success: bool
+    saved: list[SavedExperiment]
+
+
 class SavedMetric(msgspec.Struct, frozen=True):
     """The metric's new version."""
 

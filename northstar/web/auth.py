@@ -203,7 +203,7 @@ class Guards:
         self._write_keys = settings.write_keys
         self._sdk_keys = settings.sdk_keys
         self._admin_secrets = (settings.admin_secret,)
-        self.checks = SecretChecks(throttle or GuessThrottle())
+        self.checks = SecretChecks(throttle or GuessThrottle(burst=settings.secret_guess_burst))
         sessions = SessionStore(idle_seconds=settings.session_idle_seconds, max_seconds=settings.session_max_seconds)
         self.dashboard = DashboardSession(settings.admin_secret, self.checks, sessions, refusal_page,
                                           secure_cookies=settings.secure_cookies)

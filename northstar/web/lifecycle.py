@@ -17,16 +17,21 @@ from northstar.web.auth import ApiRoute, Credential, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
 
-__all__ = ["lifecycle_routes", "saved_response"]
+__all__ = ["lifecycle_routes", "saved_document", "saved_response"]
 
 _MAX_PHASE_BYTES = 4096
 
 
+def saved_document(saved: Saved) -> SavedExperiment:
+    """What a save answers about one experiment: key, version, whether it changed, status, phase, salt."""
+    definition = saved.definition
+    return SavedExperiment(True, definition.key, saved.version, saved.changed, definition.status,
+                           definition.phase, definition.assignment_salt)
+
+
 def saved_response(saved: Saved) -> Response:
     """The answer to a save or lifecycle change (`SavedExperiment`)."""
-    definition = saved.definition
-    return json_response(SavedExperiment(True, definition.key, saved.version, saved.changed, definition.status,
-                                         definition.phase, definition.assignment_salt))
+    return json_response(saved_document(saved))
 
 
 def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:

@@ -43,8 +43,10 @@ _SCHEMES_OF: dict[str, list[dict[str, list[str]]]] = {
     "ADMIN_SECRET": [{"adminSecret": []}],
 }
 _REFUSALS = {400: "Bad request: the reason names the field or limit",
-             401: "Missing or wrong credential", 404: "No such key", 409: "Conflict with the stored state",
-             413: "Body over the route's limit", 503: "Overloaded or the log is unavailable: retry after Retry-After"}
+             401: "Missing or wrong credential",
+             403: "A credential of the wrong kind for this route (a write key where the SDK key is needed)", 404: "No such key", 409: "Conflict with the stored state",
+             413: "Body over the route's limit",
+             429: "Too many refused secrets from this address: retry after Retry-After", 503: "Overloaded or the log is unavailable: retry after Retry-After"}
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 _REF = "#/components/schemas/{name}"
 
@@ -144,6 +146,8 @@ def _responses(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
     refusals = {400} if route.body is not None or route.query is not None else set()
     if route.credential is not Credential.PUBLIC:
         refusals.add(401)
+    if route.credential not in (Credential.PUBLIC, Credential.EVENT_WRITE_KEY):
+        refusals.add(429)  # refused secrets are throttled per address (northstar.web.throttle)
     if _PATH_PARAMETER.search(route.path):
         refusals.add(404)
     if route.body is not None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,6 +23,10 @@ from northstar.web.responses import json_response
 
 __all__ = ["operations_routes"]
 
+log = logging.getLogger("northstar.server")
+
+_PROBLEM_LOG_SECONDS = 60.0
+
 
 def operations_routes(
     settings: CollectorSettings,
@@ -28,16 +36,24 @@ def operations_routes(
 ) -> list[ApiRoute]:
     """Liveness, readiness and Prometheus metrics (public), the ingestion counters (admin secret)."""
     client = per_thread(connect)
+    password = urlsplit(settings.clickhouse_dsn).password
+    last_logged = [-math.inf]
 
     async def health(request: Request) -> Response:
         """Liveness: the process answers."""
         return json_response(Health("ok"))
 
     def clickhouse_problem() -> str | None:
+        """The failure's kind only: /ready is unauthenticated, and the error text names the
+        server's host and port. The whole error goes to the log, once a minute at most."""
         try:
             client().command("SELECT 1")
-        except Exception as error:  # any failure means not ready; say which
-            return f"ClickHouse unreachable: {error}"
+        except Exception as error:  # any failure means not ready; say which kind
+            if time.monotonic() - last_logged[0] >= _PROBLEM_LOG_SECONDS:
+                last_logged[0] = time.monotonic()
+                detail = str(error).replace(password, "***") if password else str(error)
+                log.warning("readiness: ClickHouse unreachable: %s", detail)
+            return f"ClickHouse unreachable ({type(error).__name__}; the collector's log has the details)"
         return None
 
     async def ready(request: Request) -> Response:

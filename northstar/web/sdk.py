@@ -24,13 +24,14 @@ from starlette.responses import Response
 from collector.events import SegmentMessage
 from collector.json_errors import UNREADABLE_JSON
 from collector.wal import WalError
-from experiments.sdk_documents import SdkSnapshots, exposure_message
+from experiments.sdk_documents import SdkSnapshot, SdkSnapshots, exposure_message
 from experiments.service import ExperimentService
 from northstar.web.api_types import AssignAnswer, AssignRequest, SdkDefinitions
 from northstar.web.auth import ApiRoute, Credential
 from northstar.web.bodies import read_limited
-from northstar.web.responses import error_response, json_response
+from northstar.web.responses import error_response, field_error_response, json_response
 from sdk.experiments import unknown
+from sdk.targeting import MAX_REGEX_SUBJECT
 
 __all__ = ["sdk_routes", "AssignRequest"]
 
@@ -57,18 +58,14 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
             wanted = msgspec.json.decode(body, type=AssignRequest)
         except UNREADABLE_JSON as error:
             return error_response(400, str(error))
+        for name, value in wanted.attributes.items():
+            if type(value) is str and len(value) > MAX_REGEX_SUBJECT:
+                return field_error_response(f"attributes.{name}",
+                                            f"attributes.{name}: at most {MAX_REGEX_SUBJECT} characters")
         published = await run_in_threadpool(snapshots.current)
-        keys = published.running if wanted.experiments is None else wanted.experiments
-        assignments, exposures = {}, []
-        for key in keys:
-            experiment = published.compiled.get(key) if key in published.running else None
-            assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
-            assignments[key] = {
-                "variant": assignment.variant, "payload": assignment.payload,
-                "in_experiment": assignment.in_experiment, "reason": assignment.reason,
-            }
-            if experiment is not None and assignment.reason == "assigned":
-                exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant))
+        # Off the event loop: targeting is bounded (sdk.targeting.check_pattern), but many
+        # experiments add up, and a thread lets the loop run between them.
+        assignments, exposures = await run_in_threadpool(_evaluate, published, wanted)
         document: dict[str, Any] = {"unit_id": wanted.unit_id, "assignments": assignments}
         if wanted.log_exposures:
             try:
@@ -80,9 +77,25 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
 
     return [
         ApiRoute("/v1/sdk/definitions", ("GET",), definitions, Credential.SDK_KEY,
-                 answers={200: SdkDefinitions, 304: None}),
+                 answers={200: SdkDefinitions, 304: None, 403: None}),
         ApiRoute("/v1/assign", ("POST",), assign, Credential.WRITE_KEY, body=AssignRequest, answers={200: AssignAnswer}),
     ]
+
+
+def _evaluate(published: SdkSnapshot, wanted: AssignRequest) -> tuple[dict[str, Any], list[SegmentMessage]]:
+    """Each wanted experiment's assignment document, and the exposures to log for those assigned."""
+    keys = published.running if wanted.experiments is None else wanted.experiments
+    assignments, exposures = {}, []
+    for key in keys:
+        experiment = published.compiled.get(key) if key in published.running else None
+        assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
+        assignments[key] = {
+            "variant": assignment.variant, "payload": assignment.payload,
+            "in_experiment": assignment.in_experiment, "reason": assignment.reason,
+        }
+        if experiment is not None and assignment.reason == "assigned":
+            exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant))
+    return assignments, exposures
 
 
 def _etags(header: str) -> set[str]:
