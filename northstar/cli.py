@@ -194,22 +194,21 @@ def _add_secret_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--write-key", action="append", dest="write_keys",
                         help="public write key, for apps and browsers: ingestion and /v1/assign (repeatable; "
-                        "default $NORTHSTAR_WRITE_KEYS, comma-separated, else one generated under the data dir)")
-    parser.add_argument("--write-key-file", type=Path, default=env("NORTHSTAR_WRITE_KEY_FILE"),
-                        help="file of write keys, one per line ($NORTHSTAR_WRITE_KEY_FILE)")
+                        "default: env NORTHSTAR_WRITE_KEYS, comma-separated, else one generated under the data dir)")
+    _option(parser, "--write-key-file", "NORTHSTAR_WRITE_KEY_FILE", None, "file of write keys, one per line",
+            type=Path)
     parser.add_argument("--sdk-key", action="append", dest="sdk_keys",
                         help="server-side SDK key (16+ characters), for local evaluation: /v1/sdk/definitions "
-                        "(repeatable; default $NORTHSTAR_SDK_KEYS, comma-separated, else one generated)")
-    parser.add_argument("--sdk-key-file", type=Path, default=env("NORTHSTAR_SDK_KEY_FILE"),
-                        help="file of SDK keys, one per line ($NORTHSTAR_SDK_KEY_FILE)")
-    parser.add_argument("--admin-secret", default=env("NORTHSTAR_ADMIN_SECRET"),
-                        help="secret (16+ characters) for results, management and the dashboard "
-                        "(default $NORTHSTAR_ADMIN_SECRET, else one generated)")
-    parser.add_argument("--admin-secret-file", type=Path, default=env("NORTHSTAR_ADMIN_SECRET_FILE"),
-                        help="file holding the admin secret ($NORTHSTAR_ADMIN_SECRET_FILE)")
+                        "(repeatable; default: env NORTHSTAR_SDK_KEYS, comma-separated, else one generated)")
+    _option(parser, "--sdk-key-file", "NORTHSTAR_SDK_KEY_FILE", None, "file of SDK keys, one per line", type=Path)
+    _option(parser, "--admin-secret", "NORTHSTAR_ADMIN_SECRET", None,
+            "secret (16+ characters) for results, management and the dashboard; without one, one is "
+            "generated under the data dir")
+    _option(parser, "--admin-secret-file", "NORTHSTAR_ADMIN_SECRET_FILE", None, "file holding the admin secret",
+            type=Path)
     parser.add_argument("--secure-cookies", action="store_true", default=env("NORTHSTAR_SECURE_COOKIES", "") == "1",
-                        help="mark the dashboard cookie Secure over http too, behind a TLS proxy "
-                        "($NORTHSTAR_SECURE_COOKIES=1; https requests always get it)")
+                        help="mark the dashboard cookie Secure over http too, behind a TLS proxy; https "
+                        "requests always get it (default off; env NORTHSTAR_SECURE_COOKIES=1)")
     _option(parser, "--secret-guess-burst", "NORTHSTAR_SECRET_GUESS_BURST", "20",
             "refused secrets one client address may present before its guesses get 429 "
             "(refilled one per 3 s; then a backoff from 1 s to 60 s)", type=_positive_int)

@@ -43,7 +43,7 @@ def test_a_new_route_needs_only_its_types() -> None:
         ("key", "path", True), ("colour", "query", False)]
     assert operation["parameters"][1]["schema"] == {"type": "string"}  # present or absent, never null
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Widget"}
-    assert sorted(operation["responses"]) == ["200", "400", "401", "404", "413"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "404", "413", "429"]
     assert operation["responses"]["404"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"}
     widget = document["components"]["schemas"]["Widget"]

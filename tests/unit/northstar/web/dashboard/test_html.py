@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from experiments.definitions import ExperimentDefinition
 from northstar.web.dashboard.html import Html, html, join
 from northstar.web.dashboard.pages import list_page, login_page, not_found_page
 
@@ -52,8 +54,9 @@ def test_markup_from_the_renderer_passes_and_format_specs_apply() -> None:
 @pytest.mark.parametrize("page", [
     lambda text: login_page(text),
     lambda text: not_found_page("experiment", text),
-    lambda text: list_page([{"key": "k", "name": text, "status": "running", "variants": [{"key": "a"}],
-                             "conversion_event": text, "metrics": []}]),
+    lambda text: list_page([msgspec.convert({"key": "k", "name": text, "status": "running",
+                                             "variants": [{"key": "a", "weight": 1.0}], "conversion_event": text},
+                                            ExperimentDefinition)]),
 ])
 def test_pages_show_markup_as_text_and_have_no_inline_style_or_script(page) -> None:
     hostile = "'\"><img src=x onerror=alert(1)><script>alert(2)</script><b style='x'>"
