@@ -31,6 +31,11 @@ from .transport import HttpTransport, RecordingTransport, Transport
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 
+FLUSH_TIMEOUT = 5.0
+"""Default seconds `flush()` and `shutdown()` wait."""
+EXIT_TIMEOUT = 2.0
+"""Seconds interpreter exit waits for every client together (collector down or not)."""
+
 _now = time.time
 _new_call = tuple.__new__  # builds a Captured without NamedTuple's Python-level __new__
 
@@ -58,6 +63,11 @@ class Client:
     Thread-safe and fork-safe. Public methods return True when the message was accepted for
     delivery and False when it was dropped (reported via `on_error` and the `northstar`
     logger, and counted in `stats()`). Raises ValueError only for invalid configuration.
+
+    `write_key` is public (it may ship in browser apps) and only sends events. `sdk_key`, the
+    server-side SDK key, is needed for local experiment evaluation: it authenticates the
+    background fetch of definitions (targeting rules, overrides, payloads). Without it nothing
+    is fetched and `get_variant` gives the default variant (one WARNING says so).
     """
 
     def __init__(
@@ -65,6 +75,7 @@ class Client:
         write_key: str,
         host: str = DEFAULT_HOST,
         *,
+        sdk_key: str | None = None,
         max_queue_size: int = 10_000,
         batch_size: int = 100,
         max_batch_bytes: int = 500_000,
@@ -88,7 +99,6 @@ class Client:
         """With ``send=False``: every message as it would have been sent, in order."""
         self._disabled = disabled
         self._on_error = on_error
-        self._timeout = timeout
         if send:
             make_transport = functools.partial(HttpTransport, host, write_key, gzip=gzip, timeout=timeout)
         else:
@@ -111,7 +121,7 @@ class Client:
             sync=sync_mode or not send,
         )
         self._definitions = DefinitionSource(
-            host, write_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
+            host, sdk_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
             bootstrap=bootstrap, fetch=send and not disabled,
         )
         self._exposures = ExposureCache(exposure_cache_size)
@@ -260,10 +270,12 @@ class Client:
             logger.exception("northstar wait_for_definitions failed")
             return False
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def flush(self, timeout: float | None = FLUSH_TIMEOUT) -> bool:
         """Block until every message submitted before the call is sent or dropped.
 
-        Returns False if `timeout` seconds passed first (the messages stay pending).
+        Returns False if `timeout` seconds (None: no limit) passed first; the messages stay
+        pending. With the collector down, pending messages resolve (as ``retry_exhausted``)
+        within the one shared retry budget, `max_retry_seconds`.
         """
         try:
             return self._consumer.flush(timeout)
@@ -271,11 +283,12 @@ class Client:
             logger.exception("northstar flush failed")
             return False
 
-    def shutdown(self, timeout: float | None = None) -> bool:
+    def shutdown(self, timeout: float | None = FLUSH_TIMEOUT) -> bool:
         """Flush, then stop the consumer thread; later calls are dropped ("shutdown").
 
-        After `timeout` seconds retries are abandoned and what is still pending is dropped
-        ("shutdown"); returns whether everything was resolved in time.
+        Returns within `timeout` seconds (None: no limit): after it, retries are abandoned
+        and what is still pending is dropped ("shutdown"). Returns whether everything was
+        resolved in time.
         """
         self._definitions.stop()
         try:
@@ -284,9 +297,9 @@ class Client:
             logger.exception("northstar shutdown failed")
             return False
 
-    def close(self) -> bool:
-        """`shutdown`, waiting at most the client's HTTP `timeout` (what interpreter exit does)."""
-        return self.shutdown(timeout=self._timeout)
+    def close(self, timeout: float = EXIT_TIMEOUT) -> bool:
+        """`shutdown` within `timeout` seconds (what interpreter exit does, for all clients together)."""
+        return self.shutdown(timeout=timeout)
 
     def stats(self) -> Stats:
         """Exact counters of this client in this process (a forked child starts from zero)."""
@@ -409,8 +422,10 @@ _clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
 def _shutdown_all() -> None:
+    """At interpreter exit: every client together gets `EXIT_TIMEOUT` seconds."""
+    deadline = time.monotonic() + EXIT_TIMEOUT
     for client in list(_clients):
-        client.close()
+        client.close(max(0.0, deadline - time.monotonic()))
 
 
 def _reset_all_after_fork() -> None:

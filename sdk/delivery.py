@@ -11,11 +11,14 @@ from typing import Any
 
 from .batching import batch_body, split_batches
 from .buffer import Buffer
-from .errors import NorthstarError, OnError, report
+from .errors import NorthstarError, OnError, logger, report
 from .messages import Captured, build_message, encode_message, now_iso
-from .retry import Backoff, verdict
+from .retry import Backoff, RetryBudget, verdict
 from .stats import DropReason
 from .transport import Response, Transport
+
+RETRY_LOG_SECONDS = 30.0
+"""Retries during an outage are logged once when it starts, then at most this often."""
 
 
 class Delivery:
@@ -23,9 +26,10 @@ class Delivery:
 
     Drops are reported (`on_error`) before they are counted, so once `flush()` returns the
     app's hook has seen them. A batch keeps its encoded bytes, hence its messageIds, across
-    retries. Retries wait on
-    `stop`, so a shutdown interrupts them; they never hold the buffer's lock, so the app keeps
-    enqueueing (and, once the queue is full, dropping with a count) during an outage.
+    retries. All batches share one `RetryBudget` of `max_retry_seconds` per outage, so a full
+    queue with the collector down resolves in about that time, not once per batch. Retries
+    wait on `stop`, so a shutdown interrupts them; they never hold the buffer's lock, so the
+    app keeps enqueueing (and, once the queue is full, dropping with a count) during an outage.
     """
 
     def __init__(
@@ -49,7 +53,8 @@ class Delivery:
         self._batch_size = batch_size
         self._max_batch_bytes = max_batch_bytes
         self._max_event_bytes = max_event_bytes
-        self._max_retry_seconds = max_retry_seconds
+        self._budget = RetryBudget(max_retry_seconds)
+        self._retry_logged = float("-inf")
         self._on_error = on_error
         self._backoff = backoff
 
@@ -58,6 +63,10 @@ class Delivery:
         if self._stop.is_set():
             self._drop("shutdown", "client shut down before sending", len(calls))
             return
+        self.send(self.encode(calls))
+
+    def encode(self, calls: Sequence[Captured]) -> list[bytes]:
+        """The wire JSON of each call, in order; unserialisable or too large ones are dropped."""
         encoded: list[bytes] = []
         for call in calls:
             try:
@@ -71,35 +80,74 @@ class Delivery:
                 self._drop("too_large", detail, 1, [message])
                 continue
             encoded.append(data)
-        for batch in split_batches(encoded, self._batch_size, self._max_batch_bytes):
-            self._send(batch)
+        return encoded
+
+    def send(self, encoded: Sequence[bytes]) -> None:
+        """Post encoded messages in batches, in order, and resolve every one as sent or dropped.
+
+        A batch the collector answers 413 is sent again as two halves; only a message too
+        large on its own is dropped (``too_large``).
+        """
+        pending = split_batches(encoded, self._batch_size, self._max_batch_bytes)
+        pending.reverse()  # a stack, oldest batch on top
+        while pending:
+            pending.extend(reversed(self._send(pending.pop())))
 
     def close(self) -> None:
         self._transport.close()
 
-    def _send(self, batch: list[bytes]) -> None:
-        deadline = time.monotonic() + self._max_retry_seconds
+    def _send(self, batch: list[bytes]) -> list[list[bytes]]:
+        """Resolve `batch`, or return the halves to send instead (after a 413)."""
+        budget = self._budget
+        if not budget.may_attempt():
+            detail = f"collector unreachable for over {budget.seconds:g} s; not retried until it answers"
+            self._drop("retry_exhausted", detail, len(batch), batch)
+            return []
         attempt = 0
         while not self._stop.is_set():
             response = self._post(batch)
             outcome = verdict(response.status)
+            if outcome != "retry":
+                self._outage_over(budget.answered())
             if outcome == "delivered":
                 self._settle(batch, response)
-                return
-            if outcome == "rejected":
+                return []
+            if outcome == "too_large" and len(batch) > 1:
+                middle = len(batch) // 2
+                return [batch[:middle], batch[middle:]]
+            if outcome != "retry":
+                reason: DropReason = "too_large" if outcome == "too_large" else "rejected"
                 detail = f"collector answered {response.status}: {response.detail}"
-                self._drop("rejected", detail, len(batch), batch, status=response.status)
-                return
+                self._drop(reason, detail, len(batch), batch, status=response.status)
+                return []
+            budget.failed()
             delay = self._backoff.delay(attempt, response.retry_after)
-            if time.monotonic() + delay > deadline:
+            if not budget.allows_wait(delay):
                 detail = f"gave up after {attempt + 1} attempt(s); last: {response.status or response.detail}"
                 self._drop("retry_exhausted", detail, len(batch), batch, status=response.status)
-                return
+                return []
+            self._log_retry(response)
             if self._stop.wait(delay):
                 break
             attempt += 1
             self._buffer.count_retry()
         self._drop("shutdown", "client shut down while retrying", len(batch), batch)
+        return []
+
+    def _log_retry(self, response: Response) -> None:
+        """One WARNING when an outage starts, then at most one per `RETRY_LOG_SECONDS`."""
+        now = time.monotonic()
+        if now - self._retry_logged < RETRY_LOG_SECONDS:
+            return
+        self._retry_logged = now
+        logger.warning("northstar: collector unreachable or overloaded (%s); retrying for up to %g s, "
+                       "%d message(s) waiting", response.status or response.detail or "no answer",
+                       self._budget.seconds, self._buffer.stats().pending)
+
+    def _outage_over(self, lasted: float | None) -> None:
+        if lasted is not None:
+            self._retry_logged = float("-inf")
+            logger.warning("northstar: collector answers again after %.1f s", lasted)
 
     def _post(self, batch: list[bytes]) -> Response:
         try:

@@ -10,10 +10,13 @@ DropReason = Literal["queue_full", "too_large", "invalid", "rejected", "retry_ex
 """Why a message was given up on:
 
 - ``queue_full``: the bounded queue was full when the app called (the collector is down or slow).
-- ``too_large``: the serialised message exceeded ``max_event_bytes``.
+- ``too_large``: the serialised message exceeded ``max_event_bytes``, or the collector answered
+  413 to it alone (a larger batch answered 413 is resent in halves).
 - ``invalid``: the call was unusable (no user id, no event name, unserialisable values, ...).
-- ``rejected``: the collector refused it (400/401/403/413, or listed in ``rejected`` of a 2xx).
-- ``retry_exhausted``: the collector stayed unreachable or overloaded for ``max_retry_seconds``.
+- ``rejected``: the collector refused it (400/401/403, or listed in ``rejected`` of a 2xx).
+- ``retry_exhausted``: the collector stayed unreachable or overloaded for ``max_retry_seconds``
+  (one budget shared by all batches of an outage; past it batches are dropped at once, but
+  for one probe every few seconds, until the collector answers).
 - ``shutdown``: submitted after ``shutdown()``, or still pending when its timeout expired.
 """
 
