@@ -103,7 +103,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
-        client = sdk.Client("demo-write-key", host=server.url, max_queue_size=4 * users)
+        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-write-key", max_queue_size=4 * users)
         client.wait_for_definitions(timeout=30)
         simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()

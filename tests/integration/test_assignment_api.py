@@ -77,7 +77,7 @@ def test_sdk_definitions_serve_running_experiments_with_an_etag(
 def test_the_sdk_fetches_definitions_and_evaluates_like_the_vectors(
     collector: CollectorProcess, vector_experiments: None
 ) -> None:
-    client = sdk.Client(collector.write_key, collector.url)
+    client = sdk.Client(collector.write_key, collector.url, sdk_key=collector.write_key)
     try:
         assert client.wait_for_definitions(10)
         running = {e["key"] for e in EVALUATION["experiments"] if e.get("status") == "running"}
@@ -91,7 +91,7 @@ def test_the_sdk_fetches_definitions_and_evaluates_like_the_vectors(
 def test_exposures_logged_by_get_variant_arrive_in_the_store(collector: CollectorProcess, api: AdminClient) -> None:
     key = f"exposed-{uuid.uuid4().hex[:8]}"
     api.save_experiment(_definition(key, status="running"))
-    client = sdk.Client(collector.write_key, collector.url)
+    client = sdk.Client(collector.write_key, collector.url, sdk_key=collector.write_key)
     try:
         assert client.wait_for_definitions(10)
         units = [f"{key}-u{n}" for n in range(20)]
