@@ -26,6 +26,7 @@ from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
 from .exposures import EXPOSURE_EVENT, ExposureCache
 from .messages import Captured, Kind, json_safe, snapshot
+from .spool import Spool, spool_supported
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
 
@@ -92,6 +93,8 @@ class Client:
         bootstrap: Bootstrap | None = None,
         definitions_refresh_interval: float = 30.0,
         exposure_cache_size: int = 100_000,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         _check_config(write_key, send and not disabled, max_queue_size, batch_size, max_batch_bytes,
                       max_event_bytes, flush_interval, timeout, max_retry_seconds)
@@ -113,12 +116,16 @@ class Client:
             max_retry_seconds=max_retry_seconds,
             on_error=on_error,
         )
+        if spool_dir is not None:
+            _check_spool(sync_mode or not send, spool_max_bytes, max_event_bytes)
         self._consumer = Consumer(
             make_delivery,
             max_queue_size=max_queue_size,
             batch_size=batch_size,
+            max_batch_bytes=max_batch_bytes,
             flush_interval=flush_interval,
             sync=sync_mode or not send,
+            make_spool=None if spool_dir is None else functools.partial(Spool, spool_dir, spool_max_bytes),
         )
         self._definitions = DefinitionSource(
             host, sdk_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
@@ -416,6 +423,15 @@ def _check_config(
         raise ValueError(f"max_batch_bytes must be at least max_event_bytes + {ENVELOPE_BYTES}")
     if flush_interval <= 0 or timeout <= 0 or max_retry_seconds < 0:
         raise ValueError("flush_interval and timeout must be positive, max_retry_seconds not negative")
+
+
+def _check_spool(sync: bool, spool_max_bytes: int, max_event_bytes: int) -> None:
+    if sync:
+        raise ValueError("spool_dir needs the background sender (not sync_mode, not send=False)")
+    if not spool_supported():
+        raise ValueError("spool_dir needs a POSIX system (fcntl.flock)")
+    if spool_max_bytes < max_event_bytes:
+        raise ValueError("spool_max_bytes must be at least max_event_bytes")
 
 
 _clients: weakref.WeakSet[Client] = weakref.WeakSet()

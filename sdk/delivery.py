@@ -3,10 +3,11 @@ retries, then count and report the outcome of every message exactly once."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .batching import batch_body, split_batches
@@ -16,6 +17,9 @@ from .messages import Captured, build_message, encode_message, now_iso
 from .retry import Backoff, RetryBudget, verdict
 from .stats import DropReason
 from .transport import Response, Transport
+
+Settled = Callable[[int], None]
+"""``settled(n)``: the first n messages given to `Delivery.send` are resolved for good."""
 
 RETRY_LOG_SECONDS = 30.0
 """Retries during an outage are logged once when it starts, then at most this often."""
@@ -61,47 +65,57 @@ class Delivery:
     def deliver(self, calls: Sequence[Captured]) -> None:
         """Send `calls` (taken from the buffer) and resolve every one of them in the buffer."""
         if self._stop.is_set():
-            self._drop("shutdown", "client shut down before sending", len(calls))
+            self.drop("shutdown", "client shut down before sending", len(calls))
             return
         self.send(self.encode(calls))
 
     def encode(self, calls: Sequence[Captured]) -> list[bytes]:
-        """The wire JSON of each call, in order; unserialisable or too large ones are dropped."""
+        """The wire JSON of each call, in order; unserialisable or too large ones are dropped.
+
+        Touches only the (thread-safe) buffer, so a spooler thread may encode while the sender
+        thread sends.
+        """
         encoded: list[bytes] = []
         for call in calls:
             try:
                 message = build_message(call, self._default_context)
                 data = encode_message(message)
             except Exception as error:  # e.g. a value whose __str__ raises or recurses forever
-                self._drop("invalid", f"{call.kind} could not be serialised: {error!r}", 1)
+                self.drop("invalid", f"{call.kind} could not be serialised: {error!r}", 1)
                 continue
             if len(data) > self._max_event_bytes:
                 detail = f"{call.kind} is {len(data)} bytes serialised (max_event_bytes={self._max_event_bytes})"
-                self._drop("too_large", detail, 1, [message])
+                self.drop("too_large", detail, 1, [message])
                 continue
             encoded.append(data)
         return encoded
 
-    def send(self, encoded: Sequence[bytes]) -> None:
+    def send(self, encoded: Sequence[bytes], settled: Settled | None = None) -> None:
         """Post encoded messages in batches, in order, and resolve every one as sent or dropped.
 
         A batch the collector answers 413 is sent again as two halves; only a message too
-        large on its own is dropped (``too_large``).
+        large on its own is dropped (``too_large``). Before messages are resolved for good
+        (not when abandoned at shutdown), ``settled(n)`` says the first n are, so a spool can
+        checkpoint them before a `flush()` waiting for them returns.
         """
         pending = split_batches(encoded, self._batch_size, self._max_batch_bytes)
         pending.reverse()  # a stack, oldest batch on top
+        done = 0
         while pending:
-            pending.extend(reversed(self._send(pending.pop())))
+            batch = pending.pop()
+            halves = self._send(batch, None if settled is None else functools.partial(settled, done + len(batch)))
+            pending.extend(reversed(halves))
+            done += 0 if halves else len(batch)
 
     def close(self) -> None:
         self._transport.close()
 
-    def _send(self, batch: list[bytes]) -> list[list[bytes]]:
+    def _send(self, batch: list[bytes], settled: Callable[[], None] | None) -> list[list[bytes]]:
         """Resolve `batch`, or return the halves to send instead (after a 413)."""
         budget = self._budget
         if not budget.may_attempt():
             detail = f"collector unreachable for over {budget.seconds:g} s; not retried until it answers"
-            self._drop("retry_exhausted", detail, len(batch), batch)
+            self.drop("retry_exhausted", detail, len(batch), batch, settled=settled)
             return []
         attempt = 0
         while not self._stop.is_set():
@@ -110,7 +124,7 @@ class Delivery:
             if outcome != "retry":
                 self._outage_over(budget.answered())
             if outcome == "delivered":
-                self._settle(batch, response)
+                self._settle(batch, response, settled)
                 return []
             if outcome == "too_large" and len(batch) > 1:
                 middle = len(batch) // 2
@@ -118,20 +132,20 @@ class Delivery:
             if outcome != "retry":
                 reason: DropReason = "too_large" if outcome == "too_large" else "rejected"
                 detail = f"collector answered {response.status}: {response.detail}"
-                self._drop(reason, detail, len(batch), batch, status=response.status)
+                self.drop(reason, detail, len(batch), batch, status=response.status, settled=settled)
                 return []
             budget.failed()
             delay = self._backoff.delay(attempt, response.retry_after)
             if not budget.allows_wait(delay):
                 detail = f"gave up after {attempt + 1} attempt(s); last: {response.status or response.detail}"
-                self._drop("retry_exhausted", detail, len(batch), batch, status=response.status)
+                self.drop("retry_exhausted", detail, len(batch), batch, status=response.status, settled=settled)
                 return []
             self._log_retry(response)
             if self._stop.wait(delay):
                 break
             attempt += 1
             self._buffer.count_retry()
-        self._drop("shutdown", "client shut down while retrying", len(batch), batch)
+        self.drop("shutdown", "client shut down while retrying", len(batch), batch)
         return []
 
     def _log_retry(self, response: Response) -> None:
@@ -155,16 +169,18 @@ class Delivery:
         except Exception as error:  # a transport must not end delivery: treat as no answer
             return Response(None, detail=repr(error))
 
-    def _settle(self, batch: list[bytes], response: Response) -> None:
+    def _settle(self, batch: list[bytes], response: Response, settled: Callable[[], None] | None) -> None:
         reasons = {index: reason for index, reason in response.rejected if 0 <= index < len(batch)}
         if reasons:
             detail = "; ".join(f"#{index}: {reason}" for index, reason in sorted(reasons.items()))
             rejected = [batch[index] for index in sorted(reasons)]
             detail = f"collector rejected {len(reasons)} message(s): {detail}"
             self._report("rejected", detail, rejected, response.status)
+        if settled is not None:
+            settled()
         self._buffer.resolve(sent=len(batch) - len(reasons), dropped={"rejected": len(reasons)}, batches=1)
 
-    def _drop(
+    def drop(
         self,
         reason: DropReason,
         detail: str,
@@ -172,8 +188,14 @@ class Delivery:
         messages: Sequence[bytes | dict[str, Any]] = (),
         *,
         status: int | None = None,
+        report: bool = True,
+        settled: Callable[[], None] | None = None,
     ) -> None:
-        self._report(reason, detail, messages, status)
+        """Count `count` in-flight messages dropped; report them first unless `report` is False."""
+        if report:
+            self._report(reason, detail, messages, status)
+        if settled is not None:
+            settled()
         self._buffer.resolve(dropped={reason: count})
 
     def _report(

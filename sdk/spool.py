@@ -1,0 +1,357 @@
+"""The opt-in disk spool (`Client(spool_dir=...)`): messages survive a crash of the app process.
+
+Layout: each process appends to a file of its own, ``<pid>-<token>.spool``, holding an
+exclusive `flock` on it for as long as it lives, so no two processes ever write one file and
+a file nobody holds belongs to a dead process (kill -9 and OOM included: the kernel drops the
+lock). Beside it, ``<name>.ack`` holds the checkpoint: the offset up to which every record
+was resolved (sent, or dropped for good). A record is one line::
+
+    <crc32 of the message, 8 hex digits> <the message's wire JSON, messageId and timestamp included>\\n
+
+The JSON is the exact message that gets sent, so a resend after a crash carries the original
+messageId and timestamp and the collector's dedup makes it harmless. Reading stops at the
+checkpoint's end of good records: a record whose CRC does not match, or a torn last line, is
+skipped and counted (``spool_damaged``), the rest of the file is still read.
+
+Nothing here fsyncs: a killed process loses nothing it wrote (the kernel has it); a machine
+crash or power loss can lose what the kernel had not yet written to the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import threading
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import logger
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+SUFFIX = ".spool"
+ACK_SUFFIX = ".ack"
+_TMP_PREFIX = ".tmp-"
+_CHECKPOINT = struct.Struct("!QI")  # offset, crc32 of the packed offset
+_READ_CHUNK = 1 << 20
+_ROTATE_BYTES = 4 << 20  # a fully resolved own file is truncated once it is this large
+
+
+def spool_supported() -> bool:
+    return fcntl is not None
+
+
+def encode_record(message: bytes) -> bytes:
+    return b"%08x %b\n" % (zlib.crc32(message), message)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Records read from one spool file, up to `end`; `damaged` lines were skipped."""
+
+    file: SpoolFile
+    messages: list[bytes]
+    ends: list[int]
+    """The offset just after each message."""
+    damaged: int
+    end: int
+
+    def offset_after(self, count: int) -> int:
+        """Where the spool is resolved once the first `count` messages are."""
+        return self.end if count >= len(self.messages) else self.ends[count - 1] if count else self.file.acked
+
+
+class SpoolFile:
+    """One locked spool file and its checkpoint. Appends and reads are positional, so one
+    thread may append while another reads and checkpoints."""
+
+    def __init__(self, path: Path, fd: int, own: bool) -> None:
+        self.path = path
+        self.own = own
+        self._fd = fd
+        self._ack_path = path.with_name(path.name + ACK_SUFFIX)
+        self._ack_fd = os.open(self._ack_path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.end = os.fstat(fd).st_size
+        self.acked = min(self._read_checkpoint(), self.end)
+        self.read_upto = self.acked  # records before it were handed out for sending
+
+    @classmethod
+    def create(cls, directory: Path) -> SpoolFile:
+        """A new file of this process, locked before it gets the name other processes look for."""
+        name = f"{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        tmp = directory / f"{_TMP_PREFIX}{name}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        spool_file = cls(directory / name, fd, own=True)
+        spool_file._write_checkpoint(0)
+        os.rename(tmp, directory / name)
+        return spool_file
+
+    @classmethod
+    def claim(cls, path: Path) -> SpoolFile | None:
+        """The file of a dead process, locked for this one; None if its owner lives or it is gone."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:  # deleted and replaced meanwhile
+                raise FileNotFoundError(path)
+            return cls(path, fd, own=False)
+        except OSError:
+            os.close(fd)
+            return None
+
+    @property
+    def unresolved_bytes(self) -> int:
+        return self.end - self.acked
+
+    def append(self, records: bytes) -> None:
+        os.write(self._fd, records)
+        self.end += len(records)
+
+    def read(self, max_count: int, max_bytes: int) -> Chunk:
+        """Up to `max_count` messages (about `max_bytes`) after what was already handed out."""
+        messages: list[bytes] = []
+        ends: list[int] = []
+        damaged = 0
+        offset, end, size = self.read_upto, self.end, 0
+        while offset < end and len(messages) < max_count and size < max_bytes:
+            data = os.pread(self._fd, min(_READ_CHUNK, end - offset), offset)
+            if not data:
+                break
+            lines = data.split(b"\n")
+            tail = lines.pop()  # b"" when data ends with a newline, else an incomplete line
+            if not lines:  # no newline in a whole chunk: garbage, part of the line that ends later
+                offset += len(data)
+                if offset >= end and not self.own:  # ... or of a torn last write of a dead process
+                    damaged += 1
+                continue
+            for line in lines:
+                if len(messages) == max_count or size >= max_bytes:
+                    break
+                offset += len(line) + 1
+                message = line[9:]
+                if len(line) > 9 and line[8:9] == b" " and _crc_matches(line[:8], message):
+                    messages.append(message)
+                    ends.append(offset)
+                    size += len(message) + 1
+                else:
+                    damaged += 1
+            else:
+                if tail and offset + len(tail) >= end and not self.own:  # torn last write of a dead process
+                    damaged += 1
+                    offset += len(tail)
+        self.read_upto = offset
+        return Chunk(self, messages, ends, damaged, offset)
+
+    def count_records(self) -> int:
+        """Records after the checkpoint, damaged ones included (as `read` counts them)."""
+        count, offset, last = 0, self.acked, b"\n"
+        while offset < self.end:
+            data = os.pread(self._fd, min(_READ_CHUNK, self.end - offset), offset)
+            if not data:
+                break
+            count += data.count(b"\n")
+            offset += len(data)
+            last = data[-1:]
+        return count + (last != b"\n")
+
+    def checkpoint(self, offset: int) -> None:
+        """Everything before `offset` is resolved; an own file fully resolved and large is emptied."""
+        self.acked = offset
+        if self.own and offset == self.end and offset >= _ROTATE_BYTES:
+            self._write_checkpoint(0)  # a crash right here resends resolved records: harmless
+            os.ftruncate(self._fd, 0)
+            self.end = self.acked = self.read_upto = 0
+        else:
+            self._write_checkpoint(offset)
+
+    def rewind(self) -> None:
+        """Hand out again what was read but not checkpointed (its sending was abandoned)."""
+        self.read_upto = self.acked
+
+    def remove(self) -> None:
+        """Delete the file (while still holding its lock) and its checkpoint."""
+        for path in (self.path, self._ack_path):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        self.close()
+
+    def close(self) -> None:
+        """Close the descriptors; the lock goes with the last one (a forked child's copy keeps it)."""
+        for fd in (self._fd, self._ack_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _read_checkpoint(self) -> int:
+        data = os.pread(self._ack_fd, _CHECKPOINT.size, 0)
+        if len(data) == _CHECKPOINT.size:
+            offset, crc = _CHECKPOINT.unpack(data)
+            if zlib.crc32(data[:8]) == crc:
+                return offset
+        return 0  # missing or damaged: resend from the start (the collector dedups)
+
+    def _write_checkpoint(self, offset: int) -> None:
+        packed = struct.pack("!Q", offset)
+        os.pwrite(self._ack_fd, packed + struct.pack("!I", zlib.crc32(packed)), 0)
+
+
+def _crc_matches(hex_digits: bytes, message: bytes) -> bool:
+    try:
+        return int(hex_digits, 16) == zlib.crc32(message)
+    except ValueError:
+        return False
+
+
+class Spool:
+    """A process's view of a spool directory: its own file plus the orphans it claimed.
+
+    `append` is called by one thread (the spooler), `read`/`checkpoint` by another (the
+    sender); the orphans are read first, oldest first. `max_bytes` bounds the unresolved
+    bytes of all of them together.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._own: SpoolFile | None = None
+        self._orphans: list[SpoolFile] = []
+        self._unread = 0  # messages appended to the own file and not yet handed out
+
+    def open(self) -> None:
+        """Create this process's file (raises OSError when the directory is unusable)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._own = SpoolFile.create(self.directory)
+
+    def claim_orphans(self) -> int:
+        """Claim spool files nobody holds; returns how many records they hold (damage included)."""
+        found = 0
+        held = {f.path for f in self._orphans} | ({self._own.path} if self._own else set())
+        for path in sorted(self.directory.glob(f"*{SUFFIX}"), key=_mtime):
+            if path in held:
+                continue
+            orphan = SpoolFile.claim(path)
+            if orphan is None:
+                continue
+            records = orphan.count_records()
+            if records == 0:
+                orphan.remove()
+                continue
+            logger.warning("northstar: sending %d message(s) left in %s by an earlier process", records, path)
+            found += records
+            with self._lock:
+                self._orphans.append(orphan)
+        return found
+
+    @property
+    def unresolved_bytes(self) -> int:
+        files = list(self._orphans) + ([self._own] if self._own else [])
+        return sum(f.unresolved_bytes for f in files)
+
+    def append(self, messages: Iterable[bytes]) -> int:
+        """Write the messages that fit in the budget, in order; returns how many were written."""
+        records = [encode_record(m) for m in messages]
+        room = self.max_bytes - self.unresolved_bytes
+        kept, size = 0, 0
+        for record in records:
+            if size + len(record) > room:
+                break
+            size += len(record)
+            kept += 1
+        if kept:
+            with self._lock:
+                if self._own is None:
+                    return 0
+                self._own.append(b"".join(records[:kept]))
+                self._unread += kept
+                self._arrived.notify()
+        return kept
+
+    def notify(self) -> None:
+        with self._lock:
+            self._arrived.notify()
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` for an append or a `notify`."""
+        with self._lock:
+            self._arrived.wait(timeout)
+
+    def waiting(self) -> int:
+        """Messages waiting to be handed out: the own file's count, or a batch's worth (1 << 30)
+        while orphans remain, which are sent without waiting for more."""
+        return 1 << 30 if self._orphans else self._unread
+
+    def read(self, max_count: int, max_bytes: int) -> Chunk | None:
+        """The next records to send, from one file (orphans first); None when nothing is waiting."""
+        for orphan in list(self._orphans):
+            chunk = orphan.read(max_count, max_bytes)
+            if chunk.messages or chunk.damaged:
+                return chunk
+            if orphan.acked >= orphan.end:
+                with self._lock:
+                    self._orphans.remove(orphan)
+                orphan.remove()
+        if self._own is None:
+            return None
+        with self._lock:  # `end` moves under the appender's lock
+            own = self._own
+            if own.read_upto >= own.end:
+                return None
+        chunk = own.read(max_count, max_bytes)
+        with self._lock:
+            self._unread -= len(chunk.messages)
+        return chunk if chunk.messages or chunk.damaged else None
+
+    def checkpoint(self, chunk: Chunk, count: int) -> None:
+        """The first `count` messages of `chunk` (and damage before them) are resolved for good."""
+        offset = chunk.offset_after(count)
+        with self._lock:
+            chunk.file.checkpoint(offset)
+            if not chunk.file.own and offset >= chunk.file.end:
+                self._orphans.remove(chunk.file)
+                chunk.file.remove()
+
+    def rewind(self) -> None:
+        """Forget what was read and not checkpointed: it is handed out again (next process)."""
+        for spool_file in list(self._orphans) + ([self._own] if self._own else []):
+            spool_file.rewind()
+
+    def close(self) -> None:
+        """Release every file; an own file fully resolved is deleted, else left for the next process."""
+        with self._lock:
+            files, self._orphans = list(self._orphans), []
+            own, self._own = self._own, None
+        for spool_file in files:
+            spool_file.close()
+        if own is not None:
+            if own.acked >= own.end:
+                own.remove()
+            else:
+                own.close()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: close the inherited descriptors; the parent keeps its locks."""
+        for spool_file in list(self._orphans) + ([self._own] if self._own else []):
+            spool_file.close()
+        self._orphans, self._own = [], None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
