@@ -26,6 +26,7 @@ from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
 from .exposures import EXPOSURE_EVENT, ExposureCache
 from .messages import Captured, Kind, json_safe, snapshot
+from .request_context import current as current_request
 from .spool import Spool, spool_supported
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
@@ -327,6 +328,11 @@ class Client:
         if self._disabled:
             return False
         try:
+            request = current_request()
+            if request is not None:  # inside a request the SDK's web middleware handles
+                if anonymous_id is None:
+                    anonymous_id = request.anonymous_id
+                context = request.context if context is None else {**request.context, **context}
             if type(user_id) is not str or not user_id:
                 user_id = _as_id(user_id)
             if anonymous_id is not None:
