@@ -1,4 +1,5 @@
-"""Caller cost and delivered throughput of Northstar's SDK against posthog-python and segment.
+"""Caller cost and delivered throughput of Northstar's SDK (without and with its disk spool)
+against posthog-python and segment.
 
     python -m loadtests.bench_sdk [--events N]
 
@@ -16,7 +17,9 @@ import argparse
 import gzip
 import json
 import multiprocessing
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,7 +76,23 @@ def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Calla
     def call(i: int) -> Any:
         return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
 
-    return call, client.shutdown
+    return call, lambda: client.shutdown(timeout=None)
+
+
+def northstar_spool_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    import sdk
+
+    spool_dir = tempfile.mkdtemp(prefix="bench-sdk-spool-")
+    client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events, spool_dir=spool_dir)
+
+    def call(i: int) -> Any:
+        return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
+
+    def shutdown() -> None:
+        client.shutdown(timeout=None)
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+    return call, shutdown
 
 
 def posthog_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
@@ -96,10 +115,11 @@ def segment_client(url: str, events: int) -> tuple[Callable[[int], Any], Callabl
     def call(i: int) -> Any:
         return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
 
-    return call, client.shutdown
+    return call, lambda: client.shutdown(timeout=None)
 
 
-SDKS = {"northstar": northstar_client, "posthog-python": posthog_client, "segment": segment_client}
+SDKS = {"northstar": northstar_client, "northstar+spool": northstar_spool_client,
+        "posthog-python": posthog_client, "segment": segment_client}
 
 
 def measure(name: str, url: str, received: Synchronized[int], events: int) -> Result:
@@ -163,8 +183,14 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         print(f"| {r.sdk} | {r.median_us:.2f} | {r.p99_us:.2f} | {r.delivered} "
               f"| {r.events_per_second:,.0f} |")
-    ours, peers = results[0], results[1:]
+    ours, spooled, peers = results[0], results[1], results[2:]
     print()
+    print(f"- spool on / off: caller median {spooled.median_us / ours.median_us:.2f}x, "
+          f"p99 {spooled.p99_us / ours.p99_us:.2f}x (goal <= 1.2x); "
+          f"delivered events/s {spooled.events_per_second / ours.events_per_second:.2f}x (goal >= 0.7x)")
+    best = max(peers, key=lambda peer: peer.events_per_second)
+    print(f"- delivered events/s northstar / best peer ({best.sdk}): "
+          f"{ours.events_per_second / best.events_per_second:.1f}x (goal >= 8x)")
     for peer in peers:
         print(f"- caller cost {peer.sdk} / northstar: median {peer.median_us / ours.median_us:.1f}x, "
               f"p99 {peer.p99_us / ours.p99_us:.1f}x; "

@@ -113,6 +113,20 @@ class Buffer:
             self._drop_reported = False
             return calls
 
+    def take_ready(self) -> list[Captured] | None:
+        """A full batch if one is queued (or everything, if a flush or a close waits), else an
+        empty list; never waits. None means closed and drained."""
+        with self._lock:
+            if not self._queue:
+                return None if self._closed else []
+            if not self._has_urgent_work():
+                return []
+            count = min(self._batch_size, len(self._queue))
+            calls = [self._queue.popleft() for _ in range(count)]
+            self._taken += count
+            self._drop_reported = False
+            return calls
+
     def resolve(
         self, *, sent: int = 0, dropped: Mapping[DropReason, int] = MappingProxyType({}), batches: int = 0
     ) -> None:

@@ -131,14 +131,20 @@ class Consumer:
             self._threads = threads
 
     def _run(self) -> None:
+        """Deliver batches, encoding the next one while the collector answers the last."""
         buffer, delivery = self.buffer, self._delivery
         try:
-            while (calls := buffer.take(self._flush_interval)) is not None:
+            while True:
+                calls = buffer.take_ready() if delivery.awaiting_answer else buffer.take(self._flush_interval)
                 try:
                     if calls:
-                        delivery.deliver(calls)
+                        delivery.begin(calls)
+                    else:
+                        delivery.complete()
                 except Exception:
                     logger.exception("northstar consumer failed to deliver a batch")
+                if calls is None and not delivery.awaiting_answer:
+                    break
         finally:
             delivery.close()
 

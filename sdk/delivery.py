@@ -13,7 +13,7 @@ from typing import Any
 from .batching import batch_body, split_batches
 from .buffer import Buffer
 from .errors import NorthstarError, OnError, logger, report
-from .messages import Captured, build_message, encode_message, now_iso
+from .messages import Captured, encode_call, encode_context, new_message_ids, now_iso
 from .retry import Backoff, RetryBudget, verdict
 from .stats import DropReason
 from .transport import Response, Transport
@@ -54,11 +54,13 @@ class Delivery:
         self._transport = transport
         self._stop = stop
         self._default_context = default_context
+        self._context_json = encode_context(default_context)
         self._batch_size = batch_size
         self._max_batch_bytes = max_batch_bytes
         self._max_event_bytes = max_event_bytes
         self._budget = RetryBudget(max_retry_seconds)
         self._retry_logged = float("-inf")
+        self._awaiting: list[bytes] | None = None  # a batch `begin` sent, its answer not yet read
         self._on_error = on_error
         self._backoff = backoff
 
@@ -69,6 +71,40 @@ class Delivery:
             return
         self.send(self.encode(calls))
 
+    @property
+    def awaiting_answer(self) -> bool:
+        """Whether the last batch `begin` sent waits for its answer (call `complete`)."""
+        return self._awaiting is not None
+
+    def begin(self, calls: Sequence[Captured]) -> None:
+        """`deliver`, overlapped with the network: encode `calls` while the collector works on
+        the previous `begin`'s last batch, resolve that one, then send these and leave the last
+        batch's answer pending. Only while no outage is open (retries stay in order)."""
+        if self._stop.is_set():
+            self.complete()
+            self.drop("shutdown", "client shut down before sending", len(calls))
+            return
+        encoded = self.encode(calls)
+        self.complete()
+        batches = split_batches(encoded, self._batch_size, self._max_batch_bytes)
+        if batches and not self._budget.in_outage:
+            last = batches.pop()
+            self._drain(batches[::-1])
+            self._begin_post(last)
+        else:
+            self._drain(batches[::-1])
+
+    def complete(self) -> None:
+        """Wait for the answer to the batch `begin` left pending, and resolve it (with retries)."""
+        if self._awaiting is None:
+            return
+        batch, self._awaiting = self._awaiting, None
+        try:
+            response = self._transport.finish()
+        except Exception as error:  # a transport must not end delivery: treat as no answer
+            response = Response(None, detail=repr(error))
+        self._drain(self._send(batch, None, response)[::-1])
+
     def encode(self, calls: Sequence[Captured]) -> list[bytes]:
         """The wire JSON of each call, in order; unserialisable or too large ones are dropped.
 
@@ -76,16 +112,16 @@ class Delivery:
         thread sends.
         """
         encoded: list[bytes] = []
-        for call in calls:
+        default_context, context_json, max_bytes = self._default_context, self._context_json, self._max_event_bytes
+        for call, message_id in zip(calls, new_message_ids(len(calls))):
             try:
-                message = build_message(call, self._default_context)
-                data = encode_message(message)
+                data = encode_call(call, default_context, context_json, message_id)
             except Exception as error:  # e.g. a value whose __str__ raises or recurses forever
                 self.drop("invalid", f"{call.kind} could not be serialised: {error!r}", 1)
                 continue
-            if len(data) > self._max_event_bytes:
-                detail = f"{call.kind} is {len(data)} bytes serialised (max_event_bytes={self._max_event_bytes})"
-                self.drop("too_large", detail, 1, [message])
+            if len(data) > max_bytes:
+                detail = f"{call.kind} is {len(data)} bytes serialised (max_event_bytes={max_bytes})"
+                self.drop("too_large", detail, 1, [data])
                 continue
             encoded.append(data)
         return encoded
@@ -98,28 +134,36 @@ class Delivery:
         (not when abandoned at shutdown), ``settled(n)`` says the first n are, so a spool can
         checkpoint them before a `flush()` waiting for them returns.
         """
-        pending = split_batches(encoded, self._batch_size, self._max_batch_bytes)
-        pending.reverse()  # a stack, oldest batch on top
+        self._drain(split_batches(encoded, self._batch_size, self._max_batch_bytes)[::-1], settled)
+
+    def _drain(self, stack: list[list[bytes]], settled: Settled | None = None) -> None:
+        """Send the batches of `stack` (the oldest last), the halves of a 413'd one first."""
         done = 0
-        while pending:
-            batch = pending.pop()
+        while stack:
+            batch = stack.pop()
             halves = self._send(batch, None if settled is None else functools.partial(settled, done + len(batch)))
-            pending.extend(reversed(halves))
+            stack.extend(reversed(halves))
             done += 0 if halves else len(batch)
 
     def close(self) -> None:
         self._transport.close()
 
-    def _send(self, batch: list[bytes], settled: Callable[[], None] | None) -> list[list[bytes]]:
-        """Resolve `batch`, or return the halves to send instead (after a 413)."""
+    def _send(
+        self, batch: list[bytes], settled: Callable[[], None] | None, response: Response | None = None
+    ) -> list[list[bytes]]:
+        """Resolve `batch` (`response`: the answer to its first attempt, if already sent), or
+        return the halves to send instead (after a 413)."""
         budget = self._budget
-        if not budget.may_attempt():
+        if response is None and not budget.may_attempt():
             detail = f"collector unreachable for over {budget.seconds:g} s; not retried until it answers"
             self.drop("retry_exhausted", detail, len(batch), batch, settled=settled)
             return []
         attempt = 0
-        while not self._stop.is_set():
-            response = self._post(batch)
+        while True:
+            if response is None:
+                if self._stop.is_set():
+                    break
+                response = self._post(batch)
             outcome = verdict(response.status)
             if outcome != "retry":
                 self._outage_over(budget.answered())
@@ -144,6 +188,7 @@ class Delivery:
             if self._stop.wait(delay):
                 break
             attempt += 1
+            response = None
             self._buffer.count_retry()
         self.drop("shutdown", "client shut down while retrying", len(batch), batch)
         return []
@@ -168,6 +213,13 @@ class Delivery:
             return self._transport.post(batch_body(batch, now_iso()))
         except Exception as error:  # a transport must not end delivery: treat as no answer
             return Response(None, detail=repr(error))
+
+    def _begin_post(self, batch: list[bytes]) -> None:
+        try:
+            self._transport.begin(batch_body(batch, now_iso()))
+        except Exception:  # `finish` then answers for it
+            pass
+        self._awaiting = batch
 
     def _settle(self, batch: list[bytes], response: Response, settled: Callable[[], None] | None) -> None:
         reasons = {index: reason for index, reason in response.rejected if 0 <= index < len(batch)}

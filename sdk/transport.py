@@ -34,7 +34,15 @@ class Response:
 
 
 class Transport(Protocol):
-    def post(self, body: bytes) -> Response: ...
+    def post(self, body: bytes) -> Response:
+        """Send `body` and return the answer (never raises)."""
+        ...
+
+    def begin(self, body: bytes) -> None:
+        """Send `body` without waiting for the answer; `finish` returns it (never raises)."""
+        ...
+
+    def finish(self) -> Response: ...
 
     def close(self) -> None: ...
 
@@ -60,36 +68,58 @@ class HttpTransport:
         if gzip:
             self._headers["Content-Encoding"] = "gzip"
         self._connection: http.client.HTTPConnection | None = None
+        self._payload = b""  # of the request `begin` sent
+        self._reused = False  # whether it went over a connection an earlier request used
+        self._failure: Exception | None = None  # why `begin` could not send it
 
     def post(self, body: bytes) -> Response:
         """Send once (plus one immediate resend if a reused keep-alive connection was stale)."""
-        payload = gzip.compress(body, compresslevel=6, mtime=0) if self._gzip else body
-        reused = self._connection is not None
+        self.begin(body)
+        return self.finish()
+
+    def begin(self, body: bytes) -> None:
+        # gzip level 1: a third of level 6's CPU per event, bodies ~6% larger (measured, 100 events)
+        self._payload = gzip.compress(body, compresslevel=1, mtime=0) if self._gzip else body
+        self._reused = self._connection is not None
+        self._failure = None
         try:
-            return self._exchange(payload)
-        except _STALE_CONNECTION_ERRORS as error:
-            self.close()
-            if not reused:
-                return Response(None, detail=repr(error))
+            self._send(self._payload)
         except (OSError, http.client.HTTPException) as error:
             self.close()
+            self._failure = error
+
+    def finish(self) -> Response:
+        payload, self._payload = self._payload, b""
+        error = self._failure
+        if error is None:
+            try:
+                return self._receive()
+            except (OSError, http.client.HTTPException) as failure:
+                self.close()
+                error = failure
+        if not (self._reused and isinstance(error, _STALE_CONNECTION_ERRORS)):
             return Response(None, detail=repr(error))
-        try:
-            return self._exchange(payload)
-        except (OSError, http.client.HTTPException) as error:
+        try:  # the server had closed the idle keep-alive connection: resend once on a new one
+            self._send(payload)
+            return self._receive()
+        except (OSError, http.client.HTTPException) as failure:
             self.close()
-            return Response(None, detail=repr(error))
+            return Response(None, detail=repr(failure))
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
 
-    def _exchange(self, payload: bytes) -> Response:
+    def _send(self, payload: bytes) -> None:
         if self._connection is None:
             connection_class = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             self._connection = connection_class(self._netloc, timeout=self._timeout)
         self._connection.request("POST", self._path, body=payload, headers=self._headers)
+
+    def _receive(self) -> Response:
+        if self._connection is None:
+            raise http.client.NotConnected()
         answer = self._connection.getresponse()
         content = answer.read()
         if answer.will_close:
@@ -110,6 +140,12 @@ class RecordingTransport:
 
     def post(self, body: bytes) -> Response:
         self.recorded.extend(json.loads(body)["batch"])
+        return Response(200)
+
+    def begin(self, body: bytes) -> None:
+        self.post(body)
+
+    def finish(self) -> Response:
         return Response(200)
 
     def close(self) -> None:
