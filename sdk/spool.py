@@ -24,7 +24,8 @@ import secrets
 import struct
 import threading
 import zlib
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ _TMP_PREFIX = ".tmp-"
 _CHECKPOINT = struct.Struct("!QI")  # offset, crc32 of the packed offset
 _READ_CHUNK = 1 << 20
 _ROTATE_BYTES = 4 << 20  # a fully resolved own file is truncated once it is this large
+_TAIL_BYTES = 2 << 20
 
 
 def spool_supported() -> bool:
@@ -231,6 +233,10 @@ class Spool:
         self._own: SpoolFile | None = None
         self._orphans: list[SpoolFile] = []
         self._unread = 0  # messages appended to the own file and not yet handed out
+        # The own file's latest records, (start, end, message), so a sender that keeps up
+        # reads them from memory instead of the file: at most _TAIL_BYTES of messages.
+        self._tail: deque[tuple[int, int, bytes]] = deque()
+        self._tail_bytes = 0
 
     def open(self) -> None:
         """Create this process's file (raises OSError when the directory is unusable)."""
@@ -242,7 +248,7 @@ class Spool:
         found = 0
         held = {f.path for f in self._orphans} | ({self._own.path} if self._own else set())
         for path in sorted(self.directory.glob(f"*{SUFFIX}"), key=_mtime):
-            if path in held:
+            if path in held or path.name.startswith(_TMP_PREFIX):  # a file being created: not ours to take
                 continue
             orphan = SpoolFile.claim(path)
             if orphan is None:
@@ -262,7 +268,7 @@ class Spool:
         files = list(self._orphans) + ([self._own] if self._own else [])
         return sum(f.unresolved_bytes for f in files)
 
-    def append(self, messages: Iterable[bytes]) -> int:
+    def append(self, messages: Sequence[bytes]) -> int:
         """Write the messages that fit in the budget, in order; returns how many were written."""
         records = [encode_record(m) for m in messages]
         room = self.max_bytes - self.unresolved_bytes
@@ -274,9 +280,18 @@ class Spool:
             kept += 1
         if kept:
             with self._lock:
-                if self._own is None:
+                own = self._own
+                if own is None:
                     return 0
-                self._own.append(b"".join(records[:kept]))
+                offset = own.end
+                own.append(b"".join(records[:kept]))
+                tail = self._tail
+                for message, record in zip(messages[:kept], records):
+                    tail.append((offset, offset + len(record), message))
+                    offset += len(record)
+                    self._tail_bytes += len(message)
+                while self._tail_bytes > _TAIL_BYTES:
+                    self._tail_bytes -= len(tail.popleft()[2])
                 self._unread += kept
                 self._arrived.notify()
         return kept
@@ -307,20 +322,44 @@ class Spool:
                 orphan.remove()
         if self._own is None:
             return None
-        with self._lock:  # `end` moves under the appender's lock
+        with self._lock:  # `end` and the tail move under the appender's lock
             own = self._own
             if own.read_upto >= own.end:
                 return None
-        chunk = own.read(max_count, max_bytes)
+            chunk = self._read_tail(own, max_count, max_bytes)
+        if chunk is None:
+            chunk = own.read(max_count, max_bytes)
         with self._lock:
             self._unread -= len(chunk.messages)
         return chunk if chunk.messages or chunk.damaged else None
+
+    def _read_tail(self, own: SpoolFile, max_count: int, max_bytes: int) -> Chunk | None:
+        """The next records from memory, if the tail holds them (call holding the lock)."""
+        tail = self._tail
+        while tail and tail[0][1] <= own.read_upto:
+            self._tail_bytes -= len(tail.popleft()[2])
+        if not tail or tail[0][0] != own.read_upto:
+            return None
+        messages: list[bytes] = []
+        ends: list[int] = []
+        size = 0
+        while tail and len(messages) < max_count and size < max_bytes:
+            _, end, message = tail.popleft()
+            self._tail_bytes -= len(message)
+            messages.append(message)
+            ends.append(end)
+            size += len(message) + 1
+        own.read_upto = ends[-1]
+        return Chunk(own, messages, ends, 0, ends[-1])
 
     def checkpoint(self, chunk: Chunk, count: int) -> None:
         """The first `count` messages of `chunk` (and damage before them) are resolved for good."""
         offset = chunk.offset_after(count)
         with self._lock:
             chunk.file.checkpoint(offset)
+            if chunk.file.own and chunk.file.end == 0:  # emptied: offsets start again at 0
+                self._tail.clear()
+                self._tail_bytes = 0
             if not chunk.file.own and offset >= chunk.file.end:
                 self._orphans.remove(chunk.file)
                 chunk.file.remove()

@@ -60,13 +60,17 @@ class HttpTransport:
         self._gzip = gzip
         self._timeout = timeout
         credentials = base64.b64encode(f"{write_key}:".encode()).decode()
-        self._headers = {
+        headers = {
+            "Host": url.netloc.rpartition("@")[2],
+            "Accept-Encoding": "identity",
             "Content-Type": "application/json",
             "Authorization": f"Basic {credentials}",
             "User-Agent": USER_AGENT,
         }
         if gzip:
-            self._headers["Content-Encoding"] = "gzip"
+            headers["Content-Encoding"] = "gzip"
+        lines = [f"POST {self._path or '/'} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+        self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         self._connection: http.client.HTTPConnection | None = None
         self._payload = b""  # of the request `begin` sent
         self._reused = False  # whether it went over a connection an earlier request used
@@ -112,15 +116,20 @@ class HttpTransport:
             self._connection = None
 
     def _send(self, payload: bytes) -> None:
-        if self._connection is None:
+        """The whole request in one `sendall`: each blocking call gives up the GIL, and getting it
+        back from a busy app thread can take the interpreter's switch interval (5 ms)."""
+        connection = self._connection
+        if connection is None:
             connection_class = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._connection = connection_class(self._netloc, timeout=self._timeout)
-        self._connection.request("POST", self._path, body=payload, headers=self._headers)
+            connection = self._connection = connection_class(self._netloc, timeout=self._timeout)
+            connection.connect()
+        connection.sock.sendall(b"%b%d\r\n\r\n%b" % (self._head, len(payload), payload))
 
     def _receive(self) -> Response:
-        if self._connection is None:
+        if self._connection is None or self._connection.sock is None:
             raise http.client.NotConnected()
-        answer = self._connection.getresponse()
+        answer = self._connection.response_class(self._connection.sock, method="POST")
+        answer.begin()
         content = answer.read()
         if answer.will_close:
             self.close()

@@ -116,19 +116,19 @@ def test_forked_workers_each_write_a_spool_file_of_their_own(tmp_path: Path) -> 
                     for n in range(100):
                         client.track(f"worker-{worker}", "In Worker", {"n": n})
                     ok = client.flush(10) and client.stats().sent == 100
-                    os.write(paths_write, f"{client._consumer._spool._own.path}\n".encode())
+                    os.write(paths_write, f"{client._consumer._spool._own.path}\n".encode() if ok
+                             else f"{client.stats()}\n".encode())
                 except BaseException as error:
                     os.write(paths_write, f"{error!r}\n".encode())
                     ok = False
                 finally:
                     os._exit(0 if ok else 1)
             children.append(pid)
-        for pid in children:
-            _, status = os.waitpid(pid, 0)
-            assert os.waitstatus_to_exitcode(status) == 0
+        statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
         os.close(paths_write)
         with os.fdopen(paths_read) as pipe:
-            worker_files = pipe.read().split()
+            worker_files = pipe.read().split("\n")[:-1]
+        assert statuses == [0, 0], worker_files
         client.track("parent", "After Fork")
         assert client.flush()
         client.shutdown()
