@@ -138,7 +138,7 @@ class Consumer:
                 calls = buffer.take_ready() if delivery.awaiting_answer else buffer.take(self._flush_interval)
                 try:
                     if calls:
-                        delivery.begin(calls)
+                        delivery.begin(delivery.encode(calls))  # encodes while the last answer is due
                     else:
                         delivery.complete()
                 except Exception:
@@ -195,6 +195,7 @@ class Consumer:
                 done = self._spooler_done.is_set()
                 waiting = spool.waiting()
                 if waiting == 0:
+                    delivery.complete()
                     if done:
                         break
                     partial_since = None
@@ -204,17 +205,19 @@ class Consumer:
                     now = time.monotonic()
                     partial_since = now if partial_since is None else partial_since
                     if now - partial_since < self._flush_interval:
+                        delivery.complete()
                         spool.wait(partial_since + self._flush_interval - now)
                         continue
                 partial_since = None
-                chunk = spool.read(self._batch_size, self._max_batch_bytes - ENVELOPE_BYTES)
+                chunk = spool.read(self._batch_size, self._max_batch_bytes - ENVELOPE_BYTES)  # while an answer is due
                 if chunk is None:
                     continue
                 if chunk.damaged:
+                    delivery.complete()  # checkpoints stay in order
                     delivery.drop("spool_damaged", f"{chunk.damaged} damaged record(s) in {chunk.file.path}",
                                   chunk.damaged, settled=functools.partial(spool.checkpoint, chunk, 0))
                 if chunk.messages:
-                    delivery.send(chunk.messages, functools.partial(spool.checkpoint, chunk))
+                    delivery.begin(chunk.messages, functools.partial(spool.checkpoint, chunk))
                 if time.monotonic() >= next_scan:
                     buffer.recover(spool.claim_orphans())
                     next_scan = time.monotonic() + ORPHAN_SCAN_SECONDS

@@ -60,7 +60,8 @@ class Delivery:
         self._max_event_bytes = max_event_bytes
         self._budget = RetryBudget(max_retry_seconds)
         self._retry_logged = float("-inf")
-        self._awaiting: list[bytes] | None = None  # a batch `begin` sent, its answer not yet read
+        # A batch `begin` sent, its answer not yet read: (batch, settled, messages before it).
+        self._awaiting: tuple[list[bytes], Settled | None, int] | None = None
         self._on_error = on_error
         self._backoff = backoff
 
@@ -76,34 +77,34 @@ class Delivery:
         """Whether the last batch `begin` sent waits for its answer (call `complete`)."""
         return self._awaiting is not None
 
-    def begin(self, calls: Sequence[Captured]) -> None:
-        """`deliver`, overlapped with the network: encode `calls` while the collector works on
-        the previous `begin`'s last batch, resolve that one, then send these and leave the last
-        batch's answer pending. Only while no outage is open (retries stay in order)."""
-        if self._stop.is_set():
-            self.complete()
-            self.drop("shutdown", "client shut down before sending", len(calls))
-            return
-        encoded = self.encode(calls)
+    def begin(self, encoded: Sequence[bytes], settled: Settled | None = None) -> None:
+        """`send`, overlapped with the network: resolve the batch the previous `begin` left
+        waiting for its answer (the caller prepared `encoded` meanwhile), then send these and
+        leave the last batch's answer pending until the next `begin` or `complete`. While an
+        outage is open everything is sent synchronously, so retries stay in order."""
         self.complete()
+        if self._stop.is_set():
+            self.drop("shutdown", "client shut down before sending", len(encoded))
+            return
         batches = split_batches(encoded, self._batch_size, self._max_batch_bytes)
-        if batches and not self._budget.in_outage:
-            last = batches.pop()
-            self._drain(batches[::-1])
-            self._begin_post(last)
-        else:
-            self._drain(batches[::-1])
+        if not batches or self._budget.in_outage:
+            self._drain(batches[::-1], settled)
+            return
+        last = batches.pop()
+        self._drain(batches[::-1], settled)
+        self._begin_post(last, settled, len(encoded) - len(last))
 
     def complete(self) -> None:
         """Wait for the answer to the batch `begin` left pending, and resolve it (with retries)."""
         if self._awaiting is None:
             return
-        batch, self._awaiting = self._awaiting, None
+        (batch, settled, done), self._awaiting = self._awaiting, None
         try:
             response = self._transport.finish()
         except Exception as error:  # a transport must not end delivery: treat as no answer
             response = Response(None, detail=repr(error))
-        self._drain(self._send(batch, None, response)[::-1])
+        settle = None if settled is None else functools.partial(settled, done + len(batch))
+        self._drain(self._send(batch, settle, response)[::-1], settled, done)
 
     def encode(self, calls: Sequence[Captured]) -> list[bytes]:
         """The wire JSON of each call, in order; unserialisable or too large ones are dropped.
@@ -136,9 +137,9 @@ class Delivery:
         """
         self._drain(split_batches(encoded, self._batch_size, self._max_batch_bytes)[::-1], settled)
 
-    def _drain(self, stack: list[list[bytes]], settled: Settled | None = None) -> None:
-        """Send the batches of `stack` (the oldest last), the halves of a 413'd one first."""
-        done = 0
+    def _drain(self, stack: list[list[bytes]], settled: Settled | None = None, done: int = 0) -> None:
+        """Send the batches of `stack` (the oldest last; `done` messages before them are
+        resolved), the halves of a 413'd one first."""
         while stack:
             batch = stack.pop()
             halves = self._send(batch, None if settled is None else functools.partial(settled, done + len(batch)))
@@ -214,12 +215,12 @@ class Delivery:
         except Exception as error:  # a transport must not end delivery: treat as no answer
             return Response(None, detail=repr(error))
 
-    def _begin_post(self, batch: list[bytes]) -> None:
+    def _begin_post(self, batch: list[bytes], settled: Settled | None, done: int) -> None:
         try:
             self._transport.begin(batch_body(batch, now_iso()))
         except Exception:  # `finish` then answers for it
             pass
-        self._awaiting = batch
+        self._awaiting = (batch, settled, done)
 
     def _settle(self, batch: list[bytes], response: Response, settled: Callable[[], None] | None) -> None:
         reasons = {index: reason for index, reason in response.rejected if 0 <= index < len(batch)}
