@@ -1,7 +1,7 @@
 """Caller cost and delivered throughput of Northstar's SDK (without and with its disk spool)
 against posthog-python and segment.
 
-    python -m loadtests.bench_sdk [--events N]
+    python -m loadtests.bench_sdk [--events N] [--rounds R]
 
 A loopback sink (a separate process, so it does not compete for the clients' GIL) accepts
 any path (`/v1/batch`, posthog's `/batch/`), gunzips and counts the events of each `batch`.
@@ -9,11 +9,15 @@ For each SDK, with default settings except a queue large enough for the whole ru
 
 - caller cost: perf_counter_ns around every track()/capture() call (median, p99);
 - throughput: events the sink received / time from the first call until it had them all.
+
+The SDKs take turns for `--rounds` rounds (default 3); each figure is the median of its
+rounds, so a burst of load on a shared machine moves one round, not one SDK.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import multiprocessing
@@ -68,29 +72,21 @@ def serve_sink(port_out: Any, received: Synchronized[int]) -> None:
     server.serve_forever()
 
 
-def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+def northstar_client(
+    url: str, events: int, *, spool: bool = False
+) -> tuple[Callable[[int], Any], Callable[[], Any]]:
     import sdk
 
-    client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events)
-
-    def call(i: int) -> Any:
-        return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
-
-    return call, lambda: client.shutdown(timeout=None)
-
-
-def northstar_spool_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
-    import sdk
-
-    spool_dir = tempfile.mkdtemp(prefix="bench-sdk-spool-")
+    spool_dir = tempfile.mkdtemp(prefix="bench-sdk-spool-") if spool else None
     client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events, spool_dir=spool_dir)
 
     def call(i: int) -> Any:
         return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
 
     def shutdown() -> None:
-        client.shutdown(timeout=None)
-        shutil.rmtree(spool_dir, ignore_errors=True)
+        client.shutdown(timeout=None)  # no limit: the run waits for every event
+        if spool_dir is not None:
+            shutil.rmtree(spool_dir, ignore_errors=True)
 
     return call, shutdown
 
@@ -115,10 +111,10 @@ def segment_client(url: str, events: int) -> tuple[Callable[[int], Any], Callabl
     def call(i: int) -> Any:
         return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
 
-    return call, lambda: client.shutdown(timeout=None)
+    return call, client.shutdown
 
 
-SDKS = {"northstar": northstar_client, "northstar+spool": northstar_spool_client,
+SDKS = {"northstar": northstar_client, "northstar+spool": functools.partial(northstar_client, spool=True),
         "posthog-python": posthog_client, "segment": segment_client}
 
 
@@ -146,6 +142,16 @@ def measure(name: str, url: str, received: Synchronized[int], events: int) -> Re
     )
 
 
+def _median(name: str, measured: list[Result]) -> Result:
+    return Result(
+        name,
+        median_us=statistics.median(r.median_us for r in measured),
+        p99_us=statistics.median(r.p99_us for r in measured),
+        delivered=min(r.delivered for r in measured),
+        events_per_second=statistics.median(r.events_per_second for r in measured),
+    )
+
+
 def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds: float = 1.0) -> int:
     """The sink's count once it reached `expected`, or stopped growing for `quiet_seconds`."""
     last, last_change = -1, time.perf_counter()
@@ -164,7 +170,9 @@ def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    events = parser.parse_args(argv).events
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    events = args.events
 
     spawn = multiprocessing.get_context("spawn")
     received = spawn.Value("q", 0)
@@ -172,12 +180,17 @@ def main(argv: list[str] | None = None) -> None:
     sink = spawn.Process(target=serve_sink, args=(port_out, received), daemon=True)
     sink.start()
     url = f"http://127.0.0.1:{port_in.recv()}"
+    rounds: dict[str, list[Result]] = {name: [] for name in SDKS}
     try:
-        results = [measure(name, url, received, events) for name in SDKS]
+        for _ in range(args.rounds):
+            for name in SDKS:
+                rounds[name].append(measure(name, url, received, events))
     finally:
         sink.terminate()
+    results = [_median(name, measured) for name, measured in rounds.items()]
 
-    print(f"\n{events} events per SDK, default settings (queue sized for the run)\n")
+    print(f"\n{events} events per SDK, default settings (queue sized for the run), "
+          f"median of {args.rounds} rounds\n")
     print("| SDK | caller median µs | caller p99 µs | delivered | delivered events/s |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
