@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -166,13 +166,19 @@ class Buffer:
             self._progress.notify_all()
             return count
 
-    def flush(self, timeout: float | None) -> bool:
-        """Wait until everything accepted so far is resolved; False if `timeout` ran out first."""
+    def flush(self, timeout: float | None, wake: Callable[[], None] | None = None) -> bool:
+        """Wait until everything accepted so far is resolved; False if `timeout` ran out first.
+
+        `wake` is called once the flush is visible (`flush_waiting`), without the lock held.
+        """
         with self._lock:
             target = self._accepted + self._recovered
             if self._flush_upto < target:
                 self._flush_upto = target
                 self._ready.notify()
+        if wake is not None:
+            wake()
+        with self._lock:
             return self._progress.wait_for(lambda: self._resolved >= target, timeout)
 
     def close(self) -> None:

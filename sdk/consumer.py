@@ -78,9 +78,7 @@ class Consumer:
     def flush(self, timeout: float | None) -> bool:
         if threading.current_thread() in self._threads:
             return False  # called from on_error inside the consumer: waiting would deadlock
-        if self._spool is not None:
-            self._spool.notify()
-        return self.buffer.flush(timeout)
+        return self.buffer.flush(timeout, None if self._spool is None else self._spool.notify)
 
     def shutdown(self, timeout: float | None) -> bool:
         """Send what is queued, then stop. After `timeout`, abandon retries and drop the rest

@@ -137,6 +137,23 @@ def test_forked_workers_each_write_a_spool_file_of_their_own(tmp_path: Path) -> 
     assert users == ["parent"] * 2 + ["worker-0"] * 100 + ["worker-1"] * 100
 
 
+def test_events_unsent_when_shutdown_times_out_stay_in_the_spool_for_the_next_start(tmp_path: Path) -> None:
+    with refusing_host() as down:
+        client = sdk.Client("wk_test", down, spool_dir=tmp_path, max_retry_seconds=600)
+        for n in range(50):
+            client.track("user-1", "Clicked", {"n": n})
+        assert not client.shutdown(timeout=0.3)
+        wait_until(lambda: client.stats().pending == 0)
+        assert client.stats().dropped["shutdown"] == 50 and client.stats().spooled == 50
+    with running_sink() as sink:
+        again = sdk.Client("wk_test", sink.url, spool_dir=tmp_path, flush_interval=0.05)
+        again.track("user-1", "Restarted")
+        wait_until(lambda: again.stats().recovered == 50 and again.stats().pending == 0)
+        again.shutdown()
+        numbers = [m["properties"]["n"] for m in sink.messages() if m["event"] == "Clicked"]
+    assert numbers == list(range(50))
+
+
 def test_past_the_disk_budget_drops_are_counted_and_reported_once(tmp_path: Path) -> None:
     errors: list[sdk.NorthstarError] = []
     with refusing_host() as down:
