@@ -208,7 +208,8 @@ class Consumer:
                         continue
                 partial_since = None
                 chunk = spool.read(self._batch_size, self._max_batch_bytes - ENVELOPE_BYTES)  # while an answer is due
-                if chunk is None:
+                if chunk is None:  # what is left awaits an answer
+                    delivery.complete()
                     continue
                 if chunk.damaged:
                     delivery.complete()  # checkpoints stay in order

@@ -116,7 +116,17 @@ class SpoolFile:
         return self.end - self.acked
 
     def append(self, records: bytes) -> None:
-        os.write(self._fd, records)
+        """Write whole records; on a failure (disk full) none of them stays in the file."""
+        view = memoryview(records)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self.end)  # a partial record would swallow the next one
+            except OSError:
+                pass
+            raise
         self.end += len(records)
 
     def read(self, max_count: int, max_bytes: int) -> Chunk:
@@ -175,10 +185,6 @@ class SpoolFile:
             self.end = self.acked = self.read_upto = 0
         else:
             self._write_checkpoint(offset)
-
-    def rewind(self) -> None:
-        """Hand out again what was read but not checkpointed (its sending was abandoned)."""
-        self.read_upto = self.acked
 
     def remove(self) -> None:
         """Delete the file (while still holding its lock) and its checkpoint."""
@@ -306,9 +312,9 @@ class Spool:
             self._arrived.wait(timeout)
 
     def waiting(self) -> int:
-        """Messages waiting to be handed out: the own file's count, or a batch's worth (1 << 30)
-        while orphans remain, which are sent without waiting for more."""
-        return 1 << 30 if self._orphans else self._unread
+        """Messages waiting to be handed out: the own file's count, or "plenty" (1 << 30) while
+        an orphan has unread records, which are sent without waiting for more."""
+        return 1 << 30 if any(o.read_upto < o.end for o in self._orphans) else self._unread
 
     def read(self, max_count: int, max_bytes: int) -> Chunk | None:
         """The next records to send, from one file (orphans first); None when nothing is waiting."""
@@ -363,11 +369,6 @@ class Spool:
             if not chunk.file.own and offset >= chunk.file.end:
                 self._orphans.remove(chunk.file)
                 chunk.file.remove()
-
-    def rewind(self) -> None:
-        """Forget what was read and not checkpointed: it is handed out again (next process)."""
-        for spool_file in list(self._orphans) + ([self._own] if self._own else []):
-            spool_file.rewind()
 
     def close(self) -> None:
         """Release every file; an own file fully resolved is deleted, else left for the next process."""

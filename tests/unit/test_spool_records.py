@@ -20,16 +20,19 @@ def test_appended_records_are_read_in_order_from_memory_or_disk_and_checkpointed
     spool = Spool(tmp_path, max_bytes=1 << 20)
     spool.open()
     assert spool.append(messages(5)) == 5 and spool.waiting() == 5
-    chunk = spool.read(3, 1 << 20)
+    chunk = spool.read(3, 1 << 20)  # from memory
     assert chunk is not None and chunk.messages == messages(3)
-    spool.checkpoint(chunk, 2)  # two resolved: a restart would resend from the third
-    spool.rewind()  # abandon what was read and not checkpointed: it comes again, from the file
-    again = spool.read(10, 1 << 20)
+    spool.checkpoint(chunk, 2)  # two resolved: a restart resends from the third
+    spool.forget_after_fork()  # as if the process died: the lock goes with its descriptors
+    restarted = Spool(tmp_path, max_bytes=1 << 20)
+    restarted.open()
+    assert restarted.claim_orphans() == 3
+    again = restarted.read(10, 1 << 20)  # from the file
     assert again is not None and again.messages == messages(3)[2:] + messages(2, 3)
-    spool.checkpoint(again, len(again.messages))
-    assert spool.read(10, 1 << 20) is None and spool.unresolved_bytes == 0
-    spool.close()
-    assert list(tmp_path.iterdir()) == []  # fully resolved: deleted at close
+    restarted.checkpoint(again, len(again.messages))
+    assert restarted.read(10, 1 << 20) is None and restarted.unresolved_bytes == 0
+    restarted.close()
+    assert list(tmp_path.iterdir()) == []  # fully resolved files are deleted
 
 
 def test_the_budget_counts_unresolved_bytes_and_keeps_order(tmp_path: Path) -> None:
