@@ -29,16 +29,16 @@ def test_shutdown_with_the_collector_down_resolves_a_full_queue_within_one_budge
 
 
 def test_retries_during_an_outage_are_logged_once_and_the_recovery_too(caplog: pytest.LogCaptureFixture) -> None:
-    def fail_five(number: int, request: Received) -> Reply:
-        return Reply(status=503) if number < 5 else Reply()
+    def fail_three(number: int, request: Received) -> Reply:
+        return Reply(status=503) if number < 3 else Reply()
 
-    with running_sink(fail_five) as sink, caplog.at_level("WARNING", logger="northstar"):
+    with running_sink(fail_three) as sink, caplog.at_level("WARNING", logger="northstar"):
         client = sdk.Client("wk_test", sink.url, flush_interval=0.05, max_retry_seconds=30)
         client.track("user-1", "Clicked")
         assert client.flush(timeout=30)
         client.shutdown()
     lines = [record.getMessage() for record in caplog.records]
-    assert client.stats().retries == 5 and client.stats().sent == 1
+    assert client.stats().retries == 3 and client.stats().sent == 1
     assert len([line for line in lines if "retrying" in line]) == 1, lines
     assert len([line for line in lines if "answers again" in line]) == 1, lines
 
