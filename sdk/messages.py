@@ -128,25 +128,21 @@ def encode_call(call: Captured, default_context: Mapping[str, Any], context_json
     """The Segment-shaped wire JSON of a captured call, with `message_id` unless it has its own.
 
     Built as text around the few encoded values (`context_json` is the encoded context of a
-    call without one of its own, ``{**default_context, "library": ...}``): measured 2.6 µs
+    call without one of its own, ``{**default_context, "library": ...}``): measured ~3 µs
     per message against 10.6 µs for building the dict and encoding it whole.
     """
-    head, label_key, body_key = _HEADS[call.kind]
-    parts = [head]
-    if label_key is not None and call.label is not None:
-        parts += [label_key, _string(call.label)]
-    user_id, anonymous_id = call.user_id, call.anonymous_id
-    parts += [',"userId":', "null" if user_id is None else _string(user_id),
-              ',"anonymousId":', "null" if anonymous_id is None else _string(anonymous_id)]
-    if body_key is not None:
-        parts += [body_key, "{}" if call.body is None else _encode(call.body)]
-    context = context_json if call.context is None else _encode({**default_context, **call.context, "library": LIBRARY})
-    parts += [',"context":', context, ',"timestamp":"', iso_timestamp(call.timestamp), '","messageId":',
-              _string(call.message_id) if call.message_id else f'"{message_id}"']
-    if call.integrations is not None:
-        parts += [',"integrations":', _encode(call.integrations)]
-    parts.append("}")
-    return "".join(parts).encode()
+    kind, user_id, anonymous_id, label, body, context, timestamp, own_id, integrations = call
+    head, label_key, body_key = _HEADS[kind]
+    label_part = "" if label_key is None or label is None else label_key + _string(label)
+    user = "null" if user_id is None else _string(user_id)
+    anonymous = "null" if anonymous_id is None else _string(anonymous_id)
+    body_part = "" if body_key is None else body_key + ("{}" if body is None else _encode(body))
+    if context is not None:
+        context_json = _encode({**default_context, **context, "library": LIBRARY})
+    message_id = _string(own_id) if own_id else '"' + message_id + '"'
+    rest = "}" if integrations is None else ',"integrations":' + _encode(integrations) + "}"
+    return (f'{head}{label_part},"userId":{user},"anonymousId":{anonymous}{body_part},"context":{context_json}'
+            f',"timestamp":"{iso_timestamp(timestamp)}","messageId":{message_id}{rest}').encode()
 
 
 def encode_context(default_context: Mapping[str, Any]) -> str:
@@ -179,7 +175,10 @@ def iso_timestamp(moment: float | datetime) -> str:
         aware = moment if moment.tzinfo is not None else moment.astimezone()
         return aware.isoformat(timespec="milliseconds")
     second = int(moment // 1)
-    return f"{_utc_second(second)}.{int((moment - second) * 1000):03d}+00:00"
+    return _utc_second(second) + _MILLISECONDS[int((moment - second) * 1000)]
+
+
+_MILLISECONDS = [f".{millisecond:03d}+00:00" for millisecond in range(1000)]
 
 
 @functools.lru_cache(maxsize=64)
