@@ -70,6 +70,11 @@ class Client:
     server-side SDK key, is needed for local experiment evaluation: it authenticates the
     background fetch of definitions (targeting rules, overrides, payloads). Without it nothing
     is fetched and `get_variant` gives the default variant (one WARNING says so).
+
+    `spool_dir` (opt-in, POSIX) keeps queued messages in a file of this process until the
+    collector acknowledged them, so a crash loses only what the background spooler had not
+    written yet (`stats().spooled` counts what it wrote); the next client on the directory
+    sends the rest first (`sdk.spool`). `spool_max_bytes` bounds the unsent bytes on disk.
     """
 
     def __init__(
