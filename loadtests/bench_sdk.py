@@ -10,8 +10,9 @@ For each SDK, with default settings except a queue large enough for the whole ru
 - caller cost: perf_counter_ns around every track()/capture() call (median, p99);
 - throughput: events the sink received / time from the first call until it had them all.
 
-The SDKs take turns for `--rounds` rounds (default 3); each figure is the median of its
-rounds, so a burst of load on a shared machine moves one round, not one SDK.
+The SDKs take turns for `--rounds` rounds (default 5), each round starting with the next
+SDK; each figure is the median of its rounds, so a burst of load on a shared machine moves
+one round, not one SDK.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     events = args.events
 
@@ -182,8 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://127.0.0.1:{port_in.recv()}"
     rounds: dict[str, list[Result]] = {name: [] for name in SDKS}
     try:
-        for _ in range(args.rounds):
-            for name in SDKS:
+        names = list(SDKS)
+        for turn in range(args.rounds):  # each round starts with the next SDK: none is always first
+            for name in names[turn % len(names):] + names[:turn % len(names)]:
                 rounds[name].append(measure(name, url, received, events))
     finally:
         sink.terminate()
