@@ -82,6 +82,7 @@ class SpoolFile:
         self.end = os.fstat(fd).st_size
         self.acked = min(self._read_checkpoint(), self.end)
         self.read_upto = self.acked  # records before it were handed out for sending
+        self._window: tuple[int, bytes] = (0, b"")  # (file offset, bytes read there)
 
     @classmethod
     def create(cls, directory: Path) -> SpoolFile:
@@ -130,37 +131,40 @@ class SpoolFile:
         self.end += len(records)
 
     def read(self, max_count: int, max_bytes: int) -> Chunk:
-        """Up to `max_count` messages (about `max_bytes`) after what was already handed out."""
+        """Up to `max_count` messages (about `max_bytes`) after what was already handed out,
+        from a read-ahead window of up to `_READ_CHUNK` bytes (one `pread` serves many batches)."""
         messages: list[bytes] = []
         ends: list[int] = []
         damaged = 0
         offset, end, size = self.read_upto, self.end, 0
         while offset < end and len(messages) < max_count and size < max_bytes:
-            data = os.pread(self._fd, min(_READ_CHUNK, end - offset), offset)
-            if not data:
-                break
-            lines = data.split(b"\n")
-            tail = lines.pop()  # b"" when data ends with a newline, else an incomplete line
-            if not lines:  # no newline in a whole chunk: garbage, part of the line that ends later
-                offset += len(data)
-                if offset >= end and not self.own:  # ... or of a torn last write of a dead process
-                    damaged += 1
-                continue
-            for line in lines:
-                if len(messages) == max_count or size >= max_bytes:
+            window_start, window = self._window
+            if not window_start <= offset < window_start + len(window):
+                window_start, window = self._window = offset, os.pread(self._fd, min(_READ_CHUNK, end - offset), offset)
+                if not window:
                     break
-                offset += len(line) + 1
-                message = line[9:]
-                if len(line) > 9 and line[8:9] == b" " and _crc_matches(line[:8], message):
-                    messages.append(message)
-                    ends.append(offset)
-                    size += len(message) + 1
-                else:
-                    damaged += 1
+            position = offset - window_start
+            newline = window.find(b"\n", position)
+            if newline < 0:
+                if window_start + len(window) >= end:  # no newline up to the end: a torn last write
+                    if not self.own:  # (only a dead process leaves one)
+                        damaged += 1
+                        offset = end
+                    break
+                if position == 0 and len(window) == _READ_CHUNK:  # garbage, part of a line ending later
+                    offset += len(window)
+                else:  # the line goes on past the window: read from its start
+                    self._window = (0, b"")
+                continue
+            line = window[position:newline]
+            offset = window_start + newline + 1
+            message = line[9:]
+            if len(line) > 9 and line[8:9] == b" " and _crc_matches(line[:8], message):
+                messages.append(message)
+                ends.append(offset)
+                size += len(message) + 1
             else:
-                if tail and offset + len(tail) >= end and not self.own:  # torn last write of a dead process
-                    damaged += 1
-                    offset += len(tail)
+                damaged += 1
         self.read_upto = offset
         return Chunk(self, messages, ends, damaged, offset)
 
@@ -183,6 +187,7 @@ class SpoolFile:
             self._write_checkpoint(0)  # a crash right here resends resolved records: harmless
             os.ftruncate(self._fd, 0)
             self.end = self.acked = self.read_upto = 0
+            self._window = (0, b"")
         else:
             self._write_checkpoint(offset)
 
