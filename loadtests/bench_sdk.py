@@ -1,6 +1,7 @@
-"""Caller cost and delivered throughput of Northstar's SDK against posthog-python and segment.
+"""Caller cost and delivered throughput of Northstar's SDK (without and with its disk spool)
+against posthog-python and segment.
 
-    python -m loadtests.bench_sdk [--events N]
+    python -m loadtests.bench_sdk [--events N] [--rounds R]
 
 A loopback sink (a separate process, so it does not compete for the clients' GIL) accepts
 any path (`/v1/batch`, posthog's `/batch/`), gunzips and counts the events of each `batch`.
@@ -8,15 +9,22 @@ For each SDK, with default settings except a queue large enough for the whole ru
 
 - caller cost: perf_counter_ns around every track()/capture() call (median, p99);
 - throughput: events the sink received / time from the first call until it had them all.
+
+The SDKs take turns for `--rounds` rounds (default 5), each round starting with the next
+SDK; each figure is the median of its rounds, so a burst of load on a shared machine moves
+one round, not one SDK.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import multiprocessing
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,16 +75,24 @@ def serve_sink(port_out: Any, received: Synchronized[int]) -> None:
     server.serve_forever()
 
 
-def northstar_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
-    """Our SDK's track call and shutdown, with a queue large enough to keep every event."""
+def northstar_client(
+    url: str, events: int, *, spool: bool = False
+) -> tuple[Callable[[int], Any], Callable[[], Any]]:
+    """Our SDK's track call and shutdown, with a queue large enough to keep every event (`spool`: a disk spool too)."""
     import sdk
 
-    client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events)
+    spool_dir = tempfile.mkdtemp(prefix="bench-sdk-spool-") if spool else None
+    client = sdk.Client(WRITE_KEY, host=url, max_queue_size=events, spool_dir=spool_dir)
 
     def call(i: int) -> Any:
         return client.track("user-1", "Bench Event", {"plan": "pro", "n": i, "ok": True})
 
-    return call, client.shutdown
+    def shutdown() -> None:
+        client.shutdown(timeout=None)  # no limit: the run waits for every event
+        if spool_dir is not None:
+            shutil.rmtree(spool_dir, ignore_errors=True)
+
+    return call, shutdown
 
 
 def posthog_client(url: str, events: int) -> tuple[Callable[[int], Any], Callable[[], Any]]:
@@ -104,7 +120,8 @@ def segment_client(url: str, events: int) -> tuple[Callable[[int], Any], Callabl
     return call, client.shutdown
 
 
-SDKS = {"northstar": northstar_client, "posthog-python": posthog_client, "segment": segment_client}
+SDKS: dict[str, Callable[..., tuple[Callable[[int], Any], Callable[[], Any]]]] = {"northstar": northstar_client, "northstar+spool": functools.partial(northstar_client, spool=True),
+        "posthog-python": posthog_client, "segment": segment_client}
 
 
 def measure(name: str, url: str, received: Synchronized[int], events: int) -> Result:
@@ -132,6 +149,16 @@ def measure(name: str, url: str, received: Synchronized[int], events: int) -> Re
     )
 
 
+def _median(name: str, measured: list[Result]) -> Result:
+    return Result(
+        name,
+        median_us=statistics.median(r.median_us for r in measured),
+        p99_us=statistics.median(r.p99_us for r in measured),
+        delivered=min(r.delivered for r in measured),
+        events_per_second=statistics.median(r.events_per_second for r in measured),
+    )
+
+
 def _wait_until_stable(received: Synchronized[int], expected: int, quiet_seconds: float = 1.0) -> int:
     """The sink's count once it reached `expected`, or stopped growing for `quiet_seconds`."""
     last, last_change = -1, time.perf_counter()
@@ -151,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     """Print each SDK's caller cost and delivery rate, side by side in one run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    events = parser.parse_args(argv).events
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    events = args.events
 
     spawn = multiprocessing.get_context("spawn")
     received = spawn.Value("q", 0)
@@ -159,19 +188,31 @@ def main(argv: list[str] | None = None) -> None:
     sink = spawn.Process(target=serve_sink, args=(port_out, received), daemon=True)
     sink.start()
     url = f"http://127.0.0.1:{port_in.recv()}"
+    rounds: dict[str, list[Result]] = {name: [] for name in SDKS}
     try:
-        results = [measure(name, url, received, events) for name in SDKS]
+        names = list(SDKS)
+        for turn in range(args.rounds):  # each round starts with the next SDK: none is always first
+            for name in names[turn % len(names):] + names[:turn % len(names)]:
+                rounds[name].append(measure(name, url, received, events))
     finally:
         sink.terminate()
+    results = [_median(name, measured) for name, measured in rounds.items()]
 
-    print(f"\n{events} events per SDK, default settings (queue sized for the run)\n")
+    print(f"\n{events} events per SDK, default settings (queue sized for the run), "
+          f"median of {args.rounds} rounds\n")
     print("| SDK | caller median µs | caller p99 µs | delivered | delivered events/s |")
     print("|---|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.sdk} | {r.median_us:.2f} | {r.p99_us:.2f} | {r.delivered} "
               f"| {r.events_per_second:,.0f} |")
-    ours, peers = results[0], results[1:]
+    ours, spooled, peers = results[0], results[1], results[2:]
     print()
+    print(f"- spool on / off: caller median {spooled.median_us / ours.median_us:.2f}x, "
+          f"p99 {spooled.p99_us / ours.p99_us:.2f}x (goal <= 1.2x); "
+          f"delivered events/s {spooled.events_per_second / ours.events_per_second:.2f}x (goal >= 0.7x)")
+    best = max(peers, key=lambda peer: peer.events_per_second)
+    print(f"- delivered events/s northstar / best peer ({best.sdk}): "
+          f"{ours.events_per_second / best.events_per_second:.1f}x (goal >= 8x)")
     for peer in peers:
         print(f"- caller cost {peer.sdk} / northstar: median {peer.median_us / ours.median_us:.1f}x, "
               f"p99 {peer.p99_us / ours.p99_us:.1f}x; "

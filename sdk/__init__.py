@@ -3,7 +3,7 @@
 Either build a `Client`, or use the module-level default client::
 
     import sdk
-    sdk.configure(write_key="wk_...", host="https://collector.example.com")
+    sdk.configure(write_key="wk_...", host="https://collector.example.com", sdk_key="sk_...")
     sdk.track("user-1", "Signed Up", {"plan": "pro"})
     variant = sdk.get_variant("checkout-button", "user-1", {"country": "US"}).variant
 
@@ -11,8 +11,9 @@ Experiment variants are evaluated locally (`sdk.experiments`) from definitions t
 refreshes in the background; the first in-experiment call per unit and variant tracks
 `Experiment Viewed`.
 
-The default client reads NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST when `configure` was not
-called; with no write key at all its calls are no-ops (one warning is logged).
+The default client reads NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST / NORTHSTAR_SDK_KEY when
+`configure` was not called; with no write key at all its calls are no-ops (one warning is
+logged). Without an SDK key `get_variant` gives default variants (one warning says so).
 
 The package owns the wire vocabulary (`sdk.wire`) and the assignment hash (`sdk.assignment`)
 that the collector and the analysis import. May import: the standard library only.
@@ -64,12 +65,14 @@ _default_lock = threading.Lock()
 def configure(write_key: str | None = None, host: str | None = None, **options: Any) -> Client:
     """(Re)build the default client; `options` are `Client` keyword arguments.
 
-    Missing `write_key`/`host` come from NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST. A previous
-    default client is shut down (flushing what it had queued).
+    Missing `write_key`/`host`/`sdk_key` come from NORTHSTAR_WRITE_KEY / NORTHSTAR_HOST /
+    NORTHSTAR_SDK_KEY. A previous default client is shut down (flushing what it had queued,
+    within `sdk.client.EXIT_TIMEOUT`).
     """
     global _default_client
     write_key = write_key or os.environ.get("NORTHSTAR_WRITE_KEY", "")
     host = host or os.environ.get("NORTHSTAR_HOST", DEFAULT_HOST)
+    options.setdefault("sdk_key", os.environ.get("NORTHSTAR_SDK_KEY") or None)
     client = Client(write_key, host, **options)
     with _default_lock:
         previous, _default_client = _default_client, client
@@ -91,7 +94,8 @@ def _client_from_environment() -> Client:
     write_key = os.environ.get("NORTHSTAR_WRITE_KEY", "")
     if not write_key:
         logger.warning("northstar: no write key (NORTHSTAR_WRITE_KEY or sdk.configure); events are ignored")
-    return Client(write_key, os.environ.get("NORTHSTAR_HOST", DEFAULT_HOST), disabled=not write_key)
+    return Client(write_key, os.environ.get("NORTHSTAR_HOST", DEFAULT_HOST), disabled=not write_key,
+                  sdk_key=os.environ.get("NORTHSTAR_SDK_KEY") or None)
 
 
 def _forward(method: Callable[Concatenate[Client, _P], _R]) -> Callable[_P, _R]:

@@ -1,14 +1,15 @@
 """The bounded, counted hand-off between app threads and the consumer.
 
 Every counter changes under the same lock as the queue, so `stats()` is exact under any
-concurrency and `enqueued == sent + dropped + queued + in_flight` holds at every instant.
+concurrency and `enqueued + recovered == sent + dropped + queued + in_flight` holds at every
+instant (`recovered`: messages found in the spool of an earlier process).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -48,6 +49,8 @@ class Buffer:
         self._sent = 0
         self._batches = 0
         self._retries = 0
+        self._spooled = 0
+        self._recovered = 0
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
 
     def offer(self, call: Captured) -> Drop | None:
@@ -110,6 +113,20 @@ class Buffer:
             self._drop_reported = False
             return calls
 
+    def take_ready(self) -> list[Captured] | None:
+        """A full batch if one is queued (or everything, if a flush or a close waits), else an
+        empty list; never waits. None means closed and drained."""
+        with self._lock:
+            if not self._queue:
+                return None if self._closed else []
+            if not self._has_urgent_work():
+                return []
+            count = min(self._batch_size, len(self._queue))
+            calls = [self._queue.popleft() for _ in range(count)]
+            self._taken += count
+            self._drop_reported = False
+            return calls
+
     def resolve(
         self, *, sent: int = 0, dropped: Mapping[DropReason, int] = MappingProxyType({}), batches: int = 0
     ) -> None:
@@ -126,13 +143,42 @@ class Buffer:
         with self._lock:
             self._retries += 1
 
-    def flush(self, timeout: float | None) -> bool:
-        """Wait until everything accepted so far is resolved; False if `timeout` ran out first."""
+    def count_spooled(self, count: int) -> None:
         with self._lock:
-            target = self._accepted
+            self._spooled += count
+
+    def recover(self, count: int) -> None:
+        """Count messages of an earlier process's spool as in flight in this one."""
+        with self._lock:
+            self._recovered += count
+            self._taken += count
+
+    def flush_waiting(self) -> bool:
+        """Whether a `flush()` waits for messages not yet resolved (no lock: a hint for the sender)."""
+        return self._resolved < self._flush_upto
+
+    def abandon_in_flight(self, reason: DropReason) -> int:
+        """Count every message still in flight dropped (its sender stopped); returns how many."""
+        with self._lock:
+            count = self._taken - self._resolved
+            self._dropped[reason] += count
+            self._resolved += count
+            self._progress.notify_all()
+            return count
+
+    def flush(self, timeout: float | None, wake: Callable[[], None] | None = None) -> bool:
+        """Wait until everything accepted so far is resolved; False if `timeout` ran out first.
+
+        `wake` is called once the flush is visible (`flush_waiting`), without the lock held.
+        """
+        with self._lock:
+            target = self._accepted + self._recovered
             if self._flush_upto < target:
                 self._flush_upto = target
                 self._ready.notify()
+        if wake is not None:
+            wake()
+        with self._lock:
             return self._progress.wait_for(lambda: self._resolved >= target, timeout)
 
     def close(self) -> None:
@@ -149,6 +195,8 @@ class Buffer:
                 sent=self._sent,
                 batches=self._batches,
                 retries=self._retries,
+                spooled=self._spooled,
+                recovered=self._recovered,
                 queued=len(self._queue),
                 in_flight=self._taken - self._resolved,
                 dropped=MappingProxyType(dict(self._dropped)),

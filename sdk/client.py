@@ -26,12 +26,19 @@ from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
 from .exposures import ExposureCache
 from .messages import Captured, json_safe, snapshot
+from .request_context import current as current_request
+from .spool import Spool, spool_supported
 from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
 from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties
 from .wire import MessageKind as Kind
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
+
+FLUSH_TIMEOUT = 5.0
+"""Default seconds `flush()` and `shutdown()` wait."""
+EXIT_TIMEOUT = 2.0
+"""Seconds interpreter exit waits for every client together (collector down or not)."""
 
 _now = time.time
 _new_call = tuple.__new__  # builds a Captured without NamedTuple's Python-level __new__
@@ -60,6 +67,16 @@ class Client:
     Thread-safe and fork-safe. Public methods return True when the message was accepted for
     delivery and False when it was dropped (reported via `on_error` and the `northstar`
     logger, and counted in `stats()`). Raises ValueError only for invalid configuration.
+
+    `write_key` is public (it may ship in browser apps) and only sends events. `sdk_key`, the
+    server-side SDK key, is needed for local experiment evaluation: it authenticates the
+    background fetch of definitions (targeting rules, overrides, payloads). Without it nothing
+    is fetched and `get_variant` gives the default variant (one WARNING says so).
+
+    `spool_dir` (opt-in, POSIX) keeps queued messages in a file of this process until the
+    collector acknowledged them, so a crash loses only what the background spooler had not
+    written yet (`stats().spooled` counts what it wrote); the next client on the directory
+    sends the rest first (`sdk.spool`). `spool_max_bytes` bounds the unsent bytes on disk.
     """
 
     def __init__(
@@ -84,6 +101,8 @@ class Client:
         bootstrap: Bootstrap | None = None,
         definitions_refresh_interval: float = 30.0,
         exposure_cache_size: int = 100_000,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         _check_config(write_key, send and not disabled, max_queue_size, batch_size, max_batch_bytes,
                       max_event_bytes, flush_interval, timeout, max_retry_seconds)
@@ -91,7 +110,6 @@ class Client:
         """With ``send=False``: every message as it would have been sent, in order."""
         self._disabled = disabled
         self._on_error = on_error
-        self._timeout = timeout
         make_transport: Callable[[], Transport]
         if send:
             make_transport = functools.partial(HttpTransport, host, write_key, gzip=gzip, timeout=timeout)
@@ -107,12 +125,16 @@ class Client:
             max_retry_seconds=max_retry_seconds,
             on_error=on_error,
         )
+        if spool_dir is not None:
+            _check_spool(sync_mode or not send, spool_max_bytes, max_event_bytes)
         self._consumer = Consumer(
             make_delivery,
             max_queue_size=max_queue_size,
             batch_size=batch_size,
+            max_batch_bytes=max_batch_bytes,
             flush_interval=flush_interval,
             sync=sync_mode or not send,
+            make_spool=None if spool_dir is None else functools.partial(Spool, spool_dir, spool_max_bytes),
         )
         self._definitions = DefinitionSource(
             host, sdk_key, refresh_interval=definitions_refresh_interval, timeout=timeout,
@@ -264,10 +286,12 @@ class Client:
             logger.exception("northstar wait_for_definitions failed")
             return False
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def flush(self, timeout: float | None = FLUSH_TIMEOUT) -> bool:
         """Block until every message submitted before the call is sent or dropped.
 
-        Returns False if `timeout` seconds passed first (the messages stay pending).
+        Returns False if `timeout` seconds (None: no limit) passed first; the messages stay
+        pending. With the collector down, pending messages resolve (as ``retry_exhausted``)
+        within the one shared retry budget, `max_retry_seconds`.
         """
         try:
             return self._consumer.flush(timeout)
@@ -275,11 +299,12 @@ class Client:
             logger.exception("northstar flush failed")
             return False
 
-    def shutdown(self, timeout: float | None = None) -> bool:
+    def shutdown(self, timeout: float | None = FLUSH_TIMEOUT) -> bool:
         """Flush, then stop the consumer thread; later calls are dropped ("shutdown").
 
-        After `timeout` seconds retries are abandoned and what is still pending is dropped
-        ("shutdown"); returns whether everything was resolved in time.
+        Returns within `timeout` seconds (None: no limit): after it, retries are abandoned
+        and what is still pending is dropped ("shutdown"). Returns whether everything was
+        resolved in time.
         """
         self._definitions.stop()
         try:
@@ -288,9 +313,9 @@ class Client:
             logger.exception("northstar shutdown failed")
             return False
 
-    def close(self) -> bool:
-        """`shutdown`, waiting at most the client's HTTP `timeout` (what interpreter exit does)."""
-        return self.shutdown(timeout=self._timeout)
+    def close(self, timeout: float = EXIT_TIMEOUT) -> bool:
+        """`shutdown` within `timeout` seconds (what interpreter exit does, for all clients together)."""
+        return self.shutdown(timeout=timeout)
 
     def stats(self) -> Stats:
         """Exact counters of this client in this process (a forked child starts from zero)."""
@@ -311,6 +336,11 @@ class Client:
         if self._disabled:
             return False
         try:
+            request = current_request()
+            if request is not None:  # inside a request the SDK's web middleware handles
+                if anonymous_id is None:
+                    anonymous_id = request.anonymous_id
+                context = request.context if context is None else {**request.context, **context}
             if type(user_id) is not str or not user_id:
                 user_id = _as_id(user_id)
             if anonymous_id is not None:
@@ -409,12 +439,23 @@ def _check_config(
         raise ValueError("flush_interval and timeout must be positive, max_retry_seconds not negative")
 
 
+def _check_spool(sync: bool, spool_max_bytes: int, max_event_bytes: int) -> None:
+    if sync:
+        raise ValueError("spool_dir needs the background sender (not sync_mode, not send=False)")
+    if not spool_supported():
+        raise ValueError("spool_dir needs a POSIX system (fcntl.flock)")
+    if spool_max_bytes < max_event_bytes:
+        raise ValueError("spool_max_bytes must be at least max_event_bytes")
+
+
 _clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
 def _shutdown_all() -> None:
+    """At interpreter exit: every client together gets `EXIT_TIMEOUT` seconds."""
+    deadline = time.monotonic() + EXIT_TIMEOUT
     for client in list(_clients):
-        client.close()
+        client.close(max(0.0, deadline - time.monotonic()))
 
 
 def _reset_all_after_fork() -> None:

@@ -1,11 +1,14 @@
 """The experiment definitions a client evaluates, kept fresh from the collector in the background.
 
-`GET {host}/v1/sdk/definitions` with the write key (HTTP Basic username) and the last ETag
+`GET {host}/v1/sdk/definitions` with the server-side SDK key (HTTP Basic username; never the
+public write key, which ships in browser apps) and the last ETag
 (`If-None-Match`, so an unchanged set costs a 304). The daemon thread starts on first use;
 the app's thread only reads an immutable snapshot, so it never waits for the network. A
 failed or unparsable fetch keeps the last good copy; an experiment the SDK cannot compile is
 skipped (logged) without affecting the others. A bootstrap (a dict or a JSON file in the
-endpoint's shape) gives definitions before, or without, the first fetch.
+endpoint's shape) gives definitions before, or without, the first fetch. Without an SDK key
+nothing is fetched: only a bootstrap's experiments are known, and the first look-up of any
+other logs one WARNING.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class DefinitionSource:
     def __init__(
         self,
         host: str,
-        write_key: str,
+        sdk_key: str | None,
         *,
         refresh_interval: float = 30.0,
         timeout: float = 10.0,
@@ -66,11 +69,12 @@ class DefinitionSource:
         if refresh_interval <= 0:
             raise ValueError("definitions_refresh_interval must be positive")
         self._url = base_url(host) + PATH
-        credentials = base64.b64encode(f"{write_key}:".encode()).decode()
+        credentials = base64.b64encode(f"{sdk_key or ''}:".encode()).decode()
         self._headers = {"Authorization": f"Basic {credentials}", "User-Agent": f"{LIBRARY_NAME}/{VERSION}"}
         self._interval = refresh_interval
         self._timeout = timeout
-        self._fetch = fetch
+        self._fetch = fetch and sdk_key is not None
+        self._warn_no_key = fetch and sdk_key is None
         self._experiments: dict[str, Experiment] = {}
         self._etag: str | None = None
         self._failing = False
@@ -89,7 +93,12 @@ class DefinitionSource:
         """The compiled experiment, or None when unknown (yet); starts the refresh thread."""
         if self._thread is None and self._fetch:
             self._start()
-        return self._experiments.get(key)
+        experiment = self._experiments.get(key)
+        if experiment is None and self._warn_no_key:
+            self._warn_no_key = False
+            logger.warning("northstar: get_variant(%r) gives the default variant: local evaluation needs "
+                           "Client(sdk_key=...) (the server-side SDK key), or a bootstrap", key)
+        return experiment
 
     def keys(self) -> list[str]:
         return list(self._experiments)

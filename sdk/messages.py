@@ -14,10 +14,11 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
 from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from .version import LIBRARY_NAME, VERSION
@@ -124,29 +125,49 @@ def _json_key(key: Any) -> str:
     return safe if type(safe) is str else json.dumps(safe)
 
 
-def build_message(call: Captured, default_context: Mapping[str, Any]) -> dict[str, Any]:
-    """The Segment-shaped wire dict of a captured call; generates its messageId if needed."""
-    label_key, body_key = _SHAPES[call.kind]
-    message: dict[str, Any] = {"type": call.kind}
-    if label_key is not None and call.label is not None:
-        message[label_key] = call.label
-    message["userId"] = call.user_id
-    message["anonymousId"] = call.anonymous_id
-    if body_key is not None:
-        message[body_key] = {} if call.body is None else call.body
-    message["context"] = {**default_context, **(call.context or {}), "library": LIBRARY}
-    message["timestamp"] = iso_timestamp(call.timestamp)
-    message["messageId"] = call.message_id or new_message_id()
-    if call.integrations is not None:
-        message["integrations"] = call.integrations
-    return message
+def encode_call(call: Captured, default_context: Mapping[str, Any], context_json: str, message_id: str) -> bytes:
+    """The Segment-shaped wire JSON of a captured call, with `message_id` unless it has its own.
+
+    Built as text around the few encoded values (`context_json` is the encoded context of a
+    call without one of its own, ``{**default_context, "library": ...}``): measured ~3 µs
+    per message against 10.6 µs for building the dict and encoding it whole.
+    """
+    kind, user_id, anonymous_id, label, body, context, timestamp, own_id, integrations = call
+    head, label_key, body_key = _HEADS[kind]
+    label_part = "" if label_key is None or label is None else label_key + _string(label)
+    user = "null" if user_id is None else _string(user_id)
+    anonymous = "null" if anonymous_id is None else _string(anonymous_id)
+    body_part = "" if body_key is None else body_key + ("{}" if body is None else _encode(body))
+    if context is not None:
+        context_json = _encode({**default_context, **context, "library": LIBRARY})
+    message_id = _string(own_id) if own_id else '"' + message_id + '"'
+    rest = "}" if integrations is None else ',"integrations":' + _encode(integrations) + "}"
+    return (f'{head}{label_part},"userId":{user},"anonymousId":{anonymous}{body_part},"context":{context_json}'
+            f',"timestamp":"{iso_timestamp(timestamp)}","messageId":{message_id}{rest}').encode()
 
 
-def new_message_id() -> str:
-    """A random (version 4) UUID string, ~4x cheaper than ``str(uuid.uuid4())``."""
-    digits = os.urandom(16).hex()
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+def encode_context(default_context: Mapping[str, Any]) -> str:
+    """The encoded context of calls that pass none: `default_context` plus the library."""
+    return _encode({**default_context, "library": LIBRARY})
+
+
+_HEADS: dict[str, tuple[str, str | None, str | None]] = {
+    kind: (f'{{"type":"{kind}"', None if label is None else f',"{label}":', None if body is None else f',"{body}":')
+    for kind, (label, body) in _SHAPES.items()
+}
+_string = encode_basestring_ascii
+
+
+def new_message_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUID strings, from one `os.urandom` call (0.8 µs each,
+    against 1.4 µs one by one and ~6 µs for ``str(uuid.uuid4())``)."""
+    digits = os.urandom(16 * count).hex()
+    variant = _VARIANT
+    return [f"{digits[i:i + 8]}-{digits[i + 8:i + 12]}-4{digits[i + 13:i + 16]}-{variant[digits[i + 16]]}"
+            f"{digits[i + 17:i + 20]}-{digits[i + 20:i + 32]}" for i in range(0, 32 * count, 32)]
+
+
+_VARIANT = {f"{nibble:x}": "89ab"[nibble & 3] for nibble in range(16)}
 
 
 def iso_timestamp(moment: float | datetime) -> str:
@@ -155,13 +176,16 @@ def iso_timestamp(moment: float | datetime) -> str:
         aware = moment if moment.tzinfo is not None else moment.astimezone()
         return aware.isoformat(timespec="milliseconds")
     second = int(moment // 1)
-    return f"{_utc_second(second)}.{int((moment - second) * 1000):03d}+00:00"
+    return _utc_second(second) + _MILLISECONDS[int((moment - second) * 1000)]
+
+
+_MILLISECONDS = [f".{millisecond:03d}+00:00" for millisecond in range(1000)]
 
 
 @functools.lru_cache(maxsize=64)
 def _utc_second(second: int) -> str:
     """'YYYY-MM-DDTHH:MM:SS' in UTC; cached because a batch's events share few seconds."""
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
 
 
 def now_iso() -> str:
@@ -174,7 +198,16 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circul
 
 def encode_message(message: Mapping[str, Any]) -> bytes:
     """Compact JSON bytes; values JSON cannot represent are converted with `json_safe`."""
+    return _encode(message).encode()
+
+
+def _encode(value: Mapping[str, Any]) -> str:
     try:
-        return _ENCODER.encode(message).encode()
+        return "".join(_encode_chunks(value, False))
     except (TypeError, ValueError):  # NaN/Infinity, or keys JSON cannot represent
-        return _ENCODER.encode(json_safe(message)).encode()
+        return _ENCODER.encode(json_safe(value))
+
+
+# The C encoder made once: JSONEncoder.encode builds a new one per call, half its cost here.
+_encode_chunks = (c_make_encoder(None, json_safe, encode_basestring_ascii, None, ":", ",", False, False, False)
+                  if c_make_encoder is not None else _ENCODER.iterencode)

@@ -6,15 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-DropReason = Literal["queue_full", "too_large", "invalid", "rejected", "retry_exhausted", "shutdown"]
+DropReason = Literal[
+    "queue_full", "too_large", "invalid", "rejected", "retry_exhausted", "shutdown", "spool_full", "spool_damaged",
+]
 """Why a message was given up on:
 
 - ``queue_full``: the bounded queue was full when the app called (the collector is down or slow).
-- ``too_large``: the serialised message exceeded ``max_event_bytes``.
+- ``too_large``: the serialised message exceeded ``max_event_bytes``, or the collector answered
+  413 to it alone (a larger batch answered 413 is resent in halves).
 - ``invalid``: the call was unusable (no user id, no event name, unserialisable values, ...).
-- ``rejected``: the collector refused it (400/401/403/413, or listed in ``rejected`` of a 2xx).
-- ``retry_exhausted``: the collector stayed unreachable or overloaded for ``max_retry_seconds``.
-- ``shutdown``: submitted after ``shutdown()``, or still pending when its timeout expired.
+- ``rejected``: the collector refused it (400/401/403, or listed in ``rejected`` of a 2xx).
+- ``retry_exhausted``: the collector stayed unreachable or overloaded for ``max_retry_seconds``
+  (one budget shared by all batches of an outage; past it batches are dropped at once, but
+  for one probe every few seconds, until the collector answers).
+- ``shutdown``: submitted after ``shutdown()``, or still pending when its timeout expired (with a
+  spool, what was written to it stays there and the next client on that directory sends it).
+- ``spool_full``: the spool held ``spool_max_bytes`` of unsent messages.
+- ``spool_damaged``: a spool record that failed its checksum, or a torn last write.
 """
 
 DROP_REASONS: tuple[DropReason, ...] = get_args(DropReason)
@@ -25,7 +33,7 @@ class Stats:
     """A consistent snapshot of one client's counters (all counts are messages except `batches`).
 
     Taken atomically, so at any instant
-    ``enqueued == sent + dropped_total + queued + in_flight``.
+    ``enqueued + recovered == sent + dropped_total + queued + in_flight``.
     """
 
     enqueued: int
@@ -36,6 +44,10 @@ class Stats:
     """Requests the collector acknowledged."""
     retries: int
     """Repeated attempts of a batch after a retryable failure."""
+    spooled: int
+    """Messages this process wrote to its disk spool (0 without ``spool_dir``): a crash cannot lose them."""
+    recovered: int
+    """Messages found in spool files of earlier or dead processes, sent (or dropped) by this one."""
     queued: int
     """Messages waiting in the queue."""
     in_flight: int

@@ -113,7 +113,7 @@ def test_one_invalid_experiment_is_skipped_without_losing_the_others(stub: StubC
 
 
 def test_background_refresh_picks_up_changes(stub: StubCollector) -> None:
-    client = Client("wk", stub.url, definitions_refresh_interval=0.05)
+    client = Client("wk", stub.url, sdk_key="wk", definitions_refresh_interval=0.05)
     try:
         assert client.wait_for_definitions(5)
         assert client.get_variant("late", "u1").reason == "unknown_experiment"
@@ -128,7 +128,7 @@ def test_background_refresh_picks_up_changes(stub: StubCollector) -> None:
 
 def test_get_variant_never_waits_for_the_network(stub: StubCollector) -> None:
     stub.hold.clear()  # the stub keeps the definitions request open until released
-    client = Client("wk", stub.url)
+    client = Client("wk", stub.url, sdk_key="wk")
     try:
         first = client.get_variant("vec-basic", "user-1", default="fallback")  # starts the background fetch
         assert stub.held.wait(5)  # the fetch is in flight and unanswered
@@ -146,8 +146,35 @@ def test_get_variant_never_waits_for_the_network(stub: StubCollector) -> None:
 
 def test_wait_for_definitions_times_out_when_the_collector_is_unreachable(stub: StubCollector) -> None:
     stub.status = 503
-    client = Client("wk", stub.url)
+    client = Client("wk", stub.url, sdk_key="wk")
     try:
         assert client.wait_for_definitions(0.3) is False
+    finally:
+        client.shutdown(timeout=2)
+
+
+def test_definitions_are_fetched_with_the_sdk_key_not_the_write_key(stub: StubCollector) -> None:
+    client = Client("wk_public", stub.url, sdk_key="sk")
+    try:
+        assert client.wait_for_definitions(5)
+        assert stub.requests[0]["Authorization"] == "Basic c2s6"  # base64("sk:")
+        assert client.get_variant("vec-basic", "user-1", log_exposure=False).reason == "assigned"
+    finally:
+        client.shutdown(timeout=2)
+
+
+def test_without_an_sdk_key_nothing_is_fetched_and_one_warning_says_why(
+    stub: StubCollector, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client("wk_public", stub.url)
+    try:
+        with caplog.at_level("WARNING", logger="northstar"):
+            results = [client.get_variant("vec-basic", f"user-{n}", default="fallback") for n in range(3)]
+        assert [r.variant for r in results] == ["fallback"] * 3
+        assert {r.reason for r in results} == {"unknown_experiment"}
+        assert client.wait_for_definitions(0.01) is False
+        warnings = [r.getMessage() for r in caplog.records if "sdk_key" in r.getMessage()]
+        assert len(warnings) == 1 and "local evaluation needs" in warnings[0]
+        assert stub.requests == []
     finally:
         client.shutdown(timeout=2)

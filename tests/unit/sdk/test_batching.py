@@ -62,7 +62,7 @@ def test_envelope_carries_sent_at() -> None:
     ("status", "expected"),
     [(200, "delivered"), (204, "delivered"),
      (None, "retry"), (408, "retry"), (429, "retry"), (500, "retry"), (503, "retry"),
-     (400, "rejected"), (401, "rejected"), (403, "rejected"), (404, "rejected"), (413, "rejected")],
+     (400, "rejected"), (401, "rejected"), (403, "rejected"), (404, "rejected"), (413, "too_large")],
 )
 def test_verdict_of_each_status(status: int | None, expected: str) -> None:
     assert verdict(status) == expected

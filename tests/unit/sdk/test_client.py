@@ -213,8 +213,7 @@ def test_public_api_includes_variant_assignment() -> None:
 def test_an_unreferenced_client_is_collected_and_its_thread_ends() -> None:
     client = sdk.Client("wk_test", "http://127.0.0.1:9", flush_interval=0.01, max_retry_seconds=0)
     client.track("u", "E")
-    thread = client._consumer._thread
-    assert thread is not None
+    (thread,) = client._consumer._threads
     reference = weakref.ref(client)
     del client
     gc.collect()

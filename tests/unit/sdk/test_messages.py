@@ -170,3 +170,13 @@ def test_nested_properties_are_snapshotted_at_call_time() -> None:
     captured = snapshot(properties)
     properties["cart"]["items"].append("b")
     assert captured == {"cart": {"items": ["a"]}}
+
+
+def test_message_ids_made_in_bulk_are_distinct_random_uuid4s() -> None:
+    from sdk.messages import new_message_ids
+
+    ids = new_message_ids(2_000)
+    assert len(set(ids)) == 2_000
+    parsed = [uuid.UUID(message_id) for message_id in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == i for u, i in zip(parsed, ids))
+    assert {i[19] for i in ids} == set("89ab")  # every variant nibble occurs
