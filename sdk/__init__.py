@@ -28,9 +28,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .assignment import assign_variant, bucket
 from .client import DEFAULT_HOST, Client
+from .counters import DropReason, Stats
 from .errors import NorthstarError, logger
 from .experiments import Assignment
-from .stats import DropReason, Stats
 from .version import VERSION
 
 __all__ = [

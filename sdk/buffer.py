@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
+from .counters import DROP_REASONS, DropReason, Stats
 from .messages import Captured
-from .stats import DROP_REASONS, DropReason, Stats
 
 
 class Drop(NamedTuple):

@@ -20,7 +20,8 @@ from typing import Any
 from .batching import ENVELOPE_BYTES
 from .buffer import Buffer
 from .consumer import Consumer
-from .definitions import Bootstrap, DefinitionSource
+from .counters import DropReason, Stats
+from .definition_source import Bootstrap, DefinitionSource
 from .delivery import Delivery
 from .errors import NorthstarError, OnError, logger, report
 from .experiments import Assignment, unknown
@@ -28,7 +29,6 @@ from .exposures import ExposureCache
 from .messages import Captured, json_safe, snapshot
 from .request_context import current as current_request
 from .spool import Spool, spool_supported
-from .stats import DropReason, Stats
 from .transport import HttpTransport, RecordingTransport, Transport
 from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties
 from .wire import MessageKind as Kind

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from .batching import ENVELOPE_BYTES
 from .buffer import Buffer, Drop
+from .counters import Stats
 from .delivery import Delivery
 from .errors import logger
 from .messages import Captured
 from .spool import Spool
-from .stats import Stats
 
 DeliveryFactory = Callable[[Buffer, threading.Event], Delivery]
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from .batching import batch_body, split_batches
 from .buffer import Buffer
+from .counters import DropReason
 from .errors import NorthstarError, OnError, logger, report
 from .messages import Captured, encode_call, encode_context, new_message_ids, now_iso
 from .retry import Backoff, RetryBudget, verdict
-from .stats import DropReason
 from .transport import Response, Transport
 
 Settled = Callable[[int], None]

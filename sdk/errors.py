@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .stats import DropReason
+from .counters import DropReason
 
 logger = logging.getLogger("northstar")
 

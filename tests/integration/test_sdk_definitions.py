@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sdk import Client
-from sdk.definitions import DefinitionSource
+from sdk.definition_source import DefinitionSource
 
 EVALUATION = json.loads((Path(__file__).parents[1] / "vectors" / "assignment.json").read_text())["evaluation"]
 DOCUMENT = {"experiments": EVALUATION["experiments"]}
