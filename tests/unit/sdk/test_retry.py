@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from sdk.retry import RetryBudget, verdict
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from ..fake_clock import FakeClock
 
 
 def test_batches_of_one_outage_share_one_budget() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     budget = RetryBudget(10, probe_seconds=5, clock=clock)
     assert budget.may_attempt() and budget.allows_wait(60)  # no outage: any wait is fine
     budget.failed()
@@ -25,7 +19,7 @@ def test_batches_of_one_outage_share_one_budget() -> None:
 
 
 def test_a_spent_budget_fails_fast_but_probes_every_probe_seconds() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     budget = RetryBudget(10, probe_seconds=5, clock=clock)
     budget.failed()
     clock.now += 10
@@ -37,7 +31,7 @@ def test_a_spent_budget_fails_fast_but_probes_every_probe_seconds() -> None:
 
 
 def test_an_answer_ends_the_outage_and_restores_the_whole_budget() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     budget = RetryBudget(10, clock=clock)
     assert budget.answered() is None
     budget.failed()

@@ -7,13 +7,7 @@ import pytest
 
 from northstar.web.sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SECONDS, SessionStore
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from ...fake_clock import FakeClock
 
 
 def test_every_sign_in_gets_a_new_random_token() -> None:
@@ -25,7 +19,7 @@ def test_every_sign_in_gets_a_new_random_token() -> None:
 
 
 def test_a_session_ends_after_the_idle_time_without_requests() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = SessionStore(idle_seconds=60, max_seconds=600, clock=clock)
     token = store.start()
     clock.now = 59
@@ -39,7 +33,7 @@ def test_a_session_ends_after_the_idle_time_without_requests() -> None:
 
 
 def test_a_session_ends_at_its_absolute_age_however_busy() -> None:
-    clock = Clock()
+    clock = FakeClock()
     store = SessionStore(idle_seconds=60, max_seconds=300, clock=clock)
     token = store.start()
     while clock.now < 299:

@@ -7,25 +7,19 @@ import pytest
 
 from northstar.web.throttle import GuessThrottle, client_address
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from ...fake_clock import FakeClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1000.0)
 
 
-def _throttle(clock: Clock, **options: float) -> GuessThrottle:
+def _throttle(clock: FakeClock, **options: float) -> GuessThrottle:
     return GuessThrottle(burst=5, refill_seconds=3.0, max_block_seconds=60.0, clock=clock, **options)
 
 
-def test_a_burst_of_refusals_is_free_then_blocks_double_up_to_the_cap(clock: Clock) -> None:
+def test_a_burst_of_refusals_is_free_then_blocks_double_up_to_the_cap(clock: FakeClock) -> None:
     throttle = _throttle(clock)
     assert [throttle.refused("a") for _ in range(5)] == [0.0] * 5
     assert throttle.retry_after("a") == 0.0
@@ -40,7 +34,7 @@ def test_a_burst_of_refusals_is_free_then_blocks_double_up_to_the_cap(clock: Clo
     assert blocks == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
 
 
-def test_in_the_long_run_about_one_guess_per_refill_and_block_is_checked(clock: Clock) -> None:
+def test_in_the_long_run_about_one_guess_per_refill_and_block_is_checked(clock: FakeClock) -> None:
     throttle = _throttle(clock)
     checked, hour = 0, 3600.0
     while clock.now < 1000.0 + hour:  # an attacker asking ten times a second for an hour
@@ -51,7 +45,7 @@ def test_in_the_long_run_about_one_guess_per_refill_and_block_is_checked(clock: 
     assert checked <= 5 + hour / 3.0 + 7 + hour / 60.0  # 36,000 asked
 
 
-def test_addresses_are_independent_and_a_full_bucket_resets_the_backoff(clock: Clock) -> None:
+def test_addresses_are_independent_and_a_full_bucket_resets_the_backoff(clock: FakeClock) -> None:
     throttle = _throttle(clock)
     for _ in range(8):
         throttle.refused("attacker")
@@ -63,7 +57,7 @@ def test_addresses_are_independent_and_a_full_bucket_resets_the_backoff(clock: C
     assert throttle.refused("attacker") == 1.0  # the backoff starts over
 
 
-def test_remembered_addresses_are_bounded(clock: Clock) -> None:
+def test_remembered_addresses_are_bounded(clock: FakeClock) -> None:
     throttle = _throttle(clock, max_addresses=100)
     for n in range(1000):
         throttle.refused(f"10.0.{n // 256}.{n % 256}")
