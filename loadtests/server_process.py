@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from northstar.ports import free_port
@@ -21,6 +22,7 @@ from northstar.ports import free_port
 __all__ = ["CollectorProcess", "free_port"]
 
 
+@dataclass(eq=False)
 class CollectorProcess:
     """`python -m northstar serve` on 127.0.0.1 with a data directory and fixed secrets.
 
@@ -28,31 +30,22 @@ class CollectorProcess:
     data directory, mode 0600) instead of on the command line.
     """
 
-    def __init__(
-        self,
-        data_dir: Path,
-        *,
-        write_key: str = "test-write-key",
-        admin_secret: str = "test-admin-secret",
-        sdk_key: str = "test-sdk-key-0123456789",
-        port: int | None = None,
-        extra_args: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
-        max_file_bytes: int | None = None,
-        secret_files: bool = False,
-    ) -> None:
-        """`max_file_bytes` caps every file the server writes (RLIMIT_FSIZE): a full disk, for tests."""
-        self.data_dir = data_dir
-        self.max_file_bytes = max_file_bytes
-        self.write_key = write_key
-        self.admin_secret = admin_secret
-        self.sdk_key = sdk_key
-        self.secret_files = secret_files
-        self.port = port or free_port()
-        self.extra_args = extra_args
-        self.env = env or {}
-        self.log_path = data_dir / "collector.log"
-        self._process: subprocess.Popen[bytes] | None = None
+    data_dir: Path
+    _: KW_ONLY
+    write_key: str = "test-write-key"
+    admin_secret: str = "test-admin-secret"
+    sdk_key: str = "test-sdk-key-0123456789"
+    port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    max_file_bytes: int | None = None
+    """Caps every file the server writes (RLIMIT_FSIZE): a full disk, for tests."""
+    secret_files: bool = False
+    log_path: Path = field(init=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.data_dir / "collector.log"
 
     @property
     def url(self) -> str:

@@ -28,7 +28,7 @@ import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["GuessThrottle", "client_address"]
 
@@ -56,33 +56,25 @@ class _Bucket:
     blocked_until: float = 0.0
 
 
+@dataclass(eq=False, kw_only=True)
 class GuessThrottle:
     """Refused secrets per client address (see the module docstring for the rule)."""
 
-    def __init__(
-        self,
-        *,
-        burst: int = 20,
-        refill_seconds: float = 3.0,
-        max_block_seconds: float = 60.0,
-        max_addresses: int = 65_536,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.burst = burst
-        self.refill_seconds = refill_seconds
-        self.max_block_seconds = max_block_seconds
-        self._max_addresses = max_addresses
-        self._clock = clock
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+    burst: int = 20
+    refill_seconds: float = 3.0
+    max_block_seconds: float = 60.0
+    max_addresses: int = 65_536
+    clock: Callable[[], float] = time.monotonic
+    _buckets: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict, init=False, repr=False)
 
     def retry_after(self, address: str) -> float:
         """Seconds `address` is still blocked for; 0.0 when its secrets may be checked."""
         bucket = self._buckets.get(address)
-        return 0.0 if bucket is None else max(0.0, bucket.blocked_until - self._clock())
+        return 0.0 if bucket is None else max(0.0, bucket.blocked_until - self.clock())
 
     def refused(self, address: str) -> float:
         """Record one refused secret from `address`; returns the seconds it is now blocked (0.0: not)."""
-        now = self._clock()
+        now = self.clock()
         bucket = self._buckets.pop(address, None)
         if bucket is None:
             bucket = _Bucket(tokens=float(self.burst), updated=now)
@@ -92,7 +84,7 @@ class GuessThrottle:
         bucket.tokens = min(float(self.burst), bucket.tokens + quiet / self.refill_seconds)
         bucket.updated = now
         self._buckets[address] = bucket
-        while len(self._buckets) > self._max_addresses:
+        while len(self._buckets) > self.max_addresses:
             self._buckets.popitem(last=False)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
