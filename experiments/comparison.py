@@ -9,7 +9,7 @@ posterior of the relative effect. All numbers come from `experiments.stats`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from experiments.analysis_settings import Method
 from experiments.metrics import MetricKind
@@ -18,6 +18,7 @@ from experiments.stats import (
     ArmStats,
     CupedArmStats,
     EffectEstimate,
+    EffectSummary,
     RatioArmStats,
     asymptotic_confidence_sequence,
     bayesian_effect_test,
@@ -32,17 +33,10 @@ __all__ = ["Effect", "compare", "arm_stats", "uses_cuped"]
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(EffectSummary):
     """Treatment − control. `p_value` is None for Bayesian results, `chance_to_win` and
     `expected_loss` (of shipping the treatment, relative) are None for frequentist ones."""
 
-    method: str
-    control_mean: float
-    treatment_mean: float
-    absolute_effect: float
-    absolute_ci: tuple[float, float]
-    relative_effect: float
-    relative_ci: tuple[float, float]
     p_value: float | None
     chance_to_win: float | None
     expected_loss: float | None
@@ -131,19 +125,7 @@ def _cuped_adjusted(control: CupedArmStats, treatment: CupedArmStats) -> tuple[A
 
 
 def _frequentist(estimate: EffectEstimate, cuped: bool) -> Effect:
-    return Effect(
-        method=estimate.method,
-        control_mean=estimate.control_mean,
-        treatment_mean=estimate.treatment_mean,
-        absolute_effect=estimate.absolute_effect,
-        absolute_ci=estimate.absolute_ci,
-        relative_effect=estimate.relative_effect,
-        relative_ci=estimate.relative_ci,
-        p_value=estimate.p_value,
-        chance_to_win=None,
-        expected_loss=None,
-        cuped=cuped,
-    )
+    return _effect(estimate, p_value=estimate.p_value, chance_to_win=None, expected_loss=None, cuped=cuped)
 
 
 def _bayesian(
@@ -151,7 +133,7 @@ def _bayesian(
 ) -> Effect:
     relative = bayesian_effect_test(control, treatment, alpha=alpha)
     absolute = bayesian_effect_test(control, treatment, alpha=alpha, effect_scale="absolute")
-    return Effect(
+    summary = EffectSummary(
         method="bayesian-gaussian" + ("-cuped" if cuped else ""),
         control_mean=relative.control_mean,
         treatment_mean=relative.treatment_mean,
@@ -159,8 +141,20 @@ def _bayesian(
         absolute_ci=absolute.credible_interval,
         relative_effect=relative.posterior_mean,
         relative_ci=relative.credible_interval,
+    )
+    return _effect(
+        summary,
         p_value=None,
         chance_to_win=None if math.isnan(relative.chance_to_win) else relative.chance_to_win,
         expected_loss=None if math.isnan(relative.expected_loss_treatment) else relative.expected_loss_treatment,
         cuped=cuped,
     )
+
+
+def _effect(
+    summary: EffectSummary, *, p_value: float | None, chance_to_win: float | None, expected_loss: float | None,
+    cuped: bool,
+) -> Effect:
+    """`summary`'s fields (only those: not an estimate's statistic or alpha) with the rest of an `Effect`."""
+    shared = {field.name: getattr(summary, field.name) for field in fields(EffectSummary)}
+    return Effect(**shared, p_value=p_value, chance_to_win=chance_to_win, expected_loss=expected_loss, cuped=cuped)

@@ -7,7 +7,7 @@ returns a small frozen result, named after its method (gbstats / statsmodels idi
 from .bayesian import BayesianEstimate, EffectScale, GaussianPrior, bayesian_effect_test
 from .confidence_sequence import DEFAULT_TUNING_UNITS, asymptotic_confidence_sequence
 from .cuped import cuped_theta, cuped_ttest
-from .estimate import Alternative, EffectEstimate
+from .estimate import Alternative, EffectEstimate, EffectSummary
 from .multiple_comparisons import benjamini_hochberg, holm
 from .power import (
     estimated_days_remaining,
@@ -28,6 +28,7 @@ __all__ = [
     "BayesianEstimate",
     "CupedArmStats",
     "EffectEstimate",
+    "EffectSummary",
     "EffectScale",
     "GaussianPrior",
     "RatioArmStats",

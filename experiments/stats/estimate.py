@@ -10,16 +10,12 @@ Alternative = Literal["two-sided", "greater", "less"]
 
 
 @dataclass(frozen=True)
-class EffectEstimate:
-    """Treatment versus control for one metric.
+class EffectSummary:
+    """What every method, frequentist or Bayesian, says about treatment versus control.
 
     ``absolute_effect`` is treatment_mean − control_mean in metric units;
-    ``relative_effect`` is treatment_mean / control_mean − 1 (0.05 = +5 %), with a
-    delta-method interval. One-sided alternatives give one-sided intervals (an infinite
-    bound). The p-value is never NaN. When the arms carry no information (an empty arm,
-    fewer than two units for a mean) the statistic is 0, the p-value 1 and the intervals
-    infinite; when neither arm varies the intervals collapse to the point estimate. The
-    relative fields are NaN exactly when control_mean is 0 (lift undefined).
+    ``relative_effect`` is treatment_mean / control_mean − 1 (0.05 = +5 %). The intervals
+    are the method's: confidence intervals or sequences, or credible intervals.
     """
 
     method: str
@@ -29,6 +25,20 @@ class EffectEstimate:
     absolute_ci: tuple[float, float]
     relative_effect: float
     relative_ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class EffectEstimate(EffectSummary):
+    """Treatment versus control for one metric, from a frequentist method.
+
+    The relative interval is a delta-method one. One-sided alternatives give one-sided
+    intervals (an infinite bound). The p-value is never NaN. When the arms carry no
+    information (an empty arm, fewer than two units for a mean) the statistic is 0, the
+    p-value 1 and the intervals infinite; when neither arm varies the intervals collapse to
+    the point estimate. The relative fields are NaN exactly when control_mean is 0 (lift
+    undefined).
+    """
+
     p_value: float
     statistic: float
     alpha: float
