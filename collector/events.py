@@ -52,3 +52,6 @@ class SegmentMessage(msgspec.Struct, rename="camel", omit_defaults=True):
     client_timestamp: datetime | None = None
     """Set by the collector only: the client's time of an event dated outside the window
     (`collector.event_time`), which is then stored at its receive time."""
+    unidentified_user_id: bool = False
+    """Set by the collector only: `user_id` is a PostHog distinct id of an ordinary capture,
+    which may be anonymous, so it does not make that id identified (`collector.persons`)."""

@@ -106,8 +106,10 @@ def _decode_event(raw: EventBytes, arrival: Arrival, max_event_bytes: int) -> tu
     distinct_id = event.distinct_id if event.distinct_id is not None else special.distinct_id
     if distinct_id is None:
         raise EventError("distinct_id is required")
-    message = _segment_message(event, special, distinct_id)
-    return complete_message(message, raw, None, arrival), event.api_key or special.token
+    message = complete_message(_segment_message(event, special, distinct_id), raw, None, arrival)
+    # Only $identify names an identified person; other captures' distinct ids may be anonymous.
+    message.unidentified_user_id = event.event != "$identify"
+    return message, event.api_key or special.token
 
 
 def _segment_message(event: _Event, special: _Special, distinct_id: str | int | None) -> SegmentMessage:
@@ -127,4 +129,6 @@ def _segment_message(event: _Event, special: _Special, distinct_id: str | int | 
                               traits=special.group_set, **common)
     if name == "$create_alias":
         return SegmentMessage(type="alias", user_id=special.alias, previous_id=distinct_id, **common)
+    if name == "$merge_dangerously":  # a track event whose `alias` merges even identified persons
+        return SegmentMessage(type="track", event=name, user_id=distinct_id, previous_id=special.alias, **common)
     return SegmentMessage(type="track", event=name, user_id=distinct_id, **common)

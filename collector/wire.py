@@ -271,6 +271,8 @@ def complete_message(
         message.write_key = None  # not stored
     if message.client_timestamp is not None:
         message.client_timestamp = None  # the collector's to set
+    if message.unidentified_user_id:
+        message.unidentified_user_id = False  # the collector's to set
     message.received_at = arrival.received_at
     client_time = message.timestamp if message.timestamp is not None else message.original_timestamp
     if client_time is not None:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from collector.storage.clickhouse import Client
 from collector.storage.cluster import for_cluster
 
-__all__ = ["Migration", "MIGRATIONS", "migrate", "applied_versions"]
+__all__ = ["Migration", "MIGRATIONS", "PERSON_DICTIONARY", "migrate", "applied_versions"]
+
+PERSON_DICTIONARY = "person_overrides_dictionary"
+"""distinct key -> (person key, person id) for ids merged into another person (`collector.persons`)."""
 
 log = logging.getLogger("northstar.collector.schema")
 
@@ -59,17 +62,61 @@ _SKEW_CORRECTED_V3 = """\
 # Since migration 4: an event without a time of its own is stored at its receive time, not
 # shifted by the skew of the client's `sentAt` (Segment's rule; and what an event whose time
 # was out of bounds becomes, see `collector.event_time`).
-_SKEW_CORRECTED = """\
-                coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
+_EVENT_TIME = """coalesce(i.timestamp, i.originalTimestamp, i.receivedAt)
                     + toIntervalMillisecond(if(
                         (i.timestamp IS NOT NULL OR i.originalTimestamp IS NOT NULL) AND i.sentAt IS NOT NULL
                         AND abs(dateDiff('millisecond', i.sentAt, i.receivedAt)) > 10000,
-                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0)) AS timestamp,
-"""
+                        dateDiff('millisecond', i.sentAt, i.receivedAt), 0))"""
+_SKEW_CORRECTED = f"                {_EVENT_TIME} AS timestamp,\n"
 
 
 def _events_from_input(timestamp: str, columns: str = "") -> str:
     return _EVENTS_FROM_INPUT.format(timestamp=timestamp, columns=columns)
+
+
+_LINK_KIND = "multiIf({t} = 'identify', 'identify', {t} = 'alias', 'alias', {t} = 'group', 'group', 'merge')"
+# A link's "other" id: the anonymous id an identify names, the group a group message joins,
+# else the previous id (alias; PostHog's $merge_dangerously `alias`, see collector.posthog).
+_LINKS_FROM_INPUT = f"""
+            SELECT
+                i.messageId AS message_id,
+                {_LINK_KIND.format(t="i.type")} AS kind,
+                {_EVENT_TIME} AS timestamp,
+                if(ifNull(i.userId, '') != '', ifNull(i.userId, ''), ifNull(i.anonymousId, '')) AS user_id,
+                multiIf(i.type = 'identify', ifNull(i.anonymousId, ''), i.type = 'group', ifNull(i.groupId, ''),
+                        ifNull(i.previousId, '')) AS other_id
+            FROM events_input AS i
+            WHERE (i.type = 'identify' AND ifNull(i.anonymousId, '') != '' AND ifNull(i.userId, '') != '')
+               OR (i.type = 'alias' AND ifNull(i.userId, '') != '')
+               OR i.type = 'group'
+               OR (i.event = '$merge_dangerously' AND ifNull(i.previousId, '') != '')
+"""
+_IDENTIFIED_FROM_INPUT = f"""
+            SELECT i.userId AS distinct_id, min({_EVENT_TIME}) AS first_identified
+            FROM events_input AS i
+            WHERE ifNull(i.userId, '') != '' AND NOT i.unidentifiedUserId
+            GROUP BY distinct_id
+"""
+_BACKFILL_LINKS = f"""
+            INSERT INTO identity_links (message_id, kind, timestamp, user_id, other_id)
+            SELECT message_id, {_LINK_KIND.format(t="type")}, timestamp,
+                   if(user_id != '', user_id, anonymous_id),
+                   multiIf(type = 'identify', anonymous_id, type = 'group', group_id, type = 'alias', previous_id,
+                           JSONExtractString(properties, 'alias'))
+            FROM events
+            WHERE (type = 'identify' AND anonymous_id != '' AND user_id != '')
+               OR (type = 'alias' AND user_id != '' AND previous_id != '')
+               OR type = 'group'
+               OR (event = '$merge_dangerously' AND JSONExtractString(properties, 'alias') != '')
+"""
+_BACKFILL_IDENTIFIED = """
+            INSERT INTO identified_ids (distinct_id, first_identified)
+            SELECT user_id, min(timestamp)
+            FROM events
+            WHERE user_id != '' AND (NOT JSONHas(properties, '$lib')
+                                     OR (type = 'identify' AND JSONHas(properties, '$anon_distinct_id')))
+            GROUP BY user_id
+"""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -182,6 +229,84 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
             "ALTER TABLE events_from_input MODIFY QUERY"
             + _events_from_input(_SKEW_CORRECTED, ",\n                i.clientTimestamp AS client_timestamp"),
+        ),
+    ),
+    Migration(
+        5,
+        "persons: identity links and identified ids captured on insert, derived overrides, backfilled",
+        (
+            # PostHog's ordinary captures carry a distinct id that may be anonymous in
+            # `userId`; the collector marks them so they do not make that id identified.
+            """
+            ALTER TABLE events_input ADD COLUMN IF NOT EXISTS unidentifiedUserId Bool DEFAULT false
+            """,
+            # One row per merge-bearing message (identify with both ids, alias,
+            # $merge_dangerously) and per group message (user -> group). Keyed by message
+            # id: a resent or replayed message counts once (read with FINAL).
+            """
+            CREATE TABLE IF NOT EXISTS identity_links (
+                message_id String,
+                kind LowCardinality(String),
+                timestamp DateTime64(3, 'UTC'),
+                user_id String,
+                other_id String
+            )
+            ENGINE = ReplacingMergeTree
+            ORDER BY message_id
+            """,
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS identity_links_from_input TO identity_links AS\n" + _LINKS_FROM_INPUT,
+            # When each id was first carried as an identified user id: one row per id and
+            # insert block (the view aggregates the block), min() collapses repeats.
+            """
+            CREATE TABLE IF NOT EXISTS identified_ids (
+                distinct_id String,
+                first_identified SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+            )
+            ENGINE = AggregatingMergeTree
+            ORDER BY distinct_id
+            """,
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS identified_ids_from_input TO identified_ids AS\n"
+            + _IDENTIFIED_FROM_INPUT,
+            # Derived by `collector.persons.derivation`: a row per distinct id whose person is
+            # not its own default (cityHash64 of itself); the latest version wins.
+            """
+            CREATE TABLE IF NOT EXISTS person_overrides (
+                distinct_id String,
+                canonical_id String,
+                distinct_key UInt64 DEFAULT cityHash64(distinct_id),
+                person_key UInt64 DEFAULT cityHash64(canonical_id),
+                person_id String DEFAULT lower(hex(MD5(concat('northstar.person:', canonical_id)))),
+                version UInt64
+            )
+            ENGINE = ReplacingMergeTree(version)
+            ORDER BY distinct_key
+            """,
+            # Merges refused because the person to be moved was identified, per link message.
+            """
+            CREATE TABLE IF NOT EXISTS person_merge_refusals (
+                message_id String,
+                user_id String,
+                other_id String,
+                refused Bool,
+                version UInt64
+            )
+            ENGINE = ReplacingMergeTree(version)
+            ORDER BY message_id
+            """,
+            f"""
+            CREATE DICTIONARY IF NOT EXISTS {PERSON_DICTIONARY} (
+                distinct_key UInt64, person_key UInt64, person_id String
+            )
+            PRIMARY KEY distinct_key
+            SOURCE(CLICKHOUSE(QUERY 'SELECT distinct_key, argMax(person_key, version) AS person_key,
+                argMax(person_id, version) AS person_id FROM person_overrides GROUP BY distinct_key'))
+            LAYOUT(HASHED())
+            LIFETIME(0)
+            """,
+            # Stores that already hold events: the same links and identified ids, from
+            # `events` (PostHog rows told apart by their `$lib` property).
+            _BACKFILL_LINKS,
+            _BACKFILL_IDENTIFIED,
         ),
     ),
 )
