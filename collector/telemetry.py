@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from collector.persons.derivation import Derived
 from collector.writer import WriterCounters
 
 __all__ = ["CollectorMetrics", "CONTENT_TYPE"]
@@ -47,6 +48,22 @@ class _WriterCollector(Collector):
                                   "every request logged before it).", value=counters.log_fsyncs)
 
 
+class _PersonsCollector(Collector):
+    def __init__(self, last: Callable[[], Derived | None]) -> None:
+        self._last = last
+
+    def collect(self) -> Iterator[Metric]:
+        last = self._last()
+        if last is None:
+            return
+        yield GaugeMetricFamily("northstar_person_merge_refusals", "Identify/alias merges refused because the "
+                                "person to be moved was already identified (latest derivation).", value=last.refusals)
+        yield GaugeMetricFamily("northstar_persons_merged", "Persons of more than one distinct id (latest derivation).",
+                                value=last.persons_merged)
+        yield GaugeMetricFamily("northstar_identity_links", "Identity links the latest derivation applied.",
+                                value=last.links)
+
+
 class CollectorMetrics:
     """The metrics one server process exposes at `GET /metrics`."""
 
@@ -80,6 +97,10 @@ class CollectorMetrics:
     def watch_writer(self, counters: Callable[[], WriterCounters]) -> None:
         """Export the writer's counters (read at each scrape, never cached)."""
         self.registry.register(_WriterCollector(counters))
+
+    def watch_persons(self, last: Callable[[], Derived | None]) -> None:
+        """Export the latest person derivation's figures (nothing before the first pass)."""
+        self.registry.register(_PersonsCollector(last))
 
     def observe_insert(self, rows: int, seconds: float) -> None:
         """Record one ClickHouse insert: its rows and how long it took."""

@@ -25,6 +25,7 @@ def sdk_document(definition: ExperimentDefinition) -> dict[str, Any]:
     return {
         "key": definition.key,
         "unit": definition.unit,
+        "bucket_by": definition.bucket_by,
         "status": definition.status or "draft",
         "salt": definition.assignment_salt,
         "phase": definition.phase,

@@ -67,6 +67,9 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     hypothesis: str = ""
     unit: str = "user_id"
     """The id assigned: "user_id", "anonymous_id" or a group type such as "company"."""
+    bucket_by: str = ""
+    """"anonymous_id": hash the anonymous (device) id the SDK is given, so a visitor's variant
+    does not change at login, while the unit analysed stays the person ("" hashes the unit id)."""
     status: ExperimentStatus | None = None
     """None in a request keeps the stored status (draft for a new experiment)."""
     started_at: datetime | None = None

@@ -84,5 +84,5 @@ def analyse_experiment(
         for metric in [*metrics, *guardrails]
     ]
     sums = experiment_sums(client, definition.key, queries, settings.cuped_lookback_hours,
-                           exposed_since=definition.phase_started_at)
+                           exposed_since=definition.phase_started_at, unit=definition.unit)
     return analyse(definition, metrics, sums, settings, guardrails)

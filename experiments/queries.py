@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from collector.persons.resolution import person_key
 from collector.storage.clickhouse import Client
 from experiments.metrics import Measure, MetricDefinition
 from sdk.wire import EXPOSURE_EVENT
@@ -106,17 +107,38 @@ units AS (
            argMinIf(variation_id, timestamp, is_exposure) AS variation,
            uniqExactIf(variation_id, is_exposure) AS variations_seen,
            groupArrayIf((timestamp, {measure_names}), NOT is_exposure) AS facts
-    FROM (
-        SELECT cityHash64(if(user_id != '', user_id, anonymous_id)) AS unit_id, timestamp, variation_id,
-               event = {exposure_event} AND experiment_id = {experiment_id} AND timestamp >= {exposed_since}
-                   AS is_exposure,
-               {measure_columns}
-        FROM events FINAL
-        WHERE is_exposure OR event IN {events}
-    )
+    FROM ({unit_rows})
     GROUP BY unit_id
     HAVING variations_seen > 0
 ),
+"""
+# The unit of each exposure and metric event, by the experiment's `unit`: the person
+# (`collector.persons`) for user_id; the anonymous id; or, for a group type, the exposure's
+# `group_id` property and, for metric events, each group the event's person joined through a
+# `group` message (so a group converts when any of its members does).
+_PERSON_ROWS = """
+        SELECT {unit_key} AS unit_id, timestamp, variation_id,
+               {is_exposure} AS is_exposure,
+               {measure_columns}
+        FROM events FINAL
+        WHERE (is_exposure OR event IN {events}){unit_filter}
+"""
+_GROUP_ROWS = """
+        SELECT cityHash64(JSONExtractString(properties, 'group_id')) AS unit_id, timestamp, variation_id,
+               {is_exposure} AS is_exposure,
+               {measure_columns}
+        FROM events FINAL
+        WHERE is_exposure AND JSONExtractString(properties, 'group_id') != ''
+        UNION ALL
+        SELECT groups.group_key AS unit_id, timestamp, variation_id, false AS is_exposure, {measure_columns}
+        FROM (SELECT {person_key} AS member_key, timestamp, variation_id, event, properties
+              FROM events FINAL WHERE event IN {events}) AS member_events
+        INNER JOIN (SELECT DISTINCT {link_person_key} AS member_key, cityHash64(other_id) AS group_key
+                    FROM identity_links FINAL WHERE kind = 'group') AS groups
+        USING member_key
+"""
+
+_SUMS_TEMPLATE = """
 per_unit AS (
     SELECT if(variations_seen = 1, variation, '') AS variant,
            toDate(first_exposure) AS day,
@@ -133,12 +155,13 @@ GROUP BY variant, day
 ORDER BY variant, day
 """
 
-
 def build_query(
-    experiment_id: str, metrics: list[MetricQuery], lookback_hours: float, exposed_since: dt.datetime | None = None
+    experiment_id: str, metrics: list[MetricQuery], lookback_hours: float, exposed_since: dt.datetime | None = None,
+    unit: str = "user_id",
 ) -> tuple[str, dict[str, Any]]:
     """The SQL text and its parameters for one experiment's metrics; exposures before
-    `exposed_since` (None: none are) are ignored."""
+    `exposed_since` (None: none are) are ignored. `unit` is the definition's: "user_id"
+    counts persons, "anonymous_id" anonymous ids, anything else groups of that type."""
     param = _Parameters()
     measures = _Measures(param)
     per_unit, capped, sums = [], [], []
@@ -168,13 +191,23 @@ def build_query(
             f"sum({covariate})", f"sum({covariate} * {covariate})", f"sum({value} * {covariate})",
             f"sum({denominator})", f"sum({denominator} * {denominator})", f"sum({value} * {denominator})",
         ]
-    sql = _TEMPLATE.format(
-        exposure_event=param(EXPOSURE_EVENT, "String"),
-        experiment_id=param(experiment_id, "String"),
-        exposed_since=param(exposed_since or _BEGINNING, "DateTime64(3, 'UTC')"),
-        events=param(events, "Array(String)"),
+    since = param(exposed_since or _BEGINNING, "DateTime64(3, 'UTC')")
+    is_exposure = (f"event = {param(EXPOSURE_EVENT, 'String')} AND experiment_id = {param(experiment_id, 'String')}"
+                   f" AND timestamp >= {since}")
+    rows = {
+        "is_exposure": is_exposure, "events": param(events, "Array(String)"),
+        "measure_columns": ",\n               ".join(measures.columns),
+    }
+    if unit == "user_id":
+        unit_rows = _PERSON_ROWS.format(unit_key=person_key(), unit_filter="", **rows)
+    elif unit == "anonymous_id":
+        unit_rows = _PERSON_ROWS.format(unit_key="cityHash64(anonymous_id)", unit_filter=" AND anonymous_id != ''",
+                                        **rows)
+    else:
+        unit_rows = _GROUP_ROWS.format(person_key=person_key(), link_person_key=person_key("user_id"), **rows)
+    sql = (_TEMPLATE + _SUMS_TEMPLATE).format(
+        unit_rows=unit_rows,
         measure_names=", ".join(measures.names),
-        measure_columns=",\n               ".join(measures.columns),
         per_unit_columns=",\n           ".join(per_unit),
         capped_columns=", ".join(capped),
         sum_columns=", ".join(sums),
@@ -188,13 +221,14 @@ def experiment_sums(
     metrics: list[MetricQuery],
     lookback_hours: float,
     exposed_since: dt.datetime | None = None,
+    unit: str = "user_id",
 ) -> ExperimentSums:
     """Run the query; rows of variants outside the definition are left to the caller.
 
     `exposed_since` (the current phase's start) is compared at the stored millisecond
     precision, rounded down, so an exposure logged at that instant counts.
     """
-    sql, parameters = build_query(experiment_id, metrics, lookback_hours, exposed_since)
+    sql, parameters = build_query(experiment_id, metrics, lookback_hours, exposed_since, unit)
     rows = client.query(sql, parameters=parameters).result_rows
     days, multiple = [], 0
     for variant, day, units, *values in rows:

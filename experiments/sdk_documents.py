@@ -26,7 +26,7 @@ from experiments.assignment import compile_definition, sdk_document
 from experiments.definitions import ExperimentDefinition
 from experiments.service import ExperimentService
 from sdk.experiments import Experiment, InvalidDefinition
-from sdk.wire import EXPOSURE_EVENT, exposure_properties
+from sdk.wire import EXPOSURE_EVENT, exposure_properties, exposure_sender
 
 __all__ = ["MAX_AGE_SECONDS", "SdkSnapshot", "SdkSnapshots", "exposure_message"]
 
@@ -79,19 +79,21 @@ def _build(definitions: list[ExperimentDefinition], revision: int) -> SdkSnapsho
     return SdkSnapshot(revision, time.monotonic(), body, etag, compiled, tuple(d.key for d in running))
 
 
-def exposure_message(experiment: Experiment, unit_id: str, variant: str | None) -> SegmentMessage:
+def exposure_message(experiment: Experiment, unit_id: str, variant: str | None,
+                     anonymous_id: str | None = None) -> SegmentMessage:
     """The `Experiment Viewed` event an SDK logs on first exposure, with a stable message id."""
-    identity = "\x1f".join([experiment.key, experiment.salt, unit_id, str(variant)])
+    identity = "\x1f".join([experiment.key, experiment.salt, unit_id, str(variant), anonymous_id or ""])
     now = received_now()
-    anonymous = experiment.unit == "anonymous_id"
+    user_id, sent_anonymous_id = exposure_sender(experiment.unit, unit_id, anonymous_id)
+    properties = exposure_properties(experiment.key, variant, experiment.unit, unit_id)
     return SegmentMessage(
         type="track",
         event=EXPOSURE_EVENT,
-        user_id=None if anonymous else unit_id,
-        anonymous_id=unit_id if anonymous else None,
+        user_id=user_id,
+        anonymous_id=sent_anonymous_id,
         message_id="exposure-" + hashlib.sha256(identity.encode()).hexdigest()[:32],
         timestamp=now,
-        properties=msgspec.Raw(msgspec.json.encode(exposure_properties(experiment.key, variant))),
+        properties=msgspec.Raw(msgspec.json.encode(properties)),
         context=_ASSIGN_CONTEXT,
         received_at=now,
     )

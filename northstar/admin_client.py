@@ -135,6 +135,20 @@ class AdminClient:
             report["extra_copies"] += answer["extra_copies"]
         return report
 
+    def person(self, id_or_person_id: str) -> dict[str, Any]:
+        """The person owning a distinct id (or with that person id); ApiError 404 when unknown."""
+        return self._request("GET", f"/v1/persons/{quote(id_or_person_id, safe='')}")
+
+    def persons(self, *, property_name: str = "", value: str = "", limit: int = 100) -> list[dict[str, Any]]:
+        """Persons, latest activity first; with `property_name`, those whose property equals `value`."""
+        query = urlencode({"property": property_name, "value": value, "limit": limit} if property_name
+                          else {"limit": limit})
+        return self._request("GET", f"/v1/persons?{query}")["persons"]
+
+    def delete_person(self, id_or_person_id: str) -> dict[str, Any]:
+        """Remove a person, its ids and its events."""
+        return self._request("DELETE", f"/v1/persons/{quote(id_or_person_id, safe='')}")
+
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         try:
             return json.loads(self._send(method, path, body))

@@ -30,7 +30,7 @@ from .messages import Captured, json_safe, snapshot
 from .request_context import current as current_request
 from .spool import Spool, spool_supported
 from .transport import HttpTransport, RecordingTransport, Transport
-from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties
+from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties, exposure_sender
 from .wire import MessageKind as Kind
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
@@ -246,6 +246,7 @@ class Client:
         *,
         default: str | None = None,
         log_exposure: bool = True,
+        anonymous_id: Any = None,
     ) -> Assignment:
         """The unit's variant, evaluated locally from the latest definitions; never raises or waits.
 
@@ -253,7 +254,10 @@ class Client:
         `bootstrap` was given) or not evaluable gives `default`; a stopped, untargeted or
         uncovered unit gets the control with `in_experiment` False. The first time this
         process sees a unit in a variant it tracks `Experiment Viewed` (`experiment_id`,
-        `variation_id`), unless `log_exposure` is False.
+        `variation_id`; a group unit's also `group_type` and `group_id`), unless
+        `log_exposure` is False. `anonymous_id` is the visitor's device id: experiments with
+        ``bucket_by: "anonymous_id"`` hash it (so the variant survives login; `unit_id` may then
+        be None before login), and exposures carry it so the visitor's ids join one person.
         """
         try:
             experiment = self._definitions.get(experiment_key)
@@ -261,14 +265,14 @@ class Client:
                 return unknown(experiment_key, default)
             if type(unit_id) is not str:
                 unit_id = _as_id(unit_id)
-            assignment = experiment.evaluate(unit_id, attributes)
-            if (log_exposure and assignment.in_experiment
-                    and self._exposures.first((experiment_key, experiment.salt, unit_id, assignment.variant))):
-                properties = exposure_properties(experiment_key, assignment.variant)
-                if experiment.unit == "anonymous_id":
-                    self.track(None, EXPOSURE_EVENT, properties, anonymous_id=unit_id)
-                else:
-                    self.track(unit_id, EXPOSURE_EVENT, properties)
+            if anonymous_id is not None and type(anonymous_id) is not str:
+                anonymous_id = _as_id(anonymous_id)
+            assignment = experiment.evaluate(unit_id, attributes, anonymous_id)
+            if (log_exposure and assignment.in_experiment and self._exposures.first(
+                    (experiment_key, experiment.salt, unit_id, anonymous_id, assignment.variant))):
+                properties = exposure_properties(experiment_key, assignment.variant, experiment.unit, unit_id or "")
+                user_id, sent_anonymous_id = exposure_sender(experiment.unit, unit_id or "", anonymous_id)
+                self.track(user_id, EXPOSURE_EVENT, properties, anonymous_id=sent_anonymous_id)
             return assignment
         except Exception as error:  # e.g. attributes that are not a mapping
             logger.warning("northstar could not evaluate experiment %r: %r", experiment_key, error)

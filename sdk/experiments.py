@@ -67,7 +67,7 @@ def unknown(experiment_key: str, default: str | None = None, reason: Reason = "u
 class Experiment:
     """A compiled definition; `evaluate` is pure and thread-safe."""
 
-    __slots__ = ("key", "unit", "salt", "running", "_variants", "_ranges", "_position",
+    __slots__ = ("key", "unit", "bucket_by", "salt", "running", "_variants", "_ranges", "_position",
                  "_layer", "_overrides", "_targeting", "_defaults", "_assigned")
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -76,6 +76,9 @@ class Experiment:
             raise InvalidDefinition("definition", "must be a JSON object")
         self.key: str = _text(document, "key")
         self.unit: str = _text(document, "unit", "user_id")
+        self.bucket_by: str = _text(document, "bucket_by", "")
+        if self.bucket_by not in ("", "anonymous_id"):
+            raise InvalidDefinition("bucket_by", "must be \"anonymous_id\" or absent")
         self.salt: str = _text(document, "salt", "") or self.key
         self.running: bool = document.get("status") == "running"
         self._variants = _variants(document.get("variants"))
@@ -102,10 +105,18 @@ class Experiment:
             for reason in ("not_running", "not_targeted", "outside_layer", "outside_coverage", "invalid_unit")
         }
 
-    def evaluate(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> Assignment:
-        """The unit's variant; raises only when `attributes` is not a mapping."""
+    def evaluate(self, unit_id: str | None, attributes: Mapping[str, Any] | None = None,
+                 anonymous_id: str | None = None) -> Assignment:
+        """The unit's variant; raises only when `attributes` is not a mapping.
+
+        The id hashed is `anonymous_id` when the definition says ``bucket_by: "anonymous_id"``
+        (or its unit is the anonymous id and `unit_id` is empty) and one is given, else
+        `unit_id`: so a visitor keeps the variant it saw before logging in.
+        """
         if not self.running:
             return self._defaults["not_running"]
+        if anonymous_id and (self.bucket_by == "anonymous_id" or (self.unit == "anonymous_id" and not unit_id)):
+            unit_id = anonymous_id
         if type(unit_id) is not str or not unit_id:
             return self._defaults["invalid_unit"]
         forced = self._overrides.get(unit_id)

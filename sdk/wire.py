@@ -11,7 +11,8 @@ from typing import Final, Literal
 
 __all__ = [
     "MessageKind", "MESSAGE_KINDS",
-    "EXPOSURE_EVENT", "EXPERIMENT_ID", "VARIATION_ID", "exposure_properties",
+    "EXPOSURE_EVENT", "EXPERIMENT_ID", "VARIATION_ID", "GROUP_TYPE", "GROUP_ID", "PERSON_UNITS",
+    "exposure_properties", "exposure_sender",
     "MAX_EVENT_BYTES", "MAX_BATCH_BYTES", "MAX_ID_LENGTH", "MAX_NAME_LENGTH",
     "DEFAULT_MAX_EVENT_BYTES", "DEFAULT_MAX_BATCH_BYTES",
 ]
@@ -41,6 +42,34 @@ DEFAULT_MAX_EVENT_BYTES: Final = 32_000
 DEFAULT_MAX_BATCH_BYTES: Final = 500_000
 
 
-def exposure_properties(experiment_id: str, variation_id: str | None) -> dict[str, str | None]:
-    """The properties of the `EXPOSURE_EVENT` a unit's first assignment logs."""
-    return {EXPERIMENT_ID: experiment_id, VARIATION_ID: variation_id}
+GROUP_TYPE: Final = "group_type"
+"""Property of a group-unit experiment's `EXPOSURE_EVENT`: the group type (the experiment's `unit`)."""
+GROUP_ID: Final = "group_id"
+"""Property of a group-unit experiment's `EXPOSURE_EVENT`: the group exposed."""
+PERSON_UNITS: Final = ("user_id", "anonymous_id")
+"""Experiment units that are not group types."""
+
+
+def exposure_properties(experiment_id: str, variation_id: str | None, unit: str = "user_id",
+                        unit_id: str = "") -> dict[str, str | None]:
+    """The properties of the `EXPOSURE_EVENT` a unit's first assignment logs; a group unit's
+    exposure names its group type and group id."""
+    properties = {EXPERIMENT_ID: experiment_id, VARIATION_ID: variation_id}
+    if unit not in PERSON_UNITS:
+        properties |= {GROUP_TYPE: unit, GROUP_ID: unit_id}
+    return properties
+
+
+def exposure_sender(unit: str, unit_id: str, anonymous_id: str | None) -> tuple[str | None, str | None]:
+    """(userId, anonymousId) an exposure is sent under.
+
+    A `user_id` unit is sent under its user id (None before login) with the anonymous id
+    beside it, so persons link them; an `anonymous_id` unit under its anonymous id only; a
+    group unit under the anonymous id given, else the group id as an anonymous id (the group
+    itself travels in the properties, never as a user id).
+    """
+    if unit == "user_id":
+        return unit_id or None, anonymous_id or None
+    if unit == "anonymous_id":
+        return None, unit_id or anonymous_id or None
+    return None, anonymous_id or unit_id or None

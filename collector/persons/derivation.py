@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from collector.persons.merging import Link, Persons, merge_links
 from collector.storage.clickhouse import Client
@@ -68,7 +69,7 @@ def derive_persons(client: Client, cluster: str | None = None) -> Derived:
     """Recompute persons from the stored links and write the differences; see the module doc."""
     started = time.monotonic()
     links = [Link(*row) for row in client.query(_LINKS_SQL).result_rows]
-    identified_at = dict(client.query(_IDENTIFIED_SQL).result_rows)
+    identified_at: dict[str, datetime] = {row[0]: row[1] for row in client.query(_IDENTIFIED_SQL).result_rows}
     persons = merge_links(links, identified_at)
     written = _write_overrides(client, persons)
     _write_refusals(client, persons, links)
@@ -81,7 +82,7 @@ def derive_persons(client: Client, cluster: str | None = None) -> Derived:
 
 def _write_overrides(client: Client, persons: Persons) -> int:
     """Insert rows for ids whose canonical id changed; an id back on its own gets itself."""
-    current = dict(client.query(_OVERRIDES_SQL).result_rows)
+    current: dict[str, str] = {row[0]: row[1] for row in client.query(_OVERRIDES_SQL).result_rows}
     wanted = {i: c for i, c in persons.canonical.items() if c != i or current.get(i, i) != i}
     changed = [(i, c) for i, c in sorted(wanted.items()) if current.get(i, i) != c]
     if changed:

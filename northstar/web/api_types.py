@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from collector.events import UnitId
+from collector.persons.store import Person
 from experiments.definitions import ExperimentDefinition
 from experiments.metrics import MetricDefinition
 
@@ -198,9 +199,12 @@ class VerifyAnswer(msgspec.Struct, frozen=True):
 
 
 class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`experiments` None: every running experiment."""
+    """`experiments` None: every running experiment. `anonymous_id` is the visitor's device id:
+    hashed by experiments that bucket by it, and logged beside the unit id with exposures;
+    `unit_id` may be empty when it is given (a visitor not logged in)."""
 
-    unit_id: UnitId
+    unit_id: UnitId = ""
+    anonymous_id: UnitId | None = None
     attributes: dict[str, Any] = {}
     experiments: list[str] | None = None
     log_exposures: bool = False
@@ -242,3 +246,17 @@ class SdkDefinitions(msgspec.Struct, frozen=True):
     """The running experiments, served with a strong ETag (304 to a matching If-None-Match)."""
 
     experiments: list[SdkExperiment]
+
+
+class PersonsQuery(msgspec.Struct, frozen=True):
+    """Persons whose `property` equals `value` (none: every person), latest activity first, at most `limit` (0 to 1000)."""
+
+    property: str | None = None
+    value: str | None = None
+    limit: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
+
+
+class PersonList(msgspec.Struct, frozen=True):
+    """Persons, latest activity first (`merge_refusals` is counted on a person's own page only)."""
+
+    persons: list[Person]

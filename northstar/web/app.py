@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -14,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 
 from collector.dead_letter import DeadLetters
+from collector.persons.derivation import DERIVE_INTERVAL_SECONDS, PersonDerivation
 from collector.settings import CollectorSettings, redact_dsn
 from collector.storage import connect
 from collector.telemetry import CollectorMetrics
@@ -35,6 +37,7 @@ from northstar.web.lifecycle import lifecycle_routes
 from northstar.web.metrics import metric_routes
 from northstar.web.openapi import openapi_route
 from northstar.web.operations import operations_routes
+from northstar.web.persons import person_routes
 from northstar.web.sdk import sdk_routes
 from sdk.version import VERSION
 
@@ -67,6 +70,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
         cluster=settings.cluster,
     )
     metrics.watch_writer(writer.counters)
+    persons = PersonDerivation(connect_store, settings.cluster)
+    metrics.watch_persons(lambda: persons.last)
     aborted = AbortedRequests(metrics.requests_aborted)
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
@@ -83,14 +88,17 @@ def build_app(settings: CollectorSettings) -> Starlette:
         # What startup built lives as long as the process: keep it out of the collector's
         # sight, so full collections stay short (measured under load: 35 → 6 ms each).
         gc.freeze()
+        deriving = asyncio.create_task(_derive_persons_forever(persons))
         yield
+        deriving.cancel()
         writer.stop()
 
     api_routes: list[ApiRoute] = [
         *ingestion_routes(settings, writer, metrics),  # first: Starlette tries routes in order
         *operations_routes(settings, writer, metrics, connect_store),
         *explorer_routes(connect_store),
-        *experiment_routes(experiments, evaluation),
+        *experiment_routes(experiments, evaluation, persons),
+        *person_routes(persons, connect_store, settings.cluster),
         *metric_routes(evaluation.catalog),
         *dashboard_routes(evaluation, guards.dashboard),
         *lifecycle_routes(experiments),
@@ -108,3 +116,11 @@ def build_app(settings: CollectorSettings) -> Starlette:
     app.state.api_routes = tuple(api_routes)
     app.state.metrics = metrics
     return app
+
+
+async def _derive_persons_forever(persons: PersonDerivation) -> None:
+    """The background task: derive persons whenever the stored links changed (any collector
+    sharing the store may have written them)."""
+    while True:
+        await run_in_threadpool(persons.refresh)
+        await asyncio.sleep(DERIVE_INTERVAL_SECONDS)

@@ -16,6 +16,7 @@ from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from collector.persons.store import UnknownPerson
 from experiments.definitions import DefinitionError
 from experiments.evaluation import MetricGone
 from experiments.metric_catalog import UnknownMetric
@@ -69,6 +70,7 @@ async def _too_large(request: Request, error: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     UnknownExperiment: _not_found("experiment"),
     UnknownMetric: _not_found("metric"),
+    UnknownPerson: _not_found("person"),
     MetricGone: _metric_gone,
     DefinitionError: _invalid_field,
     MetricError: _invalid_field,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collector.json_errors import UNREADABLE_JSON
+from collector.persons.derivation import PersonDerivation
 from experiments.definitions import DefinitionError, ExperimentDefinition, parse_definition
 from experiments.evaluation import Evaluation
 from experiments.result_document import ResultDocument, result_document
@@ -34,8 +35,10 @@ _MAX_APPLY_BYTES = 4 << 20
 _MAX_APPLY_EXPERIMENTS = 1_000
 
 
-def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> list[ApiRoute]:
-    """List, read, save and analyse experiments (admin secret); domain errors map in `northstar.web.errors`."""
+def experiment_routes(service: ExperimentService, evaluation: Evaluation, persons: PersonDerivation) -> list[ApiRoute]:
+    """List, read, save and analyse experiments (admin secret); domain errors map in `northstar.web.errors`.
+
+    Results first bring persons up to date with the stored links (`PersonDerivation.refresh`)."""
     async def list_experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(service.list)
         return json_response(ExperimentList(definitions))
@@ -81,6 +84,7 @@ def experiment_routes(service: ExperimentService, evaluation: Evaluation) -> lis
             alpha = -1.0
         if alpha is not None and not 0.0 < alpha < 0.5:
             return error_response(400, "alpha: must be a number between 0 and 0.5")
+        await run_in_threadpool(persons.refresh)
         result = await run_in_threadpool(evaluation.result, request.path_params["key"], alpha)
         return json_response(result_document(result))
 

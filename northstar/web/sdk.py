@@ -58,6 +58,8 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
             wanted = msgspec.json.decode(body, type=AssignRequest)
         except UNREADABLE_JSON as error:
             return error_response(400, str(error))
+        if not wanted.unit_id and not wanted.anonymous_id:
+            return field_error_response("unit_id", "unit_id: give a unit id or an anonymous_id")
         for name, value in wanted.attributes.items():
             if type(value) is str and len(value) > MAX_REGEX_SUBJECT:
                 return field_error_response(f"attributes.{name}",
@@ -88,13 +90,14 @@ def _evaluate(published: SdkSnapshot, wanted: AssignRequest) -> tuple[dict[str, 
     assignments, exposures = {}, []
     for key in keys:
         experiment = published.compiled.get(key) if key in published.running else None
-        assignment = unknown(key) if experiment is None else experiment.evaluate(wanted.unit_id, wanted.attributes)
+        assignment = unknown(key) if experiment is None else experiment.evaluate(
+            wanted.unit_id, wanted.attributes, wanted.anonymous_id)
         assignments[key] = {
             "variant": assignment.variant, "payload": assignment.payload,
             "in_experiment": assignment.in_experiment, "reason": assignment.reason,
         }
         if experiment is not None and assignment.reason == "assigned":
-            exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant))
+            exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant, wanted.anonymous_id))
     return assignments, exposures
 
 
