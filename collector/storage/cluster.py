@@ -33,7 +33,18 @@ _CREATE_ON_EVERY_NODE = re.compile(
 )
 _ALTER_ON_EVERY_NODE = re.compile(r"\s*ALTER TABLE (?P<name>events_input|events_from_input)\s+(?P<rest>.*)", re.DOTALL)
 _DEDUP_WINDOW = re.compile(r"non_replicated_deduplication_window")
-_SHARDING_KEYS = {"events": "cityHash64(if(user_id != '', user_id, anonymous_id))"}
+# Rows that collapse into one (a message id, a distinct id) must land on one shard.
+_SHARDING_KEYS = {
+    "events": "cityHash64(if(user_id != '', user_id, anonymous_id))",
+    "identity_links": "cityHash64(message_id)",
+    "identified_ids": "cityHash64(distinct_id)",
+    "person_overrides": "distinct_key",
+    "person_merge_refusals": "cityHash64(message_id)",
+}
+# A dictionary exists on every node (its source query reads the Distributed table); a
+# backfill runs once, through the Distributed tables.
+_CREATE_DICTIONARY = re.compile(r"\s*CREATE DICTIONARY IF NOT EXISTS (?P<name>\w+)\s+(?P<rest>\(.*)", re.DOTALL)
+_INSERT_SELECT = re.compile(r"\s*INSERT INTO \w+ \(.*\)\s+SELECT\s.*", re.DOTALL)
 
 
 def validate_cluster_name(name: str) -> str:
@@ -51,6 +62,10 @@ def for_cluster(statement: str, cluster: str) -> list[str]:
         return [f"CREATE {kind} IF NOT EXISTS {name} ON CLUSTER {cluster} {rest}"]
     if everywhere := _ALTER_ON_EVERY_NODE.fullmatch(statement):
         return [f"ALTER TABLE {everywhere['name']} ON CLUSTER {cluster} {everywhere['rest'].strip()}"]
+    if dictionary := _CREATE_DICTIONARY.fullmatch(statement):
+        return [f"CREATE DICTIONARY IF NOT EXISTS {dictionary['name']} ON CLUSTER {cluster} {dictionary['rest'].strip()}"]
+    if _INSERT_SELECT.fullmatch(statement):
+        return [statement]
     if created := _CREATE.fullmatch(statement):
         return _create(cluster, **created.groupdict())
     if altered := _ALTER.fullmatch(statement):

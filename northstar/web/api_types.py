@@ -232,6 +232,7 @@ class SdkExperiment(msgspec.Struct, frozen=True):
 
     key: str
     unit: str
+    bucket_by: str
     status: str
     salt: str
     phase: int

@@ -58,8 +58,6 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
             wanted = msgspec.json.decode(body, type=AssignRequest)
         except UNREADABLE_JSON as error:
             return error_response(400, str(error))
-        if not wanted.unit_id and not wanted.anonymous_id:
-            return field_error_response("unit_id", "unit_id: give a unit id or an anonymous_id")
         for name, value in wanted.attributes.items():
             if type(value) is str and len(value) > MAX_REGEX_SUBJECT:
                 return field_error_response(f"attributes.{name}",

@@ -50,6 +50,7 @@ def test_assign_answers_the_published_vectors(collector: CollectorProcess, vecto
     with _sdk_http(collector) as http:
         for case in EVALUATION["cases"]:
             answer = http.post("/v1/assign", json={"unit_id": case["unit_id"], "attributes": case["attributes"],
+                                                   "anonymous_id": case.get("anonymous_id"),
                                                    "experiments": [case["experiment"]]})
             assert answer.status_code == 200, answer.text
             got = answer.json()["assignments"][case["experiment"]]
@@ -88,7 +89,8 @@ def test_the_sdk_fetches_definitions_and_evaluates_like_the_vectors(
         assert client.wait_for_definitions(10)
         running = {e["key"] for e in EVALUATION["experiments"] if e.get("status") == "running"}
         for case in (case for case in EVALUATION["cases"] if case["experiment"] in running):
-            result = client.get_variant(case["experiment"], case["unit_id"], case["attributes"], log_exposure=False)
+            result = client.get_variant(case["experiment"], case["unit_id"], case["attributes"], log_exposure=False,
+                                        anonymous_id=case.get("anonymous_id"))
             assert (result.variant, result.payload, result.reason) == (case["variant"], case["payload"], case["reason"])
     finally:
         client.shutdown(timeout=5)

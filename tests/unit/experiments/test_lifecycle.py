@@ -146,7 +146,7 @@ def test_the_sdk_document_carries_what_evaluation_needs_and_nothing_else() -> No
                              layer={"name": "home", "start": 0.0, "end": 0.5}, overrides={"qa": "treatment"},
                              targeting={"attribute": "country", "op": "equals", "value": "US"})
     document = sdk_document(definition)
-    assert set(document) == {"key", "unit", "status", "salt", "phase", "coverage", "variants", "targeting",
+    assert set(document) == {"key", "unit", "bucket_by", "status", "salt", "phase", "coverage", "variants", "targeting",
                              "layer", "overrides"}
     assert document["variants"][1] == {"key": "treatment", "weight": 0.5, "payload": [1, 2]}
     assert document["layer"] == {"name": "home", "start": 0.0, "end": 0.5} and document["salt"] == "s1"

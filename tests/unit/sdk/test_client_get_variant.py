@@ -23,7 +23,8 @@ def test_bootstrap_from_a_file_serves_variants_offline(tmp_path: Path) -> None:
     path.write_text(json.dumps(DOCUMENT))
     client = Client("wk", send=False, bootstrap=path)
     for case in EVALUATION["cases"]:
-        result = client.get_variant(case["experiment"], case["unit_id"], case["attributes"], log_exposure=False)
+        result = client.get_variant(case["experiment"], case["unit_id"], case["attributes"], log_exposure=False,
+                                    anonymous_id=case.get("anonymous_id"))
         assert (result.variant, result.payload, result.in_experiment, result.reason) == (
             case["variant"], case["payload"], case["in_experiment"], case["reason"])
     assert client.wait_for_definitions(0.01) is False  # a client that does not send does not fetch

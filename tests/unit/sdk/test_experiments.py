@@ -29,11 +29,11 @@ def _experiment(**fields: Any) -> Experiment:
 @pytest.mark.parametrize("case", EVALUATION["cases"], ids=lambda c: f"{c['experiment']}/{c['unit_id']}")
 def test_published_evaluation_vectors(case: dict[str, Any]) -> None:
     definition = EXPERIMENTS[case["experiment"]]
-    result = Experiment(definition).evaluate(case["unit_id"], case["attributes"])
+    result = Experiment(definition).evaluate(case["unit_id"], case["attributes"], case.get("anonymous_id"))
     assert (result.variant, result.payload, result.in_experiment, result.reason) == (
         case["variant"], case["payload"], case["in_experiment"], case["reason"])
     if "bucket" in case:  # the published hash, computed by the reference function
-        assert bucket(definition.get("salt") or definition["key"], case["unit_id"]) == case["bucket"]
+        assert bucket(definition.get("salt") or definition["key"], case.get("anonymous_id") or case["unit_id"]) == case["bucket"]
     if "layer_bucket" in case:
         assert bucket(LAYER_SALT_PREFIX + definition["layer"]["name"], case["unit_id"]) == case["layer_bucket"]
 
