@@ -201,9 +201,10 @@ class VerifyAnswer(msgspec.Struct, frozen=True):
 class AssignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`experiments` None: every running experiment. `anonymous_id` is the visitor's device id:
     hashed by experiments that bucket by it, and logged beside the unit id with exposures;
-    `unit_id` may be empty when it is given (a visitor not logged in)."""
+    One of them is required; `unit_id` may be left out when `anonymous_id` is given (a visitor
+    not logged in)."""
 
-    unit_id: UnitId = ""
+    unit_id: UnitId | None = None
     anonymous_id: UnitId | None = None
     attributes: dict[str, Any] = {}
     experiments: list[str] | None = None

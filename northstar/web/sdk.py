@@ -58,6 +58,8 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
             wanted = msgspec.json.decode(body, type=AssignRequest)
         except UNREADABLE_JSON as error:
             return error_response(400, str(error))
+        if wanted.unit_id is None and wanted.anonymous_id is None:
+            return field_error_response("unit_id", "unit_id: required (or anonymous_id)")
         for name, value in wanted.attributes.items():
             if type(value) is str and len(value) > MAX_REGEX_SUBJECT:
                 return field_error_response(f"attributes.{name}",
@@ -66,7 +68,7 @@ def sdk_routes(service: ExperimentService, log_events: LogEvents) -> list[ApiRou
         # Off the event loop: targeting is bounded (sdk.targeting.check_pattern), but many
         # experiments add up, and a thread lets the loop run between them.
         assignments, exposures = await run_in_threadpool(_evaluate, published, wanted)
-        document: dict[str, Any] = {"unit_id": wanted.unit_id, "assignments": assignments}
+        document: dict[str, Any] = {"unit_id": wanted.unit_id or "", "assignments": assignments}
         if wanted.log_exposures:
             try:
                 await log_events(exposures)
@@ -95,7 +97,7 @@ def _evaluate(published: SdkSnapshot, wanted: AssignRequest) -> tuple[dict[str, 
             "in_experiment": assignment.in_experiment, "reason": assignment.reason,
         }
         if experiment is not None and assignment.reason == "assigned":
-            exposures.append(exposure_message(experiment, wanted.unit_id, assignment.variant, wanted.anonymous_id))
+            exposures.append(exposure_message(experiment, wanted.unit_id or "", assignment.variant, wanted.anonymous_id))
     return assignments, exposures
 
 

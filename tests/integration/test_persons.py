@@ -180,7 +180,7 @@ _IDS = [f"p{n}" for n in range(5)]
 def _story(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Visitors browsing anonymously, identifying, aliasing; shuffled later."""
     messages = []
-    for n in range(draw(st.integers(4, 12))):
+    for _ in range(draw(st.integers(4, 12))):
         at = START + timedelta(minutes=draw(st.integers(0, 6)))
         user, other = draw(st.sampled_from(_IDS)), draw(st.sampled_from(_IDS))
         kind = draw(st.sampled_from(["identify", "alias", "track-anon", "track"]))
