@@ -1,4 +1,4 @@
-"""The admin commands of `python -m northstar` (experiments, metrics, events, status), over the
+"""The admin commands of `python -m northstar` (experiments, metrics, events, persons, status), over the
 admin API of a running server.
 
 Every command either does all it says or nothing: files are read and validated before the
@@ -147,5 +147,9 @@ _ACTIONS: dict[tuple[str, str | None], Action] = {
     ("metrics", "put"): _put_metric,
     ("events", "latest"): _latest_events,
     ("events", "verify"): _verify,
+    ("persons", "show"): lambda api, args: _print_json(api.person(args.id)),
+    ("persons", "list"): lambda api, args: _print_json(
+        api.persons(property_name=args.property, value=args.value, limit=args.limit)),
+    ("persons", "delete"): lambda api, args: _print_json(api.delete_person(args.id)),
     ("status", None): lambda api, args: _print_json(api.status()),
 }

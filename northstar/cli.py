@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_settings"]
 
 _DEFAULT_URL = "http://127.0.0.1:8080"
-_ADMIN_COMMANDS = ("experiments", "metrics", "events", "status")
+_ADMIN_COMMANDS = ("experiments", "metrics", "events", "persons", "status")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -303,6 +303,17 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     verify = actions.add_parser("verify", help="check message ids are stored exactly once (exit 1 if not)")
     verify.add_argument("message_ids", nargs="*", help="message ids")
     verify.add_argument("--file", type=Path, help="read message ids from a file, one a line ('-': stdin)")
+
+    persons = _admin_group(commands, "persons", "look up, list and delete persons")
+    actions = persons.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="a person's ids, properties, first/last seen and refused merges (JSON)")
+    show.add_argument("id", help="any of its distinct ids, or its person id")
+    listed = actions.add_parser("list", help="persons, latest activity first (JSON)")
+    listed.add_argument("--property", default="", help="only persons whose property ...")
+    listed.add_argument("--value", default="", help="... equals this value")
+    listed.add_argument("--limit", type=int, default=20, help="persons to print, 0 to 1000 (default 20)")
+    delete = actions.add_parser("delete", help="remove a person, its ids and its events")
+    delete.add_argument("id", help="any of its distinct ids, or its person id")
 
     _admin_group(commands, "status", "print the ingestion counters (JSON)")
 

@@ -129,3 +129,16 @@ def test_help_loads_no_server_or_statistics_code(command: list[str]) -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.split() == []
+
+
+def test_persons_show_list_and_an_unknown_id(collector: CollectorProcess) -> None:
+    tag = uuid.uuid4().hex[:8]
+    batch = [{"type": "identify", "userId": f"cli-user-{tag}", "anonymousId": f"cli-anon-{tag}",
+              "traits": {"cohort": tag}, "messageId": f"cli-{tag}"}]
+    assert httpx.post(collector.url + "/v1/batch", json={"batch": batch}, auth=(collector.write_key, "")).is_success
+    AdminClient(collector.url, collector.admin_secret).wait_until_stored()
+    person = json.loads(succeeds(collector, "persons", "show", f"cli-anon-{tag}"))
+    assert person["distinct_ids"] == [f"cli-anon-{tag}", f"cli-user-{tag}"] and person["properties"] == {"cohort": tag}
+    (listed,) = json.loads(succeeds(collector, "persons", "list", "--property", "cohort", "--value", tag))
+    assert listed["person_id"] == person["person_id"]
+    assert "HTTP 404" in fails(collector, "persons", "show", f"nobody-{tag}")
