@@ -109,6 +109,7 @@ class Client:
         self.recorded: list[dict[str, Any]] = []
         """With ``send=False``: every message as it would have been sent, in order."""
         self._disabled = disabled
+        self._opted_out = False
         self._on_error = on_error
         make_transport: Callable[[], Transport]
         if send:
@@ -321,6 +322,21 @@ class Client:
         """`shutdown` within `timeout` seconds (what interpreter exit does, for all clients together)."""
         return self.shutdown(timeout=timeout)
 
+    def opt_out(self) -> None:
+        """Stop capturing (the user declined tracking): until `opt_in`, every call (exposures
+        included) returns False and nothing is queued, sent or counted, as for a disabled client.
+        Messages queued before are still delivered; variants are still evaluated. Never raises."""
+        self._opted_out = True
+
+    def opt_in(self) -> None:
+        """Capture again after `opt_out`. Never raises."""
+        self._opted_out = False
+
+    @property
+    def opted_out(self) -> bool:
+        """True between `opt_out` and `opt_in`."""
+        return self._opted_out
+
     def stats(self) -> Stats:
         """Exact counters of this client in this process (a forked child starts from zero)."""
         return self._consumer.stats()
@@ -337,7 +353,7 @@ class Client:
         message_id: str | None,
         integrations: Mapping[str, Any] | None,
     ) -> bool:
-        if self._disabled:
+        if self._disabled or self._opted_out:
             return False
         try:
             request = current_request()

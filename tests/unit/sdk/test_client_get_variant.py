@@ -74,3 +74,32 @@ def test_get_variant_never_raises(bootstrap: Any, unit_id: Any, attributes: Any,
     client = Client("wk", send=False, bootstrap=bootstrap)
     result = client.get_variant(key, unit_id, attributes)
     assert result.in_experiment in (True, False)
+
+
+def test_exposures_of_bucket_by_and_group_experiments_name_the_person_and_the_group() -> None:
+    document = {"experiments": [
+        {"key": "by-device", "status": "running", "bucket_by": "anonymous_id", "variants": AB},
+        {"key": "by-company", "status": "running", "unit": "company", "variants": AB},
+    ]}
+    client = Client("wk", send=False, bootstrap=document)
+    before = client.get_variant("by-device", None, anonymous_id="device-1")
+    after = client.get_variant("by-device", "user-1", anonymous_id="device-1")
+    assert before.variant == after.variant and before.in_experiment
+    company = client.get_variant("by-company", "acme", anonymous_id="device-1")
+    exposures = [(m.get("userId"), m.get("anonymousId"), m["properties"]) for m in client.recorded]
+    assert exposures == [
+        (None, "device-1", {"experiment_id": "by-device", "variation_id": before.variant}),
+        ("user-1", "device-1", {"experiment_id": "by-device", "variation_id": before.variant}),
+        (None, "device-1", {"experiment_id": "by-company", "variation_id": company.variant,
+                            "group_type": "company", "group_id": "acme"}),
+    ]
+
+
+def test_opted_out_clients_capture_nothing_until_they_opt_in() -> None:
+    client = Client("wk", send=False, bootstrap=DOCUMENT)
+    client.opt_out()
+    assert client.opted_out and client.track("user-1", "Clicked") is False
+    assert client.get_variant("vec-basic", "user-1").in_experiment  # still evaluated, not logged
+    assert client.recorded == [] and client.stats().enqueued == 0
+    client.opt_in()
+    assert client.track("user-1", "Clicked") is True and len(client.recorded) == 1
