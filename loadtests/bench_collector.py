@@ -9,6 +9,8 @@ Run: python -m loadtests.bench_collector [--seconds 15] [--connections 16]
     events/s, p50/p99 acknowledgement latency, and the end-to-end rate until every
     acknowledged event is in ClickHouse.
 Prints a markdown table and the ratio b/a (goal ≥ 0.5).
+(c) Persons: the collector's insert with and without the views that capture identity links
+    (migration 5), alternating on one store; the ratio is their insert-time cost.
 """
 
 from __future__ import annotations
@@ -158,6 +160,34 @@ def _prebuilt_columns(client) -> list[list]:
     return columns
 
 
+_PERSON_VIEWS = ("identity_links_from_input", "identified_ids_from_input")
+
+
+def measure_person_views(rounds: int = 10, batches: int = 500) -> tuple[float, float]:
+    """Rows/s of the collector's own insert (`insert_rows` into `events_input`) with the persons
+    views (migration 5) and without them, alternating rounds on one store: their insert-time cost."""
+    with tempfile.TemporaryDirectory() as directory:
+        client = connect(f"chdb://{directory}/ch")
+        migrate(client)
+        views = {name: client.query(f"SELECT create_table_query FROM system.tables WHERE name = '{name}'")
+                 .result_rows[0][0].replace("CREATE MATERIALIZED VIEW", "CREATE MATERIALIZED VIEW IF NOT EXISTS", 1)
+                 for name in _PERSON_VIEWS}
+        chunks = [encode_rows(decode_batch(make_batch(seed), received_now(), 32_000).accepted)
+                  for seed in range(batches)]
+        body = b",".join(chunks)
+        insert_rows(client, body)  # warm-up
+        seconds = {True: 0.0, False: 0.0}
+        for round_number in range(rounds):
+            with_views = round_number % 2 == 0
+            for name, create in views.items():
+                client.command(create if with_views else f"DROP VIEW IF EXISTS {name}")
+            started = time.perf_counter()
+            insert_rows(client, body)
+            seconds[with_views] += time.perf_counter() - started
+        rows = len(chunks) * _EVENTS_PER_BATCH * rounds / 2
+        return rows / seconds[True], rows / seconds[False]
+
+
 def measure_collector(seconds: float, connections: int, processes: int, fsync: bool) -> tuple[LoadResult, float]:
     """Acknowledged load over `seconds`, and events/s until all of it was in ClickHouse."""
     with tempfile.TemporaryDirectory() as directory:
@@ -222,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    with_views, without_views = measure_person_views()
+    print(f"\ncollector insert into events_input: {with_views:,.0f} rows/s with the persons views, "
+          f"{without_views:,.0f} without (same run): ratio {with_views / without_views:.2f}")
 
 
 if __name__ == "__main__":

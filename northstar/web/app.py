@@ -26,7 +26,7 @@ from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.dashboard.pages import login_page
-from northstar.web.dashboard.routes import dashboard_routes
+from northstar.web.dashboard.routes import dashboard_routes, person_dashboard_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
@@ -101,6 +101,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *person_routes(persons, connect_store, settings.cluster),
         *metric_routes(evaluation.catalog),
         *dashboard_routes(evaluation, guards.dashboard),
+        *person_dashboard_routes(persons, connect_store),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
     ]

@@ -100,3 +100,42 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
         page.screenshot(path=SCREENSHOT, full_page=True)
         browser.close()
     assert errors == []
+
+
+PERSON_SCREENSHOT = "/tmp/northstar-person.png"
+PERSONS_SCREENSHOT = "/tmp/northstar-persons.png"
+
+
+def test_person_pages_show_ids_properties_and_events_escaped(collector: CollectorProcess, api: AdminClient) -> None:
+    playwright_api = sync_playwright_api()
+    tag = uuid.uuid4().hex[:8]
+    device, user = f"device-{tag}", f"<b>user</b>-{tag}"
+    httpx.post(collector.url + "/v1/import", auth=(collector.write_key, ""), json={"batch": [
+        {"type": "page", "anonymousId": device, "name": "/pricing", "timestamp": START.isoformat(), "messageId": f"p-{tag}"},
+        {"type": "identify", "userId": user, "anonymousId": device, "timestamp": (START + timedelta(minutes=1)).isoformat(),
+         "traits": {"plan": f"pro-{tag}", "note": "<script>alert(1)</script>"}, "messageId": f"i-{tag}"},
+        {"type": "track", "userId": user, "event": "Upgraded", "timestamp": (START + timedelta(minutes=2)).isoformat(),
+         "messageId": f"t-{tag}"},
+    ]}).raise_for_status()
+    api.wait_until_stored()
+    person = api.person(device)
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{collector.url}/dashboard?token={collector.admin_secret}")
+        page.goto(f"{collector.url}/dashboard/persons?property=plan&value=pro-{tag}")
+        assert page.inner_text("h1") == f"Persons with plan = pro-{tag}"
+        assert page.locator("#persons tbody tr").count() == 1
+        page.screenshot(path=PERSONS_SCREENSHOT, full_page=True)
+        page.click(f"a[href='/dashboard/persons/{person['person_id']}']")
+        page.wait_for_selector("#distinct-ids")
+        assert page.locator("#distinct-ids li").all_inner_texts() == sorted([device, user])
+        assert "<script>alert(1)</script>" in page.inner_text("#properties")  # shown as text
+        assert page.locator("#events tbody tr").count() == 3
+        page.screenshot(path=PERSON_SCREENSHOT, full_page=True)
+        browser.close()
+    assert errors == []

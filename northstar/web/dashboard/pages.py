@@ -31,14 +31,15 @@ from northstar.web.dashboard.charts import (
 )
 from northstar.web.dashboard.html import Html, html, join
 
-__all__ = ["login_page", "list_page", "results_page", "not_found_page"]
+__all__ = ["page", "login_page", "list_page", "results_page", "not_found_page"]
 
 _BASE = (files(__package__) / "base.html").read_text(encoding="utf-8")
 """A template for `html`: `{title}`, `{logout}` and `{body}`."""
 _LOGOUT = Html("<form method='post' action='/dashboard/logout'><button type='submit'>Log out</button></form>")
 
 
-def _page(title: str, body: Html, logged_in: bool = True) -> str:
+def page(title: str, body: Html, logged_in: bool = True) -> str:
+    """A whole dashboard page: the template around `body` (already escaped markup)."""
     return html(_BASE, title=title, body=body, logout=_LOGOUT if logged_in else "")
 
 
@@ -52,12 +53,12 @@ def login_page(error: str = "") -> str:
         "<input id='secret' name='secret' type='password' autocomplete='current-password' autofocus>"
         "<button type='submit'>Sign in</button></form>", message=message,
     )
-    return _page("Sign in", body, logged_in=False)
+    return page("Sign in", body, logged_in=False)
 
 
 def not_found_page(kind: str, key: str) -> str:
     """The page for an experiment or metric that does not exist; `key` is shown as text."""
-    return _page("Not found", html("<h1>Not found</h1><p class='sub' id='not-found'>No {kind} {key}.</p>"
+    return page("Not found", html("<h1>Not found</h1><p class='sub' id='not-found'>No {kind} {key}.</p>"
                                    "<p><a href='/dashboard'>All experiments</a></p>", kind=kind, key=repr(key)))
 
 
@@ -71,12 +72,12 @@ def list_page(experiments: list[ExperimentDefinition]) -> str:
         for e in experiments
     )
     body = html(
-        "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
+        "<h1>Experiments</h1><p class='sub'>{count} experiment{plural} · <a href='/dashboard/persons'>Persons</a></p>"
         "<section class='card'><table id='experiments'><thead><tr><th>Key</th><th>Name</th><th>Status</th>"
         "<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>",
         count=len(experiments), plural="s" * (len(experiments) != 1), rows=rows,
     )
-    return _page("Experiments", body)
+    return page("Experiments", body)
 
 
 def _metric_keys(experiment: ExperimentDefinition) -> list[str]:
@@ -100,7 +101,7 @@ def results_page(document: ResultDocument) -> str:
         *(_metric_section(metric, analysis) for metric in document.metrics),
         _charts(document),
     ]
-    return _page(f"{key} results", join(sections))
+    return page(f"{key} results", join(sections))
 
 
 def _srm_banner(document: ResultDocument) -> Html:
