@@ -4,7 +4,10 @@ Starts the server on 127.0.0.1, defines a revenue metric and an experiment and s
 simulated users get their variant from the SDK's `get_variant` (evaluated locally from the
 definitions the SDK fetched, logging the exposure) and send events over HTTP (the treatment
 has a true lift on conversion); then it waits until every event is in ClickHouse and prints
-the results the API serves.
+the results the API serves. Some users are visitors who sign up mid-way: exposed under their
+device's anonymous id, they identify and convert under their user id. The experiment buckets
+by the anonymous id, so the variant does not change at login, and counts persons, so each
+such visitor is one unit whose conversion counts.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class DemoExperiment:
     key: str
     conversion_event: str
     conversion_rates: dict[str, float]
+    signup_share: float
+    """Share of users who arrive anonymous and sign up after their exposure."""
 
     def definition(self) -> dict[str, object]:
         """The experiment's definition as the API takes it: equal weights, the conversion event."""
@@ -43,6 +48,7 @@ class DemoExperiment:
             "key": self.key,
             "name": "New checkout button",
             "conversion_event": self.conversion_event,
+            "bucket_by": "anonymous_id",
             "metrics": [REVENUE_METRIC["key"]],
             "variants": [{"key": key, "weight": share} for key in self.conversion_rates],
         }
@@ -61,25 +67,34 @@ DEMO_EXPERIMENT = DemoExperiment(
     key="checkout-button",
     conversion_event="Order Completed",
     conversion_rates={"control": 0.10, "treatment": 0.13},
+    signup_share=0.3,
 )
 
 
 def simulate_experiment(
     client: sdk.Client, experiment: DemoExperiment, users: int, seed: int
 ) -> dict[str, dict[str, int]]:
-    """Send exposures, page views and conversions for `users` users through `client`.
+    """Send exposures, page views, sign-ups and conversions for `users` users through `client`.
 
-    Returns per variant the users exposed and the users who converted, as sent.
+    Returns per variant the users exposed, the users who converted and, of those exposed,
+    the visitors who signed up after their (anonymous) exposure, as sent.
     """
     rng = random.Random(seed)
-    sent = {variant: {"units": 0, "conversions": 0} for variant in experiment.conversion_rates}
+    sent = {variant: {"units": 0, "conversions": 0, "signed_up": 0} for variant in experiment.conversion_rates}
     for number in range(users):
-        user_id = f"demo-user-{number}"
-        client.track(user_id, "Page Viewed", {"path": "/cart"})
-        variant = client.get_variant(experiment.key, user_id).variant  # logs the exposure
+        user_id, device = f"demo-user-{number}", f"demo-device-{number}"
+        signs_up = rng.random() < experiment.signup_share
+        if signs_up:  # a visitor: browses and is exposed anonymously, then signs up
+            client.track(None, "Page Viewed", {"path": "/cart"}, anonymous_id=device)
+            variant = client.get_variant(experiment.key, None, anonymous_id=device).variant
+            client.identify(user_id, {"plan": "free"}, anonymous_id=device)
+        else:
+            client.track(user_id, "Page Viewed", {"path": "/cart"})
+            variant = client.get_variant(experiment.key, user_id, anonymous_id=device).variant  # logs the exposure
         if variant not in sent:
             raise RuntimeError(f"the SDK has no definition of {experiment.key} (got {variant!r})")
         sent[variant]["units"] += 1
+        sent[variant]["signed_up"] += signs_up
         if rng.random() < experiment.conversion_rates[variant]:
             client.track(user_id, experiment.conversion_event, {"revenue": round(rng.uniform(5, 80), 2)})
             sent[variant]["conversions"] += 1
@@ -127,6 +142,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
                           for variant, counts in simulated.items())
         print(f"Simulated conversions/users: {truth}")
+        signed_up = ", ".join(f"{variant} {counts['signed_up']:,}" for variant, counts in simulated.items())
+        print(f"Of them visitors who signed up mid-way (exposed anonymously, converting identified): {signed_up}")
         print(f"{sent:,} events sent through the SDK ({delivery.dropped_total:,} dropped), "
               f"{stored:,} stored in ClickHouse; demo took {time.perf_counter() - started:.1f}s")
         if keep:

@@ -32,6 +32,8 @@ def test_demo_prints_results_for_every_event_it_sent() -> None:
         conversions, units = fraction.split("/")
         row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", output, re.MULTILINE)
         assert row, f"results for {variant} differ from what was simulated ({fraction})"
+    signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", output)
+    assert signed_up and all(int(n) > 0 for n in signed_up.groups())  # counted above as one unit each
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(
