@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16, help="connections per load process")
     parser.add_argument("--processes", type=int, default=2, help="load processes (default 2)")
     parser.add_argument("--ceiling-rows", type=int, default=1_000_000, help="rows for the ceiling run")
+    parser.add_argument("--view-batches", type=int, default=500,
+                        help="100-event batches per insert when timing the persons views (default 500)")
     args = parser.parse_args(argv)
 
     # The ceiling is measured before and after the collector runs, and their mean is the
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    with_views, without_views = measure_person_views()
+    with_views, without_views = measure_person_views(batches=args.view_batches)
     print(f"\ncollector insert into events_input: {with_views:,.0f} rows/s with the persons views, "
           f"{without_views:,.0f} without (same run): ratio {with_views / without_views:.2f}")
 

@@ -127,12 +127,20 @@ def _wal(quick: bool) -> list[Figure]:
     return figures
 
 
+_VIEWS_LINE = re.compile(r"([\d,]+) rows/s with the persons views, ([\d,]+) without")
+
+
 def _collector(quick: bool) -> list[Figure]:
-    """The collector end to end (HTTP → log → ClickHouse) against bare chDB inserts."""
-    args = ("--seconds", "3", "--ceiling-rows", "100000") if quick else ()
-    rows = parse_markdown_table(_run_module("loadtests.bench_collector", *args))
+    """The collector end to end (HTTP → log → ClickHouse) against bare chDB inserts, and the
+    persons views' insert-time cost."""
+    args = ("--seconds", "3", "--ceiling-rows", "100000", "--view-batches", "50") if quick else ()
+    output = _run_module("loadtests.bench_collector", *args)
+    rows = parse_markdown_table(output)
     ceiling = next(row for row in rows if "ceiling" in row["path"])
-    return [
+    views = [Figure("collector", "insert into events_input with the persons views, rows/s", with_views,
+                    f"without them: {without}", _ratio(_number(with_views), _number(without)))
+             for with_views, without in _VIEWS_LINE.findall(output)]
+    return views + [
         Figure(
             "collector",
             f"{row['path']}: end-to-end events/s (ack {row['acknowledged events/s']}/s, "
@@ -152,6 +160,10 @@ _ANALYSIS_LINE = re.compile(
 )
 
 
+_IDENTITY_LINE = re.compile(
+    r"^([\d,]+) events.*?with identity resolution ([\d.]+) s, without ([\d.]+) s", re.MULTILINE | re.DOTALL)
+
+
 def _analysis(quick: bool) -> list[Figure]:
     """One experiment's results (3 metrics + CUPED) against a plain scan of the same events."""
     args = ("--events", "200000", "--repeats", "1") if quick else ()
@@ -163,6 +175,9 @@ def _analysis(quick: bool) -> list[Figure]:
     ]
     if not figures:
         raise ValueError("no 'results … s per experiment' line in the output")
+    figures += [Figure("analysis", f"experiment query with identity resolution, {events} events, s", with_identity,
+                       f"without: {without}", _ratio(float(with_identity), float(without)))
+                for events, with_identity, without in _IDENTITY_LINE.findall(output)]
     return figures
 
 
