@@ -22,6 +22,7 @@ from datetime import datetime
 
 from collector.persons.merging import Link, Persons, merge_links
 from collector.storage.clickhouse import Client
+from collector.storage.cluster import validate_cluster_name
 from collector.storage.schema import PERSON_DICTIONARY
 
 __all__ = ["Derived", "PersonDerivation", "derive_persons", "DERIVE_INTERVAL_SECONDS"]
@@ -47,10 +48,19 @@ _OVERRIDES_SQL = """
 SELECT distinct_id, argMax(canonical_id, version) FROM person_overrides GROUP BY distinct_id
 """
 _REFUSALS_SQL = "SELECT message_id, argMax(refused, version) FROM person_merge_refusals GROUP BY message_id"
+# The active parts of the input tables: they change with every insert and merge. In cluster
+# mode, of every node's local tables.
 _INPUTS_SQL = """
-SELECT arraySort(groupArray(concat(table, '/', name))) FROM system.parts
-WHERE database = currentDatabase() AND active AND table IN ('identity_links', 'identified_ids')
+SELECT arraySort(groupArray(concat(hostName(), '/', table, '/', name))) FROM __PARTS__
+WHERE database = currentDatabase() AND active AND table IN ('identity_links__SUFFIX__', 'identified_ids__SUFFIX__')
 """
+
+
+def _inputs_sql(cluster: str | None) -> str:
+    if cluster is None:
+        return _INPUTS_SQL.replace("__PARTS__", "system.parts").replace("__SUFFIX__", "")
+    return (_INPUTS_SQL.replace("__PARTS__", f"clusterAllReplicas({validate_cluster_name(cluster)}, system.parts)")
+            .replace("__SUFFIX__", "_local"))
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class PersonDerivation:
             try:
                 if self._client is None:
                     self._client = self._connect()
-                inputs = self._client.query(_INPUTS_SQL).result_rows[0][0]
+                inputs = self._client.query(_inputs_sql(self._cluster)).result_rows[0][0]
                 if inputs == self._seen:
                     return None
                 derived = derive_persons(self._client, self._cluster)
