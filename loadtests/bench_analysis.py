@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 
 from collector.persons.derivation import derive_persons
-from collector.persons.resolution import DISTINCT_ID, person_key
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
 from experiments.analysis_settings import AnalysisSettings
@@ -114,8 +113,9 @@ def bench(events: int, repeats: int) -> dict[str, float]:
               f"({derived.persons_merged:,} merged persons)")
         queries = [MetricQuery(metric, _EXPERIMENT.conversion_window_hours, metric.kind != "ratio")
                    for metric in _METRICS]
-        sql, parameters = build_query(_EXPERIMENT.key, queries, _EXPERIMENT.analysis.cuped_lookback_hours)
-        without = sql.replace(person_key(), f"cityHash64({DISTINCT_ID})")
+        lookback = _EXPERIMENT.analysis.cuped_lookback_hours
+        sql, parameters = build_query(_EXPERIMENT.key, queries, lookback)
+        without, _ = build_query(_EXPERIMENT.key, queries, lookback, identity=False)
         timings = {
             "experiment": _median_seconds(lambda: analyse_experiment(client, _EXPERIMENT, _METRICS), repeats),
             "with_identity": _median_seconds(lambda: client.query(sql, parameters=parameters), repeats),
