@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from collector.persons.resolution import DISTINCT_ID, person_key, person_key_of_key
+from collector.persons.resolution import DISTINCT_ID, person_key
 from collector.storage.clickhouse import Client
 from experiments.metrics import Measure, MetricDefinition
 from sdk.wire import EXPOSURE_EVENT
@@ -112,30 +112,7 @@ units AS (
     HAVING variations_seen > 0
 ),
 """
-# Persons: aggregated per distinct id first, then the (fewer) distinct ids are resolved to
-# their person and the partial aggregates merged: one dictionary lookup per distinct id
-# rather than per event.
-_PERSON_TEMPLATE = """
-WITH
-units AS (
-    SELECT {person_key} AS unit_id,
-           minIfMerge(first_state) AS first_exposure,
-           argMinIfMerge(variation_state) AS variation,
-           uniqExactIfMerge(seen_state) AS variations_seen,
-           groupArrayIfMerge(facts_state) AS facts
-    FROM (
-        SELECT unit_id AS distinct_key,
-               minIfState(timestamp, is_exposure) AS first_state,
-               argMinIfState(variation_id, timestamp, is_exposure) AS variation_state,
-               uniqExactIfState(variation_id, is_exposure) AS seen_state,
-               groupArrayIfState((timestamp, {measure_names}), NOT is_exposure) AS facts_state
-        FROM ({unit_rows})
-        GROUP BY distinct_key
-    )
-    GROUP BY unit_id
-    HAVING variations_seen > 0
-),
-"""
+
 # The unit of each exposure and metric event, by the experiment's `unit`: the person
 # (`collector.persons`) for user_id; the anonymous id; or, for a group type, the exposure's
 # `group_id` property and, for metric events, each group the event's person joined through a
@@ -224,18 +201,15 @@ def build_query(
         "is_exposure": is_exposure, "events": param(events, "Array(String)"),
         "measure_columns": ",\n               ".join(measures.columns),
     }
-    template = _TEMPLATE
-    if unit == "user_id" and identity:
-        template = _PERSON_TEMPLATE.replace("{person_key}", person_key_of_key("distinct_key"))
-        unit_rows = _PERSON_ROWS.format(unit_key=f"cityHash64({DISTINCT_ID})", unit_filter="", **rows)
-    elif unit == "user_id":
-        unit_rows = _PERSON_ROWS.format(unit_key=f"cityHash64({DISTINCT_ID})", unit_filter="", **rows)
+    if unit == "user_id":
+        unit_key = person_key() if identity else f"cityHash64({DISTINCT_ID})"
+        unit_rows = _PERSON_ROWS.format(unit_key=unit_key, unit_filter="", **rows)
     elif unit == "anonymous_id":
         unit_rows = _PERSON_ROWS.format(unit_key="cityHash64(anonymous_id)", unit_filter=" AND anonymous_id != ''",
                                         **rows)
     else:
         unit_rows = _GROUP_ROWS.format(person_key=person_key(), link_person_key=person_key("user_id"), **rows)
-    sql = (template + _SUMS_TEMPLATE).format(
+    sql = (_TEMPLATE + _SUMS_TEMPLATE).format(
         unit_rows=unit_rows,
         measure_names=", ".join(measures.names),
         per_unit_columns=",\n           ".join(per_unit),

@@ -95,6 +95,19 @@ def _median_seconds(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(timings)
 
 
+def _alternating_medians(first: Callable[[], object], second: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median seconds of each, run in turns (after one warm-up each), so a shared machine's
+    drift weighs on both alike."""
+    first(), second()
+    timings: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for run, spent in zip((first, second), timings):
+            started = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - started)
+    return statistics.median(timings[0]), statistics.median(timings[1])
+
+
 def bench(events: int, repeats: int) -> dict[str, float]:
     """Seconds per experiment (with and without identity resolution), per baseline scan and
     for deriving the persons, on a fresh store of `events`."""
@@ -116,10 +129,13 @@ def bench(events: int, repeats: int) -> dict[str, float]:
         lookback = _EXPERIMENT.analysis.cuped_lookback_hours
         sql, parameters = build_query(_EXPERIMENT.key, queries, lookback)
         without, _ = build_query(_EXPERIMENT.key, queries, lookback, identity=False)
+        with_identity, without_identity = _alternating_medians(
+            lambda: client.query(sql, parameters=parameters), lambda: client.query(without, parameters=parameters),
+            2 * repeats + 1)
         timings = {
             "experiment": _median_seconds(lambda: analyse_experiment(client, _EXPERIMENT, _METRICS), repeats),
-            "with_identity": _median_seconds(lambda: client.query(sql, parameters=parameters), repeats),
-            "without_identity": _median_seconds(lambda: client.query(without, parameters=parameters), repeats),
+            "with_identity": with_identity,
+            "without_identity": without_identity,
             "baseline": _median_seconds(lambda: client.query(_BASELINE), repeats),
             "derivation": derived.seconds,
         }
