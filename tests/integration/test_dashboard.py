@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,16 @@ START = datetime(2026, 6, 1, tzinfo=timezone.utc)
 SCREENSHOT = "/tmp/northstar-dashboard.png"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _open_page(playwright: Any, height: int) -> tuple[Any, Any, list[str]]:
+    """Chromium, a page of 1200 x `height`, and the console and page errors it collects."""
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1200, "height": height})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return browser, page, errors
 
 
 def _event(user: str, name: str, at: datetime, **properties: object) -> dict:
@@ -61,11 +72,7 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
     assert httpx.get(f"{collector.url}/dashboard/experiments/{key}").status_code == 303  # no secret, no data
 
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        browser, page, errors = _open_page(playwright, 900)
 
         page.goto(f"{collector.url}/dashboard")
         assert page.url.endswith("/dashboard/login")
@@ -121,11 +128,7 @@ def test_person_pages_show_ids_properties_and_events_escaped(collector: Collecto
     person = api.person(device)
 
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        errors: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        browser, page, errors = _open_page(playwright, 800)
         page.goto(f"{collector.url}/dashboard?token={collector.admin_secret}")
         page.goto(f"{collector.url}/dashboard/persons?property=plan&value=pro-{tag}")
         assert page.inner_text("h1") == f"Persons with plan = pro-{tag}"

@@ -32,6 +32,20 @@ def _send(collector: CollectorProcess, messages: list[dict[str, Any]]) -> None:
         assert answer.json()["accepted"] == len(chunk), answer.text
 
 
+def _running(api: AdminClient, prefix: str, **fields: Any) -> tuple[str, str]:
+    """A started A/B experiment (with `fields`) and its conversion event."""
+    key = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    api.save_experiment({"key": key, "conversion_event": f"Converted {key}", "variants": AB, **fields})
+    api.start_experiment(key)
+    return key, f"Converted {key}"
+
+
+def _assert_every_unit_converted(result: dict[str, Any], units: int) -> None:
+    rates = _rates(result)
+    assert sum(exposed for exposed, _ in rates.values()) == units
+    assert all(exposed == converted for exposed, converted in rates.values()), rates
+
+
 def _rates(result: dict[str, Any]) -> dict[str, tuple[int, int]]:
     (metric,) = result["metrics"]
     return {v["key"]: (v["units"], v["total"]) for v in metric["variants"]}
@@ -63,10 +77,7 @@ def test_an_anonymous_exposure_and_a_conversion_after_signup_count_as_one_conver
 def test_anonymous_unit_experiment_counts_visitors_exposed_through_assign(
     collector: CollectorProcess, api: AdminClient
 ) -> None:
-    key = f"anon-unit-{uuid.uuid4().hex[:8]}"
-    conversion = f"Signed up {key}"
-    api.save_experiment({"key": key, "conversion_event": conversion, "unit": "anonymous_id", "variants": AB})
-    api.start_experiment(key)
+    key, conversion = _running(api, "anon-unit", unit="anonymous_id")
     conversions = []
     with httpx.Client(base_url=collector.url, auth=(collector.write_key, "")) as http:
         for n in range(40):
@@ -78,18 +89,13 @@ def test_anonymous_unit_experiment_counts_visitors_exposed_through_assign(
     _send(collector, conversions)
     api.wait_until_stored()
 
-    rates = _rates(api.results(key))
-    assert sum(units for units, _ in rates.values()) == 40
-    assert all(units == converted for units, converted in rates.values()), rates
+    _assert_every_unit_converted(api.results(key), 40)
 
 
 def test_bucket_by_anonymous_id_keeps_the_variant_at_login_and_analyses_the_person(
     collector: CollectorProcess, api: AdminClient
 ) -> None:
-    key = f"bucket-{uuid.uuid4().hex[:8]}"
-    conversion = f"Upgraded {key}"
-    api.save_experiment({"key": key, "conversion_event": conversion, "bucket_by": "anonymous_id", "variants": AB})
-    api.start_experiment(key)
+    key, conversion = _running(api, "bucket", bucket_by="anonymous_id")
     with httpx.Client(base_url=collector.url, auth=(collector.write_key, "")) as http:
         for n in range(30):
             device, user = f"{key}-device{n}", f"{key}-user{n}"
@@ -105,18 +111,13 @@ def test_bucket_by_anonymous_id_keeps_the_variant_at_login_and_analyses_the_pers
 
     result = api.results(key)
     assert result["multiple_exposures"] == 0
-    rates = _rates(result)
-    assert sum(units for units, _ in rates.values()) == 30  # one unit per person, not per id
-    assert all(units == converted for units, converted in rates.values()), rates
+    _assert_every_unit_converted(result, 30)  # one unit per person, not per id
 
 
 def test_group_unit_experiment_counts_a_group_converted_when_any_member_converts(
     collector: CollectorProcess, api: AdminClient
 ) -> None:
-    key = f"group-{uuid.uuid4().hex[:8]}"
-    conversion = f"Invoiced {key}"
-    api.save_experiment({"key": key, "conversion_event": conversion, "unit": "company", "variants": AB})
-    api.start_experiment(key)
+    key, conversion = _running(api, "group", unit="company")
     with httpx.Client(base_url=collector.url, auth=(collector.write_key, "")) as http:
         variants = {}
         for n in range(12):
