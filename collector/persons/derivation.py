@@ -7,8 +7,8 @@ writes what changed: `person_overrides` rows for ids whose person is not their o
 reads (`collector.persons.resolution`). It is a pure function of those tables, so any
 collector may run it, any number of times: the result depends only on the stored links, not
 on which process ran it or in which order messages arrived. `PersonDerivation` runs it when
-the inputs changed (their active parts differ), for the server's background task and for
-reads that want the latest persons.
+the inputs changed, for the server's background task and for reads that want the latest
+persons.
 """
 
 from __future__ import annotations
@@ -48,18 +48,21 @@ _OVERRIDES_SQL = """
 SELECT distinct_id, argMax(canonical_id, version) FROM person_overrides GROUP BY distinct_id
 """
 _REFUSALS_SQL = "SELECT message_id, argMax(refused, version) FROM person_merge_refusals GROUP BY message_id"
-# The active parts of the input tables: they change with every insert and merge. In cluster
-# mode, of every node's local tables.
-_INPUTS_SQL = """
-SELECT arraySort(groupArray(concat(hostName(), '/', table, '/', name))) FROM __PARTS__
-WHERE database = currentDatabase() AND active AND table IN ('identity_links__SUFFIX__', 'identified_ids__SUFFIX__')
+# What the derivation reads, cheaply: the active parts of `identity_links` (they change with
+# every insert and merge of links; in cluster mode, of every node's local table), and a hash
+# of the first identified times of the linked ids (stable under merges). Events that identify
+# ids no link names do not trigger a pass.
+_LINK_PARTS_SQL = """
+SELECT arraySort(groupArray(concat(hostName(), '/', name))) FROM __PARTS__
+WHERE database = currentDatabase() AND active AND table = 'identity_links__SUFFIX__'
 """
+_IDENTIFIED_HASH_SQL = f"SELECT count(), sum(cityHash64(*)) FROM ({_IDENTIFIED_SQL})"
 
 
-def _inputs_sql(cluster: str | None) -> str:
+def _link_parts_sql(cluster: str | None) -> str:
     if cluster is None:
-        return _INPUTS_SQL.replace("__PARTS__", "system.parts").replace("__SUFFIX__", "")
-    return (_INPUTS_SQL.replace("__PARTS__", f"clusterAllReplicas({validate_cluster_name(cluster)}, system.parts)")
+        return _LINK_PARTS_SQL.replace("__PARTS__", "system.parts").replace("__SUFFIX__", "")
+    return (_LINK_PARTS_SQL.replace("__PARTS__", f"clusterAllReplicas({validate_cluster_name(cluster)}, system.parts)")
             .replace("__SUFFIX__", "_local"))
 
 
@@ -114,7 +117,8 @@ def _write_refusals(client: Client, persons: Persons, links: list[Link]) -> None
 
 
 class PersonDerivation:
-    """Runs `derive_persons` when the stored links or identified ids changed since the last pass.
+    """Runs `derive_persons` when the stored links, or the identified times of linked ids,
+    changed since the last pass.
 
     Thread-safe: one pass at a time; `refresh` returns at once when nothing changed. A failed
     pass is logged and retried on the next call.
@@ -134,7 +138,8 @@ class PersonDerivation:
             try:
                 if self._client is None:
                     self._client = self._connect()
-                inputs = self._client.query(_inputs_sql(self._cluster)).result_rows[0][0]
+                inputs = (self._client.query(_link_parts_sql(self._cluster)).result_rows[0][0],
+                          self._client.query(_IDENTIFIED_HASH_SQL).result_rows[0])
                 if inputs == self._seen:
                     return None
                 derived = derive_persons(self._client, self._cluster)
