@@ -89,8 +89,7 @@ def derive_persons(client: Client, cluster: str | None = None) -> Derived:
     if written:
         on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
         client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICTIONARY}{on_cluster}")
-    merged = sum(1 for ids in persons.members().values() if len(ids) > 1)
-    return Derived(len(links), merged, len(persons.refused), written, time.monotonic() - started)
+    return Derived(len(links), persons.merged(), len(persons.refused), written, time.monotonic() - started)
 
 
 def _write_overrides(client: Client, persons: Persons) -> int:

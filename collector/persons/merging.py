@@ -21,6 +21,7 @@ way in ClickHouse (`collector.persons.resolution`).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,9 +33,9 @@ LinkKind = Literal["identify", "alias", "merge"]
 PERSON_ID_PREFIX = "northstar.person:"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Link:
-    """One merge-bearing message: `other_id`'s person moves into `user_id`'s (sorted by time, then message id)."""
+    """One merge-bearing message: `other_id`'s person moves into `user_id`'s (applied by time, then message id)."""
 
     timestamp: datetime
     message_id: str
@@ -52,6 +53,10 @@ class Persons:
     refused: list[Link] = field(default_factory=list)
     """Links refused because the person to be moved was already identified."""
 
+    def merged(self) -> int:
+        """How many persons have more than one distinct id."""
+        return sum(1 for size in Counter(self.canonical.values()).values() if size > 1)
+
     def members(self) -> dict[str, list[str]]:
         """Canonical id -> the sorted ids of that person (persons of one id included)."""
         grouped: dict[str, list[str]] = {}
@@ -63,9 +68,6 @@ class Persons:
 def person_id_of(canonical_id: str) -> str:
     """The public person id of the person whose canonical id is `canonical_id`."""
     return hashlib.md5((PERSON_ID_PREFIX + canonical_id).encode()).hexdigest()
-
-
-_NEVER = (1, datetime.max)
 
 
 def merge_links(links: Iterable[Link], identified_at: Mapping[str, datetime]) -> Persons:
@@ -87,7 +89,7 @@ def merge_links(links: Iterable[Link], identified_at: Mapping[str, datetime]) ->
         return root
 
     refused: list[Link] = []
-    for link in sorted(links):
+    for link in sorted(links, key=_order):
         into, moved = find(link.user_id), find(link.other_id)
         if into == moved:
             continue
@@ -103,11 +105,11 @@ def merge_links(links: Iterable[Link], identified_at: Mapping[str, datetime]) ->
         grouped.setdefault(find(distinct_id), []).append(distinct_id)
     canonical: dict[str, str] = {}
     for ids in grouped.values():
-        chosen = min(ids, key=lambda i: _rank(i, identified_at))
-        canonical.update((distinct_id, chosen) for distinct_id in ids)
+        identified = [(identified_at[i], i) for i in ids if i in identified_at]
+        chosen = min(identified)[1] if identified else min(ids)
+        canonical.update(dict.fromkeys(ids, chosen))
     return Persons(canonical, refused)
 
 
-def _rank(distinct_id: str, identified_at: Mapping[str, datetime]) -> tuple[int, datetime, str]:
-    at = identified_at.get(distinct_id)
-    return (0, at, distinct_id) if at is not None else (*_NEVER, distinct_id)
+def _order(link: Link) -> tuple[datetime, str]:
+    return link.timestamp, link.message_id
