@@ -225,3 +225,33 @@ def test_shuffled_arrival_across_batches_a_kill_9_and_a_retry_give_the_reference
     expected = resolve(story)
     assert {i: api.person(i)["person_id"] for i in expected} == expected
     fresh_collector.stop()
+
+
+def test_posthog_identify_merges_an_anonymous_capture_and_merge_dangerously_joins_identified_persons(
+    collector: CollectorProcess, api: AdminClient
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    anonymous, alice, bob = f"ph-anon-{tag}", f"ph-alice-{tag}", f"ph-bob-{tag}"
+
+    def event(name: str, distinct_id: str, minutes: int, **properties: Any) -> dict[str, Any]:
+        return {"event": name, "distinct_id": distinct_id, "properties": {"$lib": "posthog-python", **properties},
+                "timestamp": (START + timedelta(minutes=minutes)).isoformat(), "uuid": str(uuid.uuid4())}
+
+    batch = [
+        event("$pageview", anonymous, 0, **{"$current_url": "/"}),  # an anonymous distinct id: not identified
+        event("$identify", alice, 1, **{"$anon_distinct_id": anonymous, "$set": {"name": "Alice"}}),
+        event("$identify", bob, 2),
+        event("$create_alias", alice, 3, alias=bob),  # both identified: refused
+    ]
+    answer = httpx.post(collector.url + "/batch/", json={"api_key": collector.write_key, "batch": batch})
+    assert answer.status_code == 200, answer.text
+    api.wait_until_stored()
+    assert api.person(anonymous)["distinct_ids"] == sorted([anonymous, alice])
+    assert api.person(bob)["distinct_ids"] == [bob] and api.person(bob)["merge_refusals"] == 1
+
+    merge = [event("$merge_dangerously", alice, 4, alias=bob)]
+    assert httpx.post(collector.url + "/batch/", json={"api_key": collector.write_key, "batch": merge}).is_success
+    api.wait_until_stored()
+    person = api.person(bob)
+    assert person["distinct_ids"] == sorted([anonymous, alice, bob])
+    assert person["properties"] == {"name": "Alice"}
