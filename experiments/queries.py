@@ -4,7 +4,9 @@ One query per experiment: each unit is attributed to the variant of its first ex
 the current phase (exposures before `exposed_since` belong to an earlier assignment),
 its metric values are aggregated from the events after that exposure (and, for CUPED,
 in a look-back window before it), and ClickHouse returns one row of sums per (variant,
-exposure day). Python never loads per-event or per-unit rows. Units are grouped by a 64-bit
+exposure day). Python never loads per-event or per-unit rows. The unit is the definition's:
+a person (`collector.persons.resolution.person_key`: every id of one person is one unit), an
+anonymous id, or a group (exposures name it; its members' events count). Units are grouped by a 64-bit
 hash of their id, which groups faster than strings (a collision among a billion units has a
 probability of about 3%; among ten million, 3e-6). Every value, including
 event and property names, travels as a query parameter; the SQL text is built only from
@@ -155,6 +157,7 @@ FROM capped
 GROUP BY variant, day
 ORDER BY variant, day
 """
+
 
 def build_query(
     experiment_id: str, metrics: list[MetricQuery], lookback_hours: float, exposed_since: dt.datetime | None = None,

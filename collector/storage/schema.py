@@ -7,6 +7,7 @@ so a crash between a statement and its record is harmless.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from collector.storage.clickhouse import Client
@@ -299,7 +300,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
             PRIMARY KEY distinct_key
             SOURCE(CLICKHOUSE(QUERY 'SELECT distinct_key, argMax(person_key, version) AS person_key,
-                argMax(person_id, version) AS person_id FROM person_overrides GROUP BY distinct_key'))
+                argMax(person_id, version) AS person_id FROM __DATABASE__.person_overrides GROUP BY distinct_key'))
             LAYOUT(HASHED())
             LIFETIME(0)
             """,
@@ -331,7 +332,13 @@ def migrate(client: Client, cluster: str | None = None) -> list[int]:
     With `cluster`, every statement is applied to all nodes (see `cluster.for_cluster`).
     """
 
+    # A dictionary's source query names its table with the store's database.
+    database = client.query("SELECT currentDatabase()").result_rows[0][0]
+    if not re.fullmatch(r"\w+", database):
+        raise ValueError(f"the store's database name must be letters, digits and '_', got {database!r}")
+
     def run(statement: str) -> None:
+        statement = statement.replace("__DATABASE__", database)
         for rendered in for_cluster(statement, cluster) if cluster else [statement]:
             client.command(rendered)
 
