@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._inference import ArmMean
+from ._inference import ArmMean, difference_se
 from .estimate import Alternative, EffectEstimate
-from ._inference import difference_se
 from .sufficient_stats import CupedArmStats
 from .welch_ttest import welch_comparison
 
