@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from collector.json_errors import UNREADABLE_JSON
 from experiments.service import ExperimentService, Saved
-from northstar.web.api_types import ExperimentHistory, HistoryVersion, PhaseRequest, SavedExperiment
+from northstar.web.api_types import ExperimentHistory, HistoryVersion, PhaseRequest, SavedExperiment, StartRequest
 from northstar.web.auth import ApiRoute, Credential, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.responses import error_response, json_response
@@ -20,6 +20,7 @@ from northstar.web.responses import error_response, json_response
 __all__ = ["lifecycle_routes", "saved_document", "saved_response"]
 
 _MAX_PHASE_BYTES = 4096
+_MAX_START_BYTES = 4096
 
 
 def saved_document(saved: Saved) -> SavedExperiment:
@@ -50,6 +51,14 @@ def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
             return error_response(400, f"body: {error}")
         return await _apply(partial(service.new_phase, salt=phase.salt), request.path_params["key"])
 
+    async def start(request: Request) -> Response:
+        body = await read_limited(request, _MAX_START_BYTES)
+        try:
+            wanted = msgspec.json.decode(body, type=StartRequest) if body.strip() else StartRequest()
+        except UNREADABLE_JSON as error:
+            return error_response(400, f"body: {error}")
+        return await _apply(partial(service.start, phase_started_at=wanted.phase_started_at), request.path_params["key"])
+
     async def history(request: Request) -> Response:
         versions = await run_in_threadpool(service.history, request.path_params["key"])
         return json_response(ExperimentHistory(request.path_params["key"], [
@@ -57,7 +66,8 @@ def lifecycle_routes(service: ExperimentService) -> list[ApiRoute]:
 
     admin = Credential.ADMIN_SECRET
     return [
-        ApiRoute("/v1/experiments/{key}/start", ("POST",), change(service.start), admin, answers={200: SavedExperiment}),
+        ApiRoute("/v1/experiments/{key}/start", ("POST",), start, admin, body=StartRequest,
+                 answers={200: SavedExperiment}),
         ApiRoute("/v1/experiments/{key}/stop", ("POST",), change(service.stop), admin, answers={200: SavedExperiment}),
         ApiRoute("/v1/experiments/{key}/phases", ("POST",), new_phase, admin, body=PhaseRequest,
                  answers={200: SavedExperiment}),
