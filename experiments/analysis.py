@@ -247,7 +247,8 @@ def analyse(
             comparisons, sizes[index], rule.rule(metric.key).alternative, margin,
         ))
     plan = _plan(definition, planned, [units[v] for v in variants if _weight(definition, v) > 0], days, as_of, tuning)
-    decision, reason = _decide(results, srm, sum(units.values()), plan, settings)
+    decision, reason = _decide(results, srm, {v: units[v] for v in variants if _weight(definition, v) > 0}, plan,
+                               settings)
     return ExperimentResult(
         definition=definition,
         settings=settings,
@@ -342,13 +343,17 @@ def _plan(
 
 
 def _decide(
-    results: list[MetricResult], srm: SrmResult, units: int, plan: Plan, settings: AnalysisSettings
+    results: list[MetricResult], srm: SrmResult, units: dict[str, int], plan: Plan, settings: AnalysisSettings
 ) -> tuple[Decision, str]:
-    """The decision and its one-sentence reason, in the order the rule is applied."""
+    """The decision and its one-sentence reason, in the order the rule is applied; `units` of
+    the variants with traffic, in the SRM test's order."""
     if srm.is_mismatch:
-        return "blocked", (f"sample ratio mismatch (p = {srm.p_value:.2g}): the traffic split differs from the "
-                           "configured weights, so no result can be trusted; fix assignment or logging first.")
-    if units == 0 or not results:
+        observed = ", ".join(f"{variant} {count:,}" for variant, count in units.items())
+        expected = ", ".join(f"{want:,.0f}" for want in srm.expected_units)
+        return "blocked", (f"sample ratio mismatch (p = {srm.p_value:.2g}): units {observed} vs expected {expected}, "
+                           "so the split is not the configured one and no result can be trusted; fix assignment or "
+                           "logging first.")
+    if not any(units.values()) or not results:
         return "keep_running", "no exposures yet."
     primary, guardrails = results[0], [r for r in results if r.role == "guardrail"]
     label = primary.metric.label

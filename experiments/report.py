@@ -25,8 +25,8 @@ from experiments.result_document import (
     result_document,
 )
 
-__all__ = ["result_document", "render_table", "guardrail_warnings", "analysis_line", "interval_label",
-           "plan_line", "effect_cells", "metric_qualifiers", "ROLE_TITLES"]
+__all__ = ["result_document", "render_table", "analysis_line", "interval_label",
+           "plan_line", "effect_cells", "metric_qualifiers", "result_text", "ROLE_TITLES", "VALUE_HEADERS"]
 
 _NO_VARIATION = "n/a (no variation)"
 
@@ -34,8 +34,9 @@ ROLE_TITLES: dict[MetricRole, str] = {"primary": "Primary metric", "secondary": 
                                      "guardrail": "Guardrail"}
 
 
-_VALUE_HEADERS = {"conversion": ("conversions", "rate"), "mean": ("total", "per unit"),
-                  "count": ("events", "per unit"), "ratio": ("numerator", "ratio")}
+VALUE_HEADERS = {"conversion": ("conversions", "rate"), "mean": ("total", "per unit"),
+                 "count": ("events", "per unit"), "ratio": ("numerator", "ratio")}
+"""Per metric kind: the headers of a variant's numerator total and of its value per unit."""
 _VERDICT_TEXT: dict[Verdict, str] = {"win": "WIN", "loss": "LOSS", "inconclusive": "", "suppressed": "no verdict (SRM)"}
 
 
@@ -45,14 +46,6 @@ def render_table(document: ResultDocument) -> str:
     lines = [f"Experiment {document.experiment} · {analysis_line(analysis)}",
              f"Decision: {document.summary}", plan_line(document)]
     lines += [f"!! {warning}" for warning in document.warnings]
-    srm = document.srm
-    if srm.mismatch:
-        lines += ["", f"!! SAMPLE RATIO MISMATCH (p = {srm.p_value:.2g}): units per variant "
-                      f"{[v.units for v in document.variants]} vs expected "
-                      f"{[round(e) for e in srm.expected_units]}. Verdicts are suppressed."]
-    warnings = guardrail_warnings(document)
-    if warnings:
-        lines += ["", *(f"!! {warning}" for warning in warnings)]
     for metric in document.metrics:
         lines += ["", *_metric_table(metric, analysis)]
     if document.multiple_exposures:
@@ -100,16 +93,15 @@ def effect_cells(kind: str, comparison: ComparisonDocument, bayesian: bool) -> l
     return [*lifts, format_p(comparison.p_value), format_p(comparison.adjusted_p_value)]
 
 
-def guardrail_warnings(document: ResultDocument) -> list[str]:
-    """One "do not ship" line per guardrail harm in a results document, with its relative lift."""
-    metrics = {metric.key: metric for metric in document.metrics}
-    warnings = []
-    for harm in document.guardrail_harms:
-        comparison = next(c for c in metrics[harm.metric].comparisons if c.variant == harm.variant)
-        lift = format_relative_interval(comparison.relative_effect, *comparison.relative_ci)
-        margin = "" if metrics[harm.metric].margin is None else f" beyond its {metrics[harm.metric].margin:.0%} margin"
-        warnings.append(f"Do not ship {harm.variant}: guardrail {harm.name} is worse{margin} ({lift})")
-    return warnings
+_GUARDRAIL_TEXT = {"harmed": "HARM", "within_margin": "within margin", "undetermined": "margin not shown",
+                   "no_harm_detected": ""}
+
+
+def result_text(metric: MetricDocument, comparison: ComparisonDocument) -> str:
+    """The result cell: WIN / LOSS, or for a guardrail with a margin where it stands against it."""
+    if comparison.verdict == "suppressed" or comparison.guardrail is None or metric.margin is None:
+        return _VERDICT_TEXT[comparison.verdict]
+    return _GUARDRAIL_TEXT[comparison.guardrail]
 
 
 def metric_qualifiers(metric: MetricDocument) -> str:
@@ -129,7 +121,7 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
     intervals = interval_label(analysis)
     bayesian = analysis.method == "bayesian"
     evidence = ["chance to win", "expected loss"] if bayesian else ["p-value", "adj. p"]
-    header = ["variant", "units", *_VALUE_HEADERS[kind], f"abs lift ({intervals})",
+    header = ["variant", "units", *VALUE_HEADERS[kind], f"abs lift ({intervals})",
               f"rel lift ({intervals})", *evidence, "result"]
     comparisons = {c.variant: c for c in metric.comparisons}
     values = format_values(kind, [variant.value for variant in metric.variants])
@@ -140,7 +132,7 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
         if comparison is None:
             row += ["(control)", "", "", "", ""]
         else:
-            row += [*effect_cells(kind, comparison, bayesian), _VERDICT_TEXT[comparison.verdict]]
+            row += [*effect_cells(kind, comparison, bayesian), result_text(metric, comparison)]
         rows.append(row)
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     size = metric.sample_size
