@@ -333,8 +333,8 @@ def _plan(
     to_runtime = max(rule.runtime_days - runtime, 0.0)
     if planned is None:
         remaining: float | None = None
-    elif runtime > 0 and units:
-        to_sample = estimated_days_remaining(planned, units, runtime)
+    elif units:  # traffic per calendar day with exposures, at least: a burst in one hour is one day's traffic
+        to_sample = estimated_days_remaining(planned, units, max(runtime, float(len(days)), 1.0))
         remaining = max(to_sample, to_runtime) if math.isfinite(to_sample) else None
     else:
         remaining = None
