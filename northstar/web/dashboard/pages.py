@@ -96,8 +96,8 @@ def results_page(document: ResultDocument) -> str:
     analysis = document.analysis
     key = document.experiment
     sections = [
-        html("<h1>{title} <span class='pill status'>{status}</span></h1><p class='sub'>{key} · {subtitle}</p>",
-             title=document.name or key, status=document.status or "draft", key=key, subtitle=analysis_line(analysis)),
+        html("<h1>{title}</h1><p class='sub'>{key} · {subtitle}</p>",
+             title=document.name or key, key=key, subtitle=analysis_line(analysis)),
         _about(document),
         _decision(document),
         *(html("<div class='banner warn' role='alert'>{warning}</div>", warning=warning) for warning in document.warnings),
@@ -109,10 +109,11 @@ def results_page(document: ResultDocument) -> str:
 
 
 def _about(document: ResultDocument) -> Html:
-    """Status, start date, owner and hypothesis, as far as the definition gives them."""
-    facts = [("Started", (document.phase_started_at or document.started_at or "")[:10] or "not started"),
-             ("Owner", document.owner or "—")]
-    items = join(html("<span><b>{name}</b> {value}</span>", name=name, value=value) for name, value in facts)
+    """Status, start date (of the current phase), owner and hypothesis, as the definition gives them."""
+    started = (document.phase_started_at or document.started_at or "")[:10] or "not started"
+    items = html("<span><b>Status</b> <span class='pill status'>{status}</span></span>"
+                 "<span><b>Started</b> {started}</span><span><b>Owner</b> {owner}</span>",
+                 status=document.status or "draft", started=started, owner=document.owner or "—")
     hypothesis = html("<p class='hypothesis'><b>Hypothesis</b> {text}</p>", text=document.hypothesis) \
         if document.hypothesis else Html("")
     return html("<div class='about' id='about'>{items}{hypothesis}</div>", items=items, hypothesis=hypothesis)
