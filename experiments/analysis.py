@@ -389,6 +389,8 @@ def _decide(
         return "dont_ship", f"{claim}, but at the planned sample {named}."
     if progress is not None and progress >= 1:
         if all(_rules_out(c, primary.metric, plan.target_effect) for c in open_variants):
+            if primary.alternative != "two-sided":
+                return "no_effect", f"at the planned sample the one-sided test on {label} is not significant."
             return "no_effect", (f"at the planned sample the interval on {label} rules out the "
                                  f"{plan.target_effect:+.0%} target.")
         return "keep_running", (f"no significant difference on {label} at the planned sample, but the interval "
@@ -412,9 +414,14 @@ def _harm(variant: str, primary: MetricResult, guardrails: list[MetricResult]) -
 
 
 def _rules_out(comparison: Comparison, metric: MetricDefinition, target: float) -> bool:
-    """True when the relative interval excludes an improvement of `target` in the good direction."""
+    """True when the relative interval excludes an improvement of `target` in the good direction.
+
+    A one-sided interval open on the good side cannot exclude it: there the one-sided test
+    at its planned sample is the rule, and not significant means no detectable effect.
+    """
     low, high = comparison.effect.relative_ci
-    return high < target if metric.higher_is_better else low > -target
+    bound = high if metric.higher_is_better else -low
+    return math.isinf(bound) or bound < target
 
 
 def _guardrail_harms(results: list[MetricResult]) -> list[tuple[MetricResult, Comparison]]:
