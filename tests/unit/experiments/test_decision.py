@@ -53,7 +53,6 @@ def test_no_detectable_effect_at_the_planned_sample_says_stop() -> None:
     sums = _sums([_conversion(50_000, 5000)], [_conversion(50_000, 5010)])
     result = analyse(definition, [CONVERSION], sums, _settings())
     assert result.decision == "no_effect"
-    assert result.reason == "at the planned sample the one-sided test on orders is not significant."
     assert result.summary == ("No detectable effect \u2014 stop: at the planned sample the interval on orders "
                               "rules out the +5% target.")
     assert result.metrics[0].comparisons[0].effect.relative_ci[1] < 0.05
@@ -64,6 +63,7 @@ def test_a_one_sided_test_not_significant_at_its_planned_sample_is_no_detectable
     result = analyse(definition, [CONVERSION], _sums([_conversion(5000, 500)], [_conversion(5000, 505)]), _settings())
     assert result.metrics[0].comparisons[0].effect.relative_ci[1] == float("inf")
     assert result.decision == "no_effect"
+    assert result.reason == "at the planned sample the one-sided test on orders is not significant."
 
 
 @pytest.mark.parametrize(("latency_total", "decision", "check"), [
