@@ -16,8 +16,10 @@ Method = Literal["fixed", "sequential", "bayesian"]
 """fixed: z/Welch/delta tests, read once at the planned size; sequential: always-valid
 confidence sequences, safe to read daily; bayesian: chance to beat control and expected loss."""
 
-Correction = Literal["holm", "bh", "none"]
-"""Adjustment of p-values across every (treatment arm × metric) comparison."""
+Correction = Literal["holm", "bonferroni", "bh", "none"]
+"""Adjustment of p-values across every (treatment arm × decision metric) comparison: Holm and
+Bonferroni control the family-wise error rate (Holm is uniformly more powerful), BH the false
+discovery rate."""
 
 
 class AnalysisSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -15,13 +15,17 @@ from experiments.analysis_settings import Method
 from experiments.metrics import MetricKind
 from experiments.queries import MetricSums
 from experiments.stats import (
+    DEFAULT_TUNING_UNITS,
+    Alternative,
     ArmStats,
     CupedArmStats,
+    CupedDiagnostics,
     EffectEstimate,
     EffectSummary,
     RatioArmStats,
     asymptotic_confidence_sequence,
     bayesian_effect_test,
+    cuped_diagnostics,
     cuped_theta,
     cuped_ttest,
     proportion_ztest,
@@ -34,13 +38,18 @@ __all__ = ["Effect", "compare", "arm_stats", "uses_cuped"]
 
 @dataclass(frozen=True)
 class Effect(EffectSummary):
-    """Treatment − control. `p_value` is None for Bayesian results, `chance_to_win` and
-    `expected_loss` (of shipping the treatment, relative) are None for frequentist ones."""
+    """Treatment − control. `p_value`, `statistic` and `df` (inf: normal reference) are None
+    for Bayesian results, `chance_to_win` and `expected_loss` (of shipping the treatment,
+    relative) are None for frequentist ones and for degenerate arms (an exact 0 or 1 there is
+    an artefact). `cuped_diagnostics` is set exactly when CUPED adjusted the metric."""
 
     p_value: float | None
+    statistic: float | None
+    df: float | None
     chance_to_win: float | None
     expected_loss: float | None
     cuped: bool
+    cuped_diagnostics: CupedDiagnostics | None
 
 
 def uses_cuped(kind: MetricKind, cuped: bool) -> bool:
@@ -50,42 +59,61 @@ def uses_cuped(kind: MetricKind, cuped: bool) -> bool:
 
 def arm_stats(kind: MetricKind, sums: MetricSums) -> ArmStats | RatioArmStats:
     """The stats package's per-arm input for a metric's sums: RatioArmStats exactly for ratio metrics."""
-    return _ratio_arm(sums) if kind == "ratio" else _unit_arm(sums)
+    return _ratio_arm(sums) if kind == "ratio" else _unit_arm(sums, bernoulli=kind == "conversion")
 
 
 def compare(
-    kind: MetricKind, control: MetricSums, treatment: MetricSums, *, method: Method, alpha: float, cuped: bool
+    kind: MetricKind,
+    control: MetricSums,
+    treatment: MetricSums,
+    *,
+    method: Method,
+    alpha: float,
+    cuped: bool,
+    alternative: Alternative = "two-sided",
+    tuning_units: float = DEFAULT_TUNING_UNITS,
 ) -> Effect:
-    """Compare two arms of one metric with the configured method."""
+    """Compare two arms of one metric with the configured method.
+
+    `alternative` applies to the frequentist tests (the Bayesian chance to win is directional
+    already); `tuning_units` is the sequential method's planned total sample (both arms).
+    """
     if kind == "ratio":  # never CUPED-adjusted (`uses_cuped`)
         ratios = (_ratio_arm(control), _ratio_arm(treatment))
         if method == "fixed":
-            return _frequentist(ratio_ztest(*ratios, alpha=alpha), False)
-        return _not_fixed(method, ratios, alpha, cuped=False)
-    adjusted = uses_cuped(kind, cuped)
-    if adjusted and method == "fixed":
-        return _frequentist(cuped_ttest(_cuped_arm(control), _cuped_arm(treatment), alpha=alpha), True)
-    if adjusted:
-        arms = _cuped_adjusted(_cuped_arm(control), _cuped_arm(treatment))
-    else:
-        arms = (_unit_arm(control), _unit_arm(treatment))
+            return _frequentist(ratio_ztest(*ratios, alpha=alpha, alternative=alternative))
+        return _not_fixed(method, ratios, alpha, alternative, tuning_units)
+    if uses_cuped(kind, cuped):
+        cuped_arms = (_cuped_arm(control), _cuped_arm(treatment))
+        diagnostics = cuped_diagnostics(*cuped_arms)
+        if method == "fixed":
+            return _frequentist(cuped_ttest(*cuped_arms, alpha=alpha, alternative=alternative), diagnostics)
+        return _not_fixed(method, _cuped_adjusted(*cuped_arms), alpha, alternative, tuning_units, diagnostics)
+    bernoulli = kind == "conversion"
+    arms = (_unit_arm(control, bernoulli=bernoulli), _unit_arm(treatment, bernoulli=bernoulli))
     if method != "fixed":
-        return _not_fixed(method, arms, alpha, cuped=adjusted)
-    if kind == "conversion":
-        return _frequentist(proportion_ztest(*arms, alpha=alpha), False)
-    return _frequentist(welch_ttest(*arms, alpha=alpha), False)
+        return _not_fixed(method, arms, alpha, alternative, tuning_units)
+    if bernoulli:
+        return _frequentist(proportion_ztest(*arms, alpha=alpha, alternative=alternative))
+    return _frequentist(welch_ttest(*arms, alpha=alpha, alternative=alternative))
 
 
 def _not_fixed(
-    method: Method, arms: tuple[ArmStats, ArmStats] | tuple[RatioArmStats, RatioArmStats], alpha: float, *, cuped: bool
+    method: Method,
+    arms: tuple[ArmStats, ArmStats] | tuple[RatioArmStats, RatioArmStats],
+    alpha: float,
+    alternative: Alternative,
+    tuning_units: float,
+    diagnostics: CupedDiagnostics | None = None,
 ) -> Effect:
     if method == "sequential":
-        return _frequentist(asymptotic_confidence_sequence(*arms, alpha=alpha), cuped)
-    return _bayesian(*arms, alpha=alpha, cuped=cuped)
+        estimate = asymptotic_confidence_sequence(*arms, alpha=alpha, alternative=alternative, tuning_units=tuning_units)
+        return _frequentist(estimate, diagnostics)
+    return _bayesian(*arms, alpha=alpha, diagnostics=diagnostics)
 
 
-def _unit_arm(sums: MetricSums) -> ArmStats:
-    return ArmStats(sums.units, sums.value, sums.value_squares)
+def _unit_arm(sums: MetricSums, *, bernoulli: bool = False) -> ArmStats:
+    return ArmStats(sums.units, sums.value, sums.value_squares, bernoulli=bernoulli)
 
 
 def _ratio_arm(sums: MetricSums) -> RatioArmStats:
@@ -124,37 +152,50 @@ def _cuped_adjusted(control: CupedArmStats, treatment: CupedArmStats) -> tuple[A
     return adjusted(control), adjusted(treatment)
 
 
-def _frequentist(estimate: EffectEstimate, cuped: bool) -> Effect:
-    return _effect(estimate, p_value=estimate.p_value, chance_to_win=None, expected_loss=None, cuped=cuped)
+def _frequentist(estimate: EffectEstimate, diagnostics: CupedDiagnostics | None = None) -> Effect:
+    return _effect(estimate, p_value=estimate.p_value, statistic=estimate.statistic, df=estimate.df,
+                   chance_to_win=None, expected_loss=None, diagnostics=diagnostics)
 
 
 def _bayesian(
-    control: ArmStats | RatioArmStats, treatment: ArmStats | RatioArmStats, *, alpha: float, cuped: bool
+    control: ArmStats | RatioArmStats,
+    treatment: ArmStats | RatioArmStats,
+    *,
+    alpha: float,
+    diagnostics: CupedDiagnostics | None,
 ) -> Effect:
     relative = bayesian_effect_test(control, treatment, alpha=alpha)
     absolute = bayesian_effect_test(control, treatment, alpha=alpha, effect_scale="absolute")
     summary = EffectSummary(
-        method="bayesian-gaussian" + ("-cuped" if cuped else ""),
+        method="bayesian-gaussian" + ("-cuped" if diagnostics is not None else ""),
         control_mean=relative.control_mean,
         treatment_mean=relative.treatment_mean,
         absolute_effect=absolute.posterior_mean,
         absolute_ci=absolute.credible_interval,
         relative_effect=relative.posterior_mean,
         relative_ci=relative.credible_interval,
+        standard_error=absolute.posterior_sd,
+        relative_standard_error=relative.posterior_sd,
+        degenerate=relative.degenerate,
     )
+    trusted = not relative.degenerate
     return _effect(
         summary,
         p_value=None,
-        chance_to_win=None if math.isnan(relative.chance_to_win) else relative.chance_to_win,
-        expected_loss=None if math.isnan(relative.expected_loss_treatment) else relative.expected_loss_treatment,
-        cuped=cuped,
+        statistic=None,
+        df=None,
+        chance_to_win=relative.chance_to_win if trusted and not math.isnan(relative.chance_to_win) else None,
+        expected_loss=(relative.expected_loss_treatment
+                       if trusted and not math.isnan(relative.expected_loss_treatment) else None),
+        diagnostics=diagnostics,
     )
 
 
 def _effect(
-    summary: EffectSummary, *, p_value: float | None, chance_to_win: float | None, expected_loss: float | None,
-    cuped: bool,
+    summary: EffectSummary, *, p_value: float | None, statistic: float | None, df: float | None,
+    chance_to_win: float | None, expected_loss: float | None, diagnostics: CupedDiagnostics | None,
 ) -> Effect:
-    """`summary`'s fields (only those: not an estimate's statistic or alpha) with the rest of an `Effect`."""
+    """`summary`'s fields (only those: not an estimate's alpha) with the rest of an `Effect`."""
     shared = {field.name: getattr(summary, field.name) for field in fields(EffectSummary)}
-    return Effect(**shared, p_value=p_value, chance_to_win=chance_to_win, expected_loss=expected_loss, cuped=cuped)
+    return Effect(**shared, p_value=p_value, statistic=statistic, df=df, chance_to_win=chance_to_win,
+                  expected_loss=expected_loss, cuped=diagnostics is not None, cuped_diagnostics=diagnostics)

@@ -18,10 +18,11 @@ from experiments.assignment import assignment_error
 from experiments.documents import check_key, decode_document
 from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
+from experiments.stats import Alternative
 from sdk.assignment import weights_sum_to_one
 
-__all__ = ["Variant", "ExperimentDefinition", "ExperimentStatus", "DefinitionError", "parse_definition", "stored_definition",
-           "validate"]
+__all__ = ["Variant", "MetricRule", "DecisionRule", "ExperimentDefinition", "ExperimentStatus", "DefinitionError",
+           "parse_definition", "stored_definition", "validate"]
 
 ExperimentStatus = Literal["draft", "running", "stopped"]
 _UNIT_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -45,6 +46,50 @@ class Variant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Any JSON value handed to the app with the variant (copy, colours, a config blob)."""
 
 
+class MetricRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How one metric of the experiment is tested and judged.
+
+    `alternative` is the hypothesis about treatment − control (scipy's names: "greater" tests
+    for an increase only). `margin` is a guardrail's relative non-inferiority margin (0.02:
+    the treatment may be at most 2 % worse, in the metric's bad direction); a guardrail
+    without one only watches for significant harm.
+    """
+
+    alternative: Alternative = "two-sided"
+    margin: float | None = None
+
+
+class DecisionRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What turns results into ship / don't ship / keep running / no detectable effect.
+
+    The primary metric must beat control; `target_effect` (relative, default the
+    experiment's `mde`) is the effect worth shipping: at the planned sample an interval that
+    excludes it means no detectable effect. Guardrails must stay within their margins
+    (`metrics`). No verdict before `min_runtime_days` (rounded up to whole weeks when
+    `whole_weeks`, so every weekday counts equally), and a fixed-horizon test gives none
+    before `planned_units_per_variant` (default: the primary metric's power calculation
+    for `mde`), which also tunes the sequential method.
+    """
+
+    target_effect: float | None = None
+    min_runtime_days: int = 7
+    whole_weeks: bool = True
+    planned_units_per_variant: int | None = None
+    metrics: dict[str, MetricRule] = {}
+
+    @property
+    def runtime_days(self) -> int:
+        """The minimum runtime in days, rounded up to whole weeks when asked."""
+        return -(-self.min_runtime_days // 7) * 7 if self.whole_weeks else self.min_runtime_days
+
+    def rule(self, metric_key: str) -> MetricRule:
+        """The metric's rule (the defaults when the experiment names none)."""
+        return self.metrics.get(metric_key, _DEFAULT_RULE)
+
+
+_DEFAULT_RULE = MetricRule()
+
+
 class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One experiment. The first variant is the control every other is compared with.
 
@@ -63,8 +108,11 @@ class ExperimentDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     metrics: list[str] = []
     analysis: AnalysisSettings = AnalysisSettings()
     mde: float = 0.05
+    decision: DecisionRule = DecisionRule()
     # Assignment and lifecycle (see sdk.experiments for the evaluation order).
     hypothesis: str = ""
+    owner: str = ""
+    """Who answers for the experiment (a name or an email), shown with its results."""
     unit: str = "user_id"
     """The id assigned: "user_id", "anonymous_id" or a group type such as "company"."""
     bucket_by: str = ""
@@ -142,9 +190,26 @@ def validate(definition: ExperimentDefinition) -> None:
     invalid = settings_error(definition.analysis)
     if invalid is not None:
         raise DefinitionError(*invalid)
+    _validate_decision(definition.decision, metric_keys, definition.guardrail_metrics)
     if not (0.0 < definition.conversion_window_hours <= 24 * 366):
         raise DefinitionError("conversion_window_hours", "must be more than 0 and at most a year")
     _validate_assignment(definition)
+
+
+def _validate_decision(rule: DecisionRule, metric_keys: list[str], guardrails: list[str]) -> None:
+    if rule.target_effect is not None and not 0 < rule.target_effect < 10:
+        raise DefinitionError("decision.target_effect", "a relative effect such as 0.05 for 5%")
+    if not 1 <= rule.min_runtime_days <= 366:
+        raise DefinitionError("decision.min_runtime_days", "between 1 and 366 days")
+    if rule.planned_units_per_variant is not None and rule.planned_units_per_variant < 1:
+        raise DefinitionError("decision.planned_units_per_variant", "at least 1 unit per variant")
+    for key, metric in rule.metrics.items():
+        if key not in metric_keys and key not in guardrails:
+            raise DefinitionError(f"decision.metrics.{key}", "not a metric or guardrail of this experiment")
+        if metric.margin is not None and key not in guardrails:
+            raise DefinitionError(f"decision.metrics.{key}.margin", "only guardrails have a non-inferiority margin")
+        if metric.margin is not None and not 0 <= metric.margin < 1:
+            raise DefinitionError(f"decision.metrics.{key}.margin", "a relative margin in [0, 1) such as 0.02")
 
 
 def _validate_assignment(definition: ExperimentDefinition) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 
 import msgspec
 
@@ -68,11 +69,13 @@ def analyse_experiment(
     metrics: Sequence[MetricDefinition],
     settings: AnalysisSettings | None = None,
     guardrails: Sequence[MetricDefinition] = (),
+    as_of: datetime | None = None,
 ) -> ExperimentResult:
     """One query for all metrics and guardrails, then the statistics; `metrics` primary first.
 
     Only exposures from the start of the current phase count: a new phase reshuffles the
-    assignment, so earlier exposures belong to another split.
+    assignment, so earlier exposures belong to another split. The runtime runs to `as_of`
+    (default now).
     """
     settings = settings or definition.analysis
     queries = [
@@ -85,4 +88,4 @@ def analyse_experiment(
     ]
     sums = experiment_sums(client, definition.key, queries, settings.cuped_lookback_hours,
                            exposed_since=definition.phase_started_at, unit=definition.unit)
-    return analyse(definition, metrics, sums, settings, guardrails)
+    return analyse(definition, metrics, sums, settings, guardrails, as_of or datetime.now(timezone.utc))

@@ -20,7 +20,7 @@ from experiments.definitions import (
     ExperimentStatus,
 )
 
-__all__ = ["revise", "transition", "next_phase"]
+__all__ = ["revise", "transition", "start", "next_phase"]
 
 _TRANSITIONS: frozenset[tuple[ExperimentStatus, ExperimentStatus]] = frozenset(
     {("draft", "running"), ("running", "stopped"), ("stopped", "running")}
@@ -83,6 +83,24 @@ def transition(definition: ExperimentDefinition, status: ExperimentStatus, now: 
         stopped_at=None,
         phase_started_at=definition.phase_started_at or now,
     )
+
+
+def start(definition: ExperimentDefinition, now: datetime, phase_started_at: datetime | None = None) -> ExperimentDefinition:
+    """`definition` moved to running; `phase_started_at` analyses exposures already stored
+    (imported or backfilled) from that time instead of from `now`.
+
+    Only a draft's first start takes an explicit phase start, and never one in the future
+    or without a time zone (DefinitionError naming `phase_started_at`).
+    """
+    if phase_started_at is None:
+        return transition(definition, "running", now)
+    if phase_started_at.tzinfo is None:
+        raise DefinitionError("phase_started_at", "give a time zone, e.g. 2026-11-01T00:00:00Z")
+    if phase_started_at > now:
+        raise DefinitionError("phase_started_at", "must not be in the future")
+    if (definition.status or "draft") != "draft" or definition.started_at is not None:
+        raise DefinitionError("phase_started_at", "only a draft's first start sets its phase start")
+    return transition(replace(definition, phase_started_at=phase_started_at), "running", now)
 
 
 def next_phase(definition: ExperimentDefinition, now: datetime, salt: str | None = None) -> ExperimentDefinition:

@@ -11,6 +11,7 @@ from experiments.comparison import arm_stats
 from experiments.metrics import MetricKind
 from experiments.queries import MetricSums
 from experiments.stats import (
+    Alternative,
     RatioArmStats,
     estimated_days_remaining,
     required_units_per_arm,
@@ -41,9 +42,11 @@ def sample_size(
     settings: AnalysisSettings,
     *,
     days_elapsed: int,
+    alternative: Alternative = "two-sided",
 ) -> SampleSize:
-    """Plan on the control's observed baseline (the first variant), fixed-horizon test."""
-    required = _required_units(kind, variants[0], relative_mde, settings)
+    """Plan on the control's observed baseline (the first variant), fixed-horizon test with
+    the metric's alternative; conversions by Cohen's h (statsmodels ``NormalIndPower``)."""
+    required = _required_units(kind, variants[0], relative_mde, settings, alternative)
     if required is None or days_elapsed == 0:
         return SampleSize(relative_mde, required, None, None)
     units = [arm.units for arm in variants]
@@ -56,18 +59,22 @@ def sample_size(
     )
 
 
-def _required_units(kind: MetricKind, control: MetricSums, relative_mde: float, settings: AnalysisSettings) -> int | None:
+def _required_units(
+    kind: MetricKind, control: MetricSums, relative_mde: float, settings: AnalysisSettings, alternative: Alternative
+) -> int | None:
     stats = arm_stats(kind, control)
     alpha, power = settings.alpha, settings.power
     try:
         if isinstance(stats, RatioArmStats):
             per_unit_std = math.sqrt(stats.ratio_variance * stats.units)
-            units = required_units_per_arm(stats.ratio, per_unit_std, relative_mde, alpha=alpha, power=power)
+            units = required_units_per_arm(stats.ratio, per_unit_std, relative_mde, alpha=alpha, power=power,
+                                           alternative=alternative)
         elif kind == "conversion":
-            units = required_units_per_arm_for_rate(stats.mean, relative_mde, alpha=alpha, power=power)
+            units = required_units_per_arm_for_rate(stats.mean, relative_mde, alpha=alpha, power=power,
+                                                    alternative=alternative)
         else:
             units = required_units_per_arm(stats.mean, math.sqrt(stats.variance), relative_mde, alpha=alpha,
-                                           power=power)
+                                           power=power, alternative=alternative)
     except (ValueError, ZeroDivisionError):
         return None
     return math.ceil(units) if math.isfinite(units) else None

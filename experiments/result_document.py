@@ -16,6 +16,7 @@ from experiments.analysis import (
     Comparison,
     Decision,
     ExperimentResult,
+    GuardrailCheck,
     LiftPoint,
     MetricResult,
     MetricRole,
@@ -23,11 +24,16 @@ from experiments.analysis import (
     Verdict,
 )
 from experiments.analysis_settings import Correction, Method
+from experiments.comparison import Effect
+from experiments.definitions import ExperimentStatus
 from experiments.metrics import MetricKind
+from experiments.stats import Alternative
 
 __all__ = [
     "ResultDocument",
     "AnalysisDocument",
+    "PlanDocument",
+    "CupedDocument",
     "GuardrailHarmDocument",
     "VariantUnitsDocument",
     "SrmDocument",
@@ -56,8 +62,29 @@ class AnalysisDocument(msgspec.Struct, frozen=True):
     mde: float
 
 
+class PlanDocument(msgspec.Struct, frozen=True):
+    """Where the experiment stands against its plan (see `experiments.analysis.Plan`)."""
+
+    planned_units_per_variant: int | None
+    progress: float | None
+    runtime_days: float
+    min_runtime_days: int
+    days_remaining: int | None
+    target_effect: float
+    tuning_units: float
+
+
+class CupedDocument(msgspec.Struct, frozen=True):
+    """What CUPED did: θ (within-arm slope of metric on covariate, = OLS ANCOVA), the share of
+    the effect's variance it removed, and the within-arm metric–covariate correlation."""
+
+    theta: float
+    variance_reduction: float
+    correlation: float
+
+
 class GuardrailHarmDocument(msgspec.Struct, frozen=True):
-    """A guardrail `metric` significantly worse in `variant`: do not ship that variant."""
+    """A guardrail `metric` worse in `variant` beyond its margin: do not ship that variant."""
 
     metric: str
     name: str
@@ -92,8 +119,12 @@ class VariantDocument(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ComparisonDocument(msgspec.Struct, frozen=True):
-    """`variant` against `control`. p-values are None for Bayesian results, `chance_to_win` and
-    `expected_loss` None for frequentist ones; `significant` is True exactly for a win or a loss."""
+    """`variant` against `control`. p-values, `statistic` and `df` are None for Bayesian results
+    (`df` None also means the normal reference), `chance_to_win` and `expected_loss` None for
+    frequentist ones and when `degenerate` (an arm without variation: its numbers are not
+    reliable); `significant` is True exactly for a win or a loss. Standard errors are those of
+    the absolute and relative effects (posterior sds for Bayesian results). `guardrail` is set
+    for guardrail metrics only."""
 
     variant: str
     control: str
@@ -111,6 +142,13 @@ class ComparisonDocument(msgspec.Struct, frozen=True):
     expected_loss: float | None
     significant: bool
     verdict: Verdict
+    standard_error: float | None
+    relative_standard_error: float | None
+    statistic: float | None
+    df: float | None
+    degenerate: bool
+    guardrail: GuardrailCheck | None
+    cuped_diagnostics: CupedDocument | None
 
 
 class SampleSizeDocument(msgspec.Struct, frozen=True):
@@ -131,6 +169,8 @@ class MetricDocument(msgspec.Struct, frozen=True):
     role: MetricRole
     primary: bool
     higher_is_better: bool
+    alternative: Alternative
+    margin: float | None
     variants: list[VariantDocument]
     comparisons: list[ComparisonDocument]
     sample_size: SampleSizeDocument
@@ -153,15 +193,25 @@ class TimelineDocument(msgspec.Struct, frozen=True):
 
 
 class ResultDocument(msgspec.Struct, frozen=True):
-    """An experiment's results. `decision` is the closed-set outcome; `summary` (JSON `verdict`)
-    is the sentence a PM reads; `alpha` repeats `analysis.alpha` for older clients."""
+    """An experiment's results. `decision` is the closed-set outcome (ship, dont_ship,
+    keep_running, no_effect, blocked) and `reason` its one sentence; `summary` (JSON `verdict`)
+    is the line a PM reads, headline and reason; `warnings` name numbers not to trust;
+    `alpha` repeats `analysis.alpha` for older clients. Times are ISO 8601 (None: not yet)."""
 
     experiment: str
     name: str
+    status: ExperimentStatus | None
+    owner: str
+    hypothesis: str
+    started_at: str | None
+    phase_started_at: str | None
     analysis: AnalysisDocument
     alpha: float
     summary: str = msgspec.field(name="verdict")
     decision: Decision
+    reason: str
+    plan: PlanDocument
+    warnings: list[str]
     guardrail_harms: list[GuardrailHarmDocument]
     variants: list[VariantUnitsDocument]
     multiple_exposures: int
@@ -180,15 +230,24 @@ def decode_result_document(body: bytes | str) -> ResultDocument:
 
 def result_document(result: ExperimentResult) -> ResultDocument:
     """The document of an analysed experiment (the only constructor the server uses)."""
-    settings = result.settings
+    settings, definition, plan = result.settings, result.definition, result.plan
     return ResultDocument(
-        experiment=result.definition.key,
-        name=result.definition.name,
+        experiment=definition.key,
+        name=definition.name,
+        status=definition.status,
+        owner=definition.owner,
+        hypothesis=definition.hypothesis,
+        started_at=None if definition.started_at is None else definition.started_at.isoformat(),
+        phase_started_at=None if definition.phase_started_at is None else definition.phase_started_at.isoformat(),
         analysis=AnalysisDocument(settings.method, settings.alpha, settings.correction, settings.cuped,
-                                  settings.power, result.definition.mde),
+                                  settings.power, definition.mde),
         alpha=settings.alpha,
         summary=result.summary,
         decision=result.decision,
+        reason=result.reason,
+        plan=PlanDocument(plan.planned_units_per_variant, plan.progress, plan.runtime_days, plan.min_runtime_days,
+                          plan.days_remaining, plan.target_effect, plan.tuning_units),
+        warnings=result.warnings,
         guardrail_harms=[GuardrailHarmDocument(metric.metric.key, metric.metric.label, comparison.variant)
                          for metric, comparison in result.guardrail_harms],
         variants=[VariantUnitsDocument(variant.key, variant.weight, result.units[variant.key])
@@ -217,6 +276,8 @@ def _metric_document(result: MetricResult) -> MetricDocument:
         role=result.role,
         primary=result.role == "primary",
         higher_is_better=metric.higher_is_better,
+        alternative=result.alternative,
+        margin=result.margin,
         variants=[_variant_document(value) for value in result.variants],
         comparisons=[_comparison_document(comparison) for comparison in result.comparisons],
         sample_size=SampleSizeDocument(size.relative_mde, size.required_units_per_variant, size.progress,
@@ -247,7 +308,21 @@ def _comparison_document(comparison: Comparison) -> ComparisonDocument:
         expected_loss=effect.expected_loss,
         significant=comparison.verdict in ("win", "loss"),
         verdict=comparison.verdict,
+        standard_error=_finite(effect.standard_error),
+        relative_standard_error=_finite(effect.relative_standard_error),
+        statistic=None if effect.statistic is None else _finite(effect.statistic),
+        df=None if effect.df is None else _finite(effect.df),
+        degenerate=effect.degenerate,
+        guardrail=comparison.guardrail,
+        cuped_diagnostics=_cuped(effect),
     )
+
+
+def _cuped(effect: Effect) -> CupedDocument | None:
+    diagnostics = effect.cuped_diagnostics
+    if diagnostics is None:
+        return None
+    return CupedDocument(diagnostics.theta, diagnostics.variance_reduction, diagnostics.correlation)
 
 
 def _lift_point(point: LiftPoint) -> LiftPointDocument:

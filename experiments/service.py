@@ -18,7 +18,7 @@ from collector.storage import DefinitionStore
 from collector.storage.clickhouse import Client
 from experiments.definitions import DefinitionError, ExperimentDefinition
 from experiments.layers import layer_conflict
-from experiments.lifecycle import next_phase, revise, transition
+from experiments.lifecycle import next_phase, revise, start, transition
 from experiments.store import ExperimentStore, Versioned
 
 __all__ = ["ExperimentService", "UnknownExperiment", "Saved", "entry"]
@@ -81,9 +81,10 @@ class ExperimentService:
             return [self._store(stored, definition, layers_checked=True)
                     for stored, definition in zip(previous, revised)]
 
-    def start(self, key: str) -> Saved:
-        """Draft or stopped → running; raises UnknownExperiment."""
-        return self._change(key, lambda definition: transition(definition, "running", _now()))
+    def start(self, key: str, phase_started_at: datetime | None = None) -> Saved:
+        """Draft or stopped → running; `phase_started_at` (a draft only) analyses exposures
+        already stored from that time (see `experiments.lifecycle.start`). Raises UnknownExperiment."""
+        return self._change(key, lambda definition: start(definition, _now(), phase_started_at))
 
     def stop(self, key: str) -> Saved:
         """Running → stopped; raises UnknownExperiment."""

@@ -70,9 +70,13 @@ class AdminClient:
         """Every experiment's latest definition."""
         return self._request("GET", "/v1/experiments")["experiments"]
 
-    def start_experiment(self, key: str) -> dict[str, Any]:
-        """Draft or stopped → running; answers like `save_experiment` (status, phase, version...)."""
-        return self._request("POST", f"{_experiment_path(key)}/start")
+    def start_experiment(self, key: str, phase_started_at: str | None = None) -> dict[str, Any]:
+        """Draft or stopped → running; answers like `save_experiment` (status, phase, version...).
+
+        `phase_started_at` (ISO 8601 with a time zone; a draft only) analyses the exposures
+        already stored from that time instead of from now."""
+        body = None if phase_started_at is None else {"phase_started_at": phase_started_at}
+        return self._request("POST", f"{_experiment_path(key)}/start", body)
 
     def stop_experiment(self, key: str) -> dict[str, Any]:
         """Running → stopped; answers like `start_experiment`."""

@@ -137,7 +137,7 @@ _ACTIONS: dict[tuple[str, str | None], Action] = {
     ("experiments", "get"): lambda api, args: _print_json(api.get_experiment(args.key)),
     ("experiments", "put"): _put_experiment,
     ("experiments", "apply"): _apply_experiments,
-    ("experiments", "start"): lambda api, args: _print_saved(api.start_experiment(args.key)),
+    ("experiments", "start"): lambda api, args: _print_saved(api.start_experiment(args.key, args.phase_started_at)),
     ("experiments", "stop"): lambda api, args: _print_saved(api.stop_experiment(args.key)),
     ("experiments", "new-phase"): lambda api, args: _print_saved(api.new_phase(args.key, args.salt)),
     ("experiments", "history"): _history,

@@ -283,7 +283,9 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     put.add_argument("--new-phase", action="store_true", help="also start a new phase (a new salt, a new split)")
     apply = actions.add_parser("apply", help="create or update the experiments of a JSON/YAML file (idempotent)")
     apply.add_argument("file", type=Path, help="a list of definitions, or {\"experiments\": [...]}")
-    _keyed(actions, "start", "start an experiment (draft or stopped → running)")
+    started = _keyed(actions, "start", "start an experiment (draft or stopped → running)")
+    started.add_argument("--from", dest="phase_started_at", metavar="TIME",
+                         help="analyse exposures already stored from TIME (ISO 8601 with a time zone; a draft only)")
     _keyed(actions, "stop", "stop a running experiment")
     phase = _keyed(actions, "new-phase", "start a new phase: a new salt, so a new split")
     phase.add_argument("--salt", help="the new phase's salt (default: one the server derives)")

@@ -1,13 +1,17 @@
-"""The demo: a real experiment through every component, on a temporary embedded store.
+"""The demo: two real experiments through every component, on a temporary embedded store.
 
-Starts the server on 127.0.0.1, defines a revenue metric and an experiment and starts it;
-simulated users get their variant from the SDK's `get_variant` (evaluated locally from the
-definitions the SDK fetched, logging the exposure) and send events over HTTP (the treatment
-has a true lift on conversion); then it waits until every event is in ClickHouse and prints
-the results the API serves. Some users are visitors who sign up mid-way: exposed under their
-device's anonymous id, they identify and convert under their user id. The experiment buckets
-by the anonymous id, so the variant does not change at login, and counts persons, so each
-such visitor is one unit whose conversion counts.
+Starts the server on 127.0.0.1, defines a revenue metric and two experiments. The first runs
+live: simulated users get their variant from the SDK's `get_variant` (evaluated locally from
+the definitions the SDK fetched, logging the exposure) and send events over HTTP; read at
+once, its fixed-horizon test is far from its planned sample, so the decision is "keep
+running". The second has two weeks of history: it is started from a phase start 14 days ago,
+the SDK assigns the same way and the exposures and conversions are sent with their times over
+those two weeks; it has reached its planned sample and minimum runtime, so its decision is
+made. Both treatments have a true lift on conversion. When every event is in ClickHouse it
+prints the results the API serves. A third of the users are visitors who sign up mid-way:
+exposed under their device's anonymous id, they identify and convert under their user id.
+The experiments bucket by the anonymous id, so the variant does not change at login, and
+count persons, so each such visitor is one unit whose conversion counts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,28 +33,38 @@ from northstar.admin_client import AdminClient
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
-__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "REVENUE_METRIC"]
+__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "HISTORY_EXPERIMENT",
+           "REVENUE_METRIC"]
 
 
 @dataclass(frozen=True)
 class DemoExperiment:
-    """The simulated experiment: its key, conversion event and each variant's true conversion rate."""
+    """A simulated experiment: key, name, conversion event, each variant's true conversion rate,
+    the relative MDE it is planned for, and the days of history it starts with (0: live)."""
 
     key: str
+    name: str
     conversion_event: str
     conversion_rates: dict[str, float]
-    signup_share: float
+    mde: float
+    history_days: int = 0
+    signup_share: float = 0.3
     """Share of users who arrive anonymous and sign up after their exposure."""
 
     def definition(self) -> dict[str, object]:
-        """The experiment's definition as the API takes it: equal weights, the conversion event."""
+        """The experiment's definition as the API takes it: equal weights, the conversion event,
+        revenue as a secondary metric, one week of minimum runtime."""
         share = 1.0 / len(self.conversion_rates)
         return {
             "key": self.key,
-            "name": "New checkout button",
+            "name": self.name,
+            "owner": "demo@example.com",
+            "hypothesis": f"{self.name} raises conversion by at least {self.mde:.0%}",
             "conversion_event": self.conversion_event,
             "bucket_by": "anonymous_id",
             "metrics": [REVENUE_METRIC["key"]],
+            "mde": self.mde,
+            "decision": {"min_runtime_days": 7},
             "variants": [{"key": key, "weight": share} for key in self.conversion_rates],
         }
 
@@ -65,38 +80,59 @@ REVENUE_METRIC = {
 
 DEMO_EXPERIMENT = DemoExperiment(
     key="checkout-button",
+    name="New checkout button",
     conversion_event="Order Completed",
     conversion_rates={"control": 0.10, "treatment": 0.13},
-    signup_share=0.3,
+    mde=0.05,
 )
+"""Live and read at once: a big lift, but a small share of the sample a 5 % MDE needs."""
+
+HISTORY_EXPERIMENT = DemoExperiment(
+    key="shipping-banner",
+    name="Free shipping banner",
+    conversion_event="Order Completed",
+    conversion_rates={"control": 0.10, "treatment": 0.13},
+    mde=0.20,
+    history_days=14,
+)
+"""Two weeks of history, planned for a 20 % MDE: sample and runtime reached."""
 
 
 def simulate_experiment(
-    client: sdk.Client, experiment: DemoExperiment, users: int, seed: int
+    client: sdk.Client, experiment: DemoExperiment, users: int, seed: int, now: datetime | None = None
 ) -> dict[str, dict[str, int]]:
     """Send exposures, page views, sign-ups and conversions for `users` users through `client`.
 
-    Returns per variant the users exposed, the users who converted and, of those exposed,
-    the visitors who signed up after their (anonymous) exposure, as sent.
+    A live experiment (`history_days` 0) logs each exposure through `get_variant`; one with
+    history spreads its users evenly over the `history_days` before `now` and sends each
+    exposure and conversion with its time. A visitor who signs up browses and is exposed under
+    its device's anonymous id, then identifies and converts under its user id. Returns per
+    variant the users exposed, the users who converted and the visitors among them who signed
+    up mid-way, as sent.
     """
     rng = random.Random(seed)
     sent = {variant: {"units": 0, "conversions": 0, "signed_up": 0} for variant in experiment.conversion_rates}
+    now = now or datetime.now(timezone.utc)
     for number in range(users):
-        user_id, device = f"demo-user-{number}", f"demo-device-{number}"
+        user_id, device = f"demo-{experiment.key}-{number}", f"demo-{experiment.key}-device-{number}"
+        at = now - timedelta(days=experiment.history_days) * (1 - number / users) if experiment.history_days else None
         signs_up = rng.random() < experiment.signup_share
-        if signs_up:  # a visitor: browses and is exposed anonymously, then signs up
-            client.track(None, "Page Viewed", {"path": "/cart"}, anonymous_id=device)
-            variant = client.get_variant(experiment.key, None, anonymous_id=device).variant
-            client.identify(user_id, {"plan": "free"}, anonymous_id=device)
-        else:
-            client.track(user_id, "Page Viewed", {"path": "/cart"})
-            variant = client.get_variant(experiment.key, user_id, anonymous_id=device).variant  # logs the exposure
+        actor = None if signs_up else user_id  # before signing up, a visitor is only its device
+        client.track(actor, "Page Viewed", {"path": "/cart"}, anonymous_id=device, timestamp=at)
+        variant = client.get_variant(experiment.key, actor, anonymous_id=device, log_exposure=at is None).variant
         if variant not in sent:
             raise RuntimeError(f"the SDK has no definition of {experiment.key} (got {variant!r})")
+        if at is not None:
+            client.track(actor, "Experiment Viewed", {"experiment_id": experiment.key, "variation_id": variant},
+                         anonymous_id=device, timestamp=at)
+        if signs_up:
+            client.identify(user_id, {"plan": "free"}, anonymous_id=device,
+                            timestamp=None if at is None else at + timedelta(minutes=1))
         sent[variant]["units"] += 1
         sent[variant]["signed_up"] += signs_up
         if rng.random() < experiment.conversion_rates[variant]:
-            client.track(user_id, experiment.conversion_event, {"revenue": round(rng.uniform(5, 80), 2)})
+            client.track(user_id, experiment.conversion_event, {"revenue": round(rng.uniform(5, 80), 2)},
+                         timestamp=None if at is None else at + timedelta(minutes=10))
             sent[variant]["conversions"] += 1
     return sent
 
@@ -121,29 +157,38 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Collector on {server.url}, embedded ClickHouse (chDB) in {data_dir}", flush=True)
         api = AdminClient(server.url, settings.admin_secret)
         api.save_metric(REVENUE_METRIC)
-        api.save_experiment(DEMO_EXPERIMENT.definition())
-        api.start_experiment(DEMO_EXPERIMENT.key)
-        rates = ", ".join(f"{key} {rate:.0%}" for key, rate in DEMO_EXPERIMENT.conversion_rates.items())
-        print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
-        print(f"Simulating {users:,} users through the SDK over HTTP ...")
+        now = datetime.now(timezone.utc)
+        experiments = (DEMO_EXPERIMENT, HISTORY_EXPERIMENT)
+        for experiment in experiments:
+            api.save_experiment(experiment.definition())
+            history = now - timedelta(days=experiment.history_days) if experiment.history_days else None
+            api.start_experiment(experiment.key, None if history is None else history.isoformat())
+            rates = ", ".join(f"{key} {rate:.0%}" for key, rate in experiment.conversion_rates.items())
+            since = f", started {experiment.history_days} days ago" if experiment.history_days else ", live"
+            print(f"Experiment {experiment.key}: true conversion rates {rates}{since}")
+        print(f"Simulating {users:,} users per experiment through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
-        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=4 * users)
+        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456",
+                            max_queue_size=10 * users)
         client.wait_for_definitions(timeout=30)
-        simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
+        simulated = {experiment.key: simulate_experiment(client, experiment, users, seed + number, now)
+                     for number, experiment in enumerate(experiments)}
         client.flush()
         delivery = client.stats()
         sent = delivery.sent
         client.shutdown()
         api.wait_until_stored()
         stored = api.events(limit=0)["total"]
+        for experiment in experiments:
+            print()
+            print(render_table(api.result_document(experiment.key)))
+            truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
+                              for variant, counts in simulated[experiment.key].items())
+            print(f"Simulated conversions/users: {truth}")
+            signed_up = ", ".join(f"{variant} {counts['signed_up']:,}"
+                                  for variant, counts in simulated[experiment.key].items())
+            print(f"Of them visitors who signed up mid-way (exposed anonymously, converting identified): {signed_up}")
         print()
-        print(render_table(api.result_document(DEMO_EXPERIMENT.key)))
-        print()
-        truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
-                          for variant, counts in simulated.items())
-        print(f"Simulated conversions/users: {truth}")
-        signed_up = ", ".join(f"{variant} {counts['signed_up']:,}" for variant, counts in simulated.items())
-        print(f"Of them visitors who signed up mid-way (exposed anonymously, converting identified): {signed_up}")
         print(f"{sent:,} events sent through the SDK ({delivery.dropped_total:,} dropped), "
               f"{stored:,} stored in ClickHouse; demo took {time.perf_counter() - started:.1f}s")
         if keep:

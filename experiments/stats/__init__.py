@@ -6,9 +6,9 @@ returns a small frozen result, named after its method (gbstats / statsmodels idi
 
 from .bayesian import BayesianEstimate, EffectScale, GaussianPrior, bayesian_effect_test
 from .confidence_sequence import DEFAULT_TUNING_UNITS, asymptotic_confidence_sequence
-from .cuped import cuped_theta, cuped_ttest
+from .cuped import CupedDiagnostics, cuped_diagnostics, cuped_theta, cuped_ttest
 from .estimate import Alternative, EffectEstimate, EffectSummary
-from .multiple_comparisons import benjamini_hochberg, holm
+from .multiple_comparisons import benjamini_hochberg, bonferroni, holm
 from .power import (
     estimated_days_remaining,
     required_units_per_arm,
@@ -27,6 +27,7 @@ __all__ = [
     "ArmStats",
     "BayesianEstimate",
     "CupedArmStats",
+    "CupedDiagnostics",
     "EffectEstimate",
     "EffectSummary",
     "EffectScale",
@@ -36,6 +37,8 @@ __all__ = [
     "asymptotic_confidence_sequence",
     "bayesian_effect_test",
     "benjamini_hochberg",
+    "bonferroni",
+    "cuped_diagnostics",
     "cuped_theta",
     "cuped_ttest",
     "estimated_days_remaining",

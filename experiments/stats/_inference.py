@@ -32,6 +32,11 @@ def arm_mean(stats: ArmStats | RatioArmStats) -> ArmMean:
     return ArmMean(stats.mean, stats.variance / stats.units if stats.units else math.inf)
 
 
+def is_degenerate(*arms: ArmMean) -> bool:
+    """True when some arm's estimate has zero variance: it would be treated as exact."""
+    return any(arm.variance == 0 for arm in arms)
+
+
 def check_alpha(alpha: float) -> None:
     """ValueError unless 0 < alpha < 1."""
     if not 0 < alpha < 1:
@@ -111,20 +116,26 @@ def effect_estimate(
     critical: float,
     alpha: float,
     alternative: Alternative,
+    df: float = math.inf,
 ) -> EffectEstimate:
     """Assemble the result, with intervals ``estimate ± critical × standard error``."""
     difference = treatment.mean - control.mean
+    standard_error = difference_se(control, treatment)
     lift, lift_se = relative_lift(control, treatment)
     return EffectEstimate(
         method=method,
         control_mean=control.mean,
         treatment_mean=treatment.mean,
         absolute_effect=difference,
-        absolute_ci=interval(difference, difference_se(control, treatment), critical, alternative),
+        absolute_ci=interval(difference, standard_error, critical, alternative),
         relative_effect=lift,
         relative_ci=interval(lift, lift_se, critical, alternative),
+        standard_error=standard_error,
+        relative_standard_error=lift_se,
+        degenerate=is_degenerate(control, treatment),
         p_value=p_value,
         statistic=statistic,
+        df=df,
         alpha=alpha,
         alternative=alternative,
     )
@@ -165,4 +176,5 @@ def wald_comparison(
         critical=critical_value(alpha, alternative, df),
         alpha=alpha,
         alternative=alternative,
+        df=df,
     )

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from scipy import special
 
-from ._inference import arm_mean, check_alpha, difference_se, interval, relative_lift
+from ._inference import arm_mean, check_alpha, difference_se, interval, is_degenerate, relative_lift
 from .sufficient_stats import ArmStats, RatioArmStats
 
 EffectScale = Literal["relative", "absolute"]
@@ -34,6 +34,8 @@ class BayesianEstimate:
     ``expected_loss_treatment`` is E[max(0, −effect)], what shipping treatment costs on
     average if it is worse; ``expected_loss_control`` is E[max(0, effect)]. All posterior
     fields are NaN when the relative scale is asked for and control_mean is 0.
+    ``degenerate``: an arm has zero variance, so the posterior treats it as exact (a chance
+    to win of exactly 0 or 1 is then an artefact, not a fact).
     """
 
     effect_scale: EffectScale
@@ -46,6 +48,7 @@ class BayesianEstimate:
     expected_loss_control: float
     expected_loss_treatment: float
     alpha: float
+    degenerate: bool
 
 
 def _posterior(estimate: float, standard_error: float, prior: GaussianPrior) -> tuple[float, float]:
@@ -88,8 +91,9 @@ def bayesian_effect_test(
     """Chance to beat control, expected losses and a 1 − alpha credible interval.
 
     The likelihood is the normal approximation of the effect estimate (delta method on
-    the relative scale), as in GrowthBook; with the flat prior the credible interval
-    equals the frequentist z interval.
+    the relative scale), as in GrowthBook. Arm variances follow the package's one
+    convention (p(1 − p) for Bernoulli arms), so with the flat prior the credible interval
+    equals the frequentist z interval: the unpooled Wald interval for conversions.
     """
     check_alpha(alpha)
     if effect_scale not in get_args(EffectScale):
@@ -112,5 +116,6 @@ def bayesian_effect_test(
         expected_loss_control=_positive_part_mean(mean, sd),
         expected_loss_treatment=_positive_part_mean(-mean, sd),
         alpha=alpha,
+        degenerate=is_degenerate(control_mean, treatment_mean),
     )
 

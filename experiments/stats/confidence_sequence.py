@@ -19,7 +19,9 @@ from .estimate import Alternative, EffectEstimate
 from .sufficient_stats import ArmStats, RatioArmStats
 
 DEFAULT_TUNING_UNITS = 5000
-"""Total units at which the sequence is tightest (GrowthBook's default tuning parameter)."""
+"""Total units at which the sequence is tightest when no plan says otherwise (GrowthBook's
+default). GrowthBook documents setting the tuning parameter to the total sample the
+experiment expects; the analysis passes its planned sample (all arms) as ``tuning_units``."""
 
 
 def _mixture_precision(alpha: float, tuning_units: float, units: int) -> float:

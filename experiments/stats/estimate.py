@@ -16,6 +16,12 @@ class EffectSummary:
     ``absolute_effect`` is treatment_mean − control_mean in metric units;
     ``relative_effect`` is treatment_mean / control_mean − 1 (0.05 = +5 %). The intervals
     are the method's: confidence intervals or sequences, or credible intervals.
+    ``standard_error`` and ``relative_standard_error`` are those of the two effects (the
+    posterior sd for Bayesian results; inf without evidence, NaN where the lift is
+    undefined), so results can be audited and recombined. ``degenerate`` is True when an
+    arm's estimate has zero variance (0 % or 100 % converted, a constant metric, a single
+    converting unit): the intervals and probabilities then treat that arm as exact, which
+    they are not, so they must not be presented as facts.
     """
 
     method: str
@@ -25,6 +31,9 @@ class EffectSummary:
     absolute_ci: tuple[float, float]
     relative_effect: float
     relative_ci: tuple[float, float]
+    standard_error: float
+    relative_standard_error: float
+    degenerate: bool
 
 
 @dataclass(frozen=True)
@@ -41,5 +50,7 @@ class EffectEstimate(EffectSummary):
 
     p_value: float
     statistic: float
+    df: float
+    """Degrees of freedom of the reference t distribution; inf for the normal (z) one."""
     alpha: float
     alternative: Alternative

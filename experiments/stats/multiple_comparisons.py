@@ -21,6 +21,12 @@ def _unsorted(adjusted: np.ndarray, order: np.ndarray) -> tuple[float, ...]:
     return tuple(result.tolist())
 
 
+def bonferroni(p_values: Sequence[float]) -> tuple[float, ...]:
+    """Bonferroni adjustment (p × m, capped at 1): the simplest family-wise error control."""
+    ordered, order = _sorted(p_values)
+    return _unsorted(ordered * len(ordered), order)
+
+
 def holm(p_values: Sequence[float]) -> tuple[float, ...]:
     """Holm step-down adjustment: controls the family-wise error rate, any dependence."""
     ordered, order = _sorted(p_values)

@@ -46,7 +46,7 @@ def required_units_per_arm(
     return float(optimize.brentq(
         lambda units: _power(effect, units, critical, alternative) - power,
         one_tail * 1e-3,
-        one_tail,
+        one_tail * 1.01,  # exact for one-sided alternatives: keep the root inside the bracket
         xtol=1e-12,
         rtol=1e-14,
     ))
@@ -60,17 +60,20 @@ def required_units_per_arm_for_rate(
     power: float = 0.8,
     alternative: Alternative = "two-sided",
 ) -> float:
-    """``required_units_per_arm`` for a conversion rate in (0, 1), std = sqrt(p(1 − p))."""
+    """Units per arm to detect a conversion rate moving from p to p·(1 + mde) (p·(1 − mde) for "less").
+
+    Cohen's h, the arcsine effect size 2·asin√p₂ − 2·asin√p₁, in the two-sample z power
+    equation: equal to statsmodels ``NormalIndPower().solve_power(proportion_effectsize(p₂,
+    p₁), ratio=1)``. The arcsine stabilises the variance, so both arms' rates count (scaling
+    the MDE by the control's standard deviation alone under-sizes an increase).
+    """
     if not 0 < baseline_rate < 1:
         raise ValueError(f"baseline_rate must be in (0, 1), got {baseline_rate}")
-    return required_units_per_arm(
-        baseline_rate,
-        math.sqrt(baseline_rate * (1 - baseline_rate)),
-        relative_mde,
-        alpha=alpha,
-        power=power,
-        alternative=alternative,
-    )
+    target = baseline_rate * (1 - relative_mde if alternative == "less" else 1 + relative_mde)
+    if not 0 <= target <= 1:
+        raise ValueError(f"the rate after the MDE must be in [0, 1], got {target}")
+    cohens_h = 2 * math.asin(math.sqrt(target)) - 2 * math.asin(math.sqrt(baseline_rate))
+    return required_units_per_arm(1.0, 1.0, cohens_h, alpha=alpha, power=power, alternative=alternative)
 
 
 def estimated_days_remaining(

@@ -6,7 +6,7 @@ import math
 
 from ._inference import ArmMean, wald_comparison
 from .estimate import Alternative, EffectEstimate
-from .sufficient_stats import ArmStats
+from .sufficient_stats import ArmStats, bernoulli_variance
 
 
 def _proportion(arm: ArmStats) -> ArmMean:
@@ -16,7 +16,7 @@ def _proportion(arm: ArmStats) -> ArmMean:
     if arm.units == 0:
         return ArmMean(0.0, math.inf)
     rate = arm.mean
-    return ArmMean(rate, rate * (1 - rate) / arm.units)
+    return ArmMean(rate, bernoulli_variance(rate) / arm.units)
 
 
 def proportion_ztest(

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 class ArmStats:
     """Sums of one per-unit metric over the units of one arm.
 
-    For a conversion (0/1) metric, ``sum == sum_squares == converters``.
+    For a conversion (0/1) metric, ``sum == sum_squares == converters`` and ``bernoulli`` is
+    True (``from_conversions``): its variance is then p(1 − p), the one convention every
+    method (fixed, sequential, Bayesian) uses for 0/1 metrics, as statsmodels' z-test and
+    gbstats do.
     """
 
     units: int
     sum: float
     sum_squares: float
+    bernoulli: bool = False
 
     def __post_init__(self) -> None:
         if self.units < 0:
@@ -30,7 +34,7 @@ class ArmStats:
         """Sufficient statistics of a 0/1 metric."""
         if not 0 <= converters <= units:
             raise ValueError(f"need 0 <= converters <= units, got {converters}/{units}")
-        return cls(units=units, sum=converters, sum_squares=converters)
+        return cls(units=units, sum=converters, sum_squares=converters, bernoulli=True)
 
     @property
     def mean(self) -> float:
@@ -39,10 +43,18 @@ class ArmStats:
 
     @property
     def variance(self) -> float:
-        """Unbiased (ddof=1) per-unit variance; inf below two units (spread unknown)."""
+        """Per-unit variance: p(1 − p) for a Bernoulli arm (inf when empty), else unbiased
+        (ddof=1) and inf below two units (spread unknown)."""
+        if self.bernoulli:
+            return bernoulli_variance(self.mean) if self.units else math.inf
         if self.units < 2:
             return math.inf
         return max(self.sum_squares - self.sum * self.mean, 0.0) / (self.units - 1)
+
+
+def bernoulli_variance(rate: float) -> float:
+    """p(1 − p): the per-unit variance of a 0/1 metric with rate p."""
+    return rate * (1 - rate)
 
 
 def sample_covariance(first: ArmStats, second: ArmStats, cross_sum: float) -> float:

@@ -7,6 +7,7 @@ a route's description is its types. Field names are the JSON names.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -134,6 +135,13 @@ class ResultsQuery(msgspec.Struct, frozen=True):
     """`alpha` overrides the experiment's alpha for this read (0 < alpha < 0.5)."""
 
     alpha: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] | None = None
+
+
+class StartRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of `POST /v1/experiments/{key}/start` (optional): analyse exposures already stored
+    from `phase_started_at` (ISO 8601 with a time zone) instead of from now; a draft only."""
+
+    phase_started_at: datetime | None = None
 
 
 class PhaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

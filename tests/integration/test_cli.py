@@ -79,7 +79,7 @@ def test_an_experiment_through_its_whole_life(collector: CollectorProcess, tmp_p
 
     assert succeeds(collector, "experiments", "results", key).startswith(f"Experiment {key} · fixed analysis")
     document = json.loads(succeeds(collector, "experiments", "results", key, "--json"))
-    assert document["experiment"] == key and document["decision"] == "no_exposures"
+    assert document["experiment"] == key and document["decision"] == "keep_running"
 
 
 def test_refused_and_impossible_commands_are_one_line_and_change_nothing(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from browser import sync_playwright_api
-from experiments.formatting import format_interval, format_p, format_values
+from experiments.formatting import format_interval, format_p, format_total, format_values
 from loadtests.server_process import CollectorProcess
 from northstar.admin_client import AdminClient
 
@@ -84,9 +84,9 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
         page.click(f"a[href='/dashboard/experiments/{key}']")
         page.wait_for_selector("#verdict")
         assert page.inner_text("#verdict") == document["verdict"]
-        assert document["verdict"].startswith("Guardrail Errors per user is worse in treatment")
-        assert page.inner_text(".banner.guardrail").startswith(
-            "Do not ship treatment: guardrail Errors per user is worse (+")
+        assert document["verdict"].startswith("Don't ship: guardrail Errors per user is significantly worse in treatment")
+        assert page.inner_text("main").count("Errors per user is significantly worse") == 1  # said once
+        assert page.inner_text("#decision .headline") == "Don't ship"
         assert "Traffic split as configured" in page.inner_text("#srm")
         for metric in document["metrics"]:
             section = page.locator(f"section.metric[data-metric='{metric['key']}']")
@@ -94,13 +94,14 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
             for variant, value in zip(metric["variants"], values):
                 cells = section.locator(f"tr[data-variant='{variant['key']}'] td").all_inner_texts()
                 assert cells[1] == f"{variant['units']:,}"
-                assert cells[2] == value
+                assert cells[2] == format_total(variant["total"])
+                assert cells[3] == value
             (comparison,) = metric["comparisons"]
             cells = section.locator("tr[data-variant='treatment'] td").all_inner_texts()
             absolute = format_interval(metric["kind"], comparison["absolute_effect"], *comparison["absolute_ci"])
-            assert cells[3] == absolute
-            assert cells[5] == format_p(comparison["p_value"])
-            assert cells[7] == comparison["verdict"]
+            assert cells[4] == absolute
+            assert cells[6] == format_p(comparison["p_value"])
+            assert cells[8] == comparison["verdict"]
         assert section.locator("h2").inner_text().startswith("Guardrail: Errors per user")
         assert page.locator("#forest svg circle").count() == 3
         assert page.locator("#exposures svg[role=img] rect").count() == 2 * len(document["timeline"]["days"])

@@ -13,27 +13,38 @@ from loadtests.server_process import CollectorProcess
 from northstar.admin_client import AdminClient
 
 
-def test_demo_prints_results_for_every_event_it_sent() -> None:
+def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent() -> None:
+    """README command 1 (default users and seed): the live experiment, read at a small share of
+    its planned sample, says keep running; the one with two weeks of history at its planned
+    sample says ship; every table row is what was simulated."""
     completed = subprocess.run(
-        [sys.executable, "-m", "northstar", "demo", "--users", "600", "--seed", "3"],
-        capture_output=True, text=True, timeout=180,
+        [sys.executable, "-m", "northstar", "demo"], capture_output=True, text=True, timeout=180,
     )
     assert completed.returncode == 0, completed.stderr
     output = completed.stdout
     sent, dropped, stored = re.search(
         r"([\d,]+) events sent through the SDK \(([\d,]+) dropped\), ([\d,]+) stored", output
     ).groups()
-    assert sent == stored and dropped == "0" and int(sent.replace(",", "")) > 1200
-    assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", output, re.MULTILINE)
-    assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", output, re.MULTILINE)
-    assert "Verdict:" in output
-    simulated = dict(re.findall(r"(control|treatment) ([\d,]*\d/[\d,]*\d)", output.split("Simulated")[1]))
-    for variant, fraction in simulated.items():
-        conversions, units = fraction.split("/")
-        row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", output, re.MULTILINE)
-        assert row, f"results for {variant} differ from what was simulated ({fraction})"
-    signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", output)
-    assert signed_up and all(int(n) > 0 for n in signed_up.groups())  # counted above as one unit each
+    assert sent == stored and dropped == "0" and int(sent.replace(",", "")) > 40_000
+    live, history = re.split(r"\nExperiment (?=\S+ · )", output)[1:]
+    assert live.startswith("checkout-button · fixed analysis")
+    assert re.search(r"^Decision: Keep running \(about \d+ more days\): too early to call: \d+% of planned sample",
+                     live, re.MULTILINE)
+    assert "WIN" in live and "Ship" not in live  # a big lift, but read far too early
+    assert history.startswith("shipping-banner · fixed analysis")
+    assert re.search(r"^Decision: Ship: treatment beats control on conversion: Order Completed \(\+", history,
+                     re.MULTILINE)
+    assert re.search(r"^Planned sample: 100% of [\d,]+ units per variant · runtime 14\.0 ", history, re.MULTILINE)
+    for block in (live, history):
+        assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", block, re.MULTILINE)
+        assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", block, re.MULTILINE)
+        simulated = dict(re.findall(r"(control|treatment) ([\d,]*\d/[\d,]*\d)", block.split("Simulated")[1]))
+        for variant, fraction in simulated.items():
+            conversions, units = fraction.split("/")
+            row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", block, re.MULTILINE)
+            assert row, f"results for {variant} differ from what was simulated ({fraction})"
+        signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", block)
+        assert signed_up and all(int(n) > 0 for n in signed_up.groups())  # counted above as one unit each
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(

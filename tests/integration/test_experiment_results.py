@@ -136,7 +136,7 @@ def test_cli_prints_a_table_or_json_and_one_line_errors(collector: CollectorProc
 
     table = subprocess.run([*base, "results", key], capture_output=True, text=True, timeout=60)
     assert table.returncode == 0, table.stderr
-    assert f"Experiment {key}" in table.stdout and "Verdict:" in table.stdout
+    assert f"Experiment {key}" in table.stdout and "Decision: Keep running" in table.stdout
 
     as_json = subprocess.run([*base, "results", key, "--json"], capture_output=True, text=True, timeout=60)
     assert '"experiment": "' + key + '"' in as_json.stdout

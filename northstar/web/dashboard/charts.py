@@ -69,20 +69,25 @@ def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> Html:
 
 
 def lift_chart(days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> Html:
-    """Cumulative relative lift per day for each treatment, with its interval as a band."""
-    left, right, top, bottom = 56, 16, 12, 28
-    values = [v for points in series.values() for p in points
-              for v in (p.relative_effect, *p.relative_ci)]
-    span = min(_span(values, 0.02), 5.0)
+    """Cumulative relative lift per day for each treatment, with its interval as a band.
+
+    The y-axis fits the estimates and the intervals no wider than twice the latest one, so
+    the first days' huge intervals (clipped at the edge) do not flatten every line. Each
+    treatment's line ends in a dot labelled with its name (one day of data is a dot with
+    its interval as a bar).
+    """
+    left, right, top, bottom = 56, 150, 12, 28
+    span = min(_span(_readable_values(series), 0.02), 5.0)
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(days) - 1, 1)
 
     def x(index: int) -> float:
-        return left + plot_w * index / count
+        return left + plot_w * (index / count if len(days) > 1 else 0.5)
 
     def y(value: float) -> float:
         return top + plot_h * (span - max(-span, min(span, value))) / (2 * span)
 
+    labels: list[tuple[float, float, str, str, float]] = []
     parts = [html("<line x1='{left}' y1='{y:.1f}' x2='{right}' y2='{y:.1f}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
                   left=left, right=width - right, y=y(0)),
              *(html("<text x='{x}' y='{y:.1f}' text-anchor='end' {font}>{tick:+.0%}</text>",
@@ -92,16 +97,56 @@ def lift_chart(days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocum
     for colour, (variant, points) in zip(PALETTE[1:], series.items()):
         band = [(i, (p.relative_ci[0], p.relative_ci[1])) for i, p in enumerate(points)
                 if p.relative_ci[0] is not None and p.relative_ci[1] is not None]
-        if band:
+        if len(band) > 1:
             outline = [f"{x(i):.1f},{y(ci[1]):.1f}" for i, ci in band]
             outline += [f"{x(i):.1f},{y(ci[0]):.1f}" for i, ci in reversed(band)]
             parts.append(html("<polygon points='{points}' fill='{colour}' fill-opacity='0.15'/>",
                               points=" ".join(outline), colour=colour))
-        line = [f"{x(i):.1f},{y(p.relative_effect):.1f}" for i, p in enumerate(points) if p.relative_effect is not None]
-        if line:
-            parts.append(html("<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'>"
-                              "<title>{variant}</title></polyline>", points=" ".join(line), colour=colour, variant=variant))
+        elif band:
+            (i, (low, high)), = band
+            parts.append(html("<line x1='{x:.1f}' y1='{low:.1f}' x2='{x:.1f}' y2='{high:.1f}' stroke='{colour}' "
+                              "stroke-width='3' stroke-opacity='0.4'/>", x=x(i), low=y(low), high=y(high), colour=colour))
+        line = [(i, p.relative_effect) for i, p in enumerate(points) if p.relative_effect is not None]
+        if not line:
+            continue
+        parts.append(html("<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'>"
+                          "<title>{variant}</title></polyline>",
+                          points=" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in line), colour=colour, variant=variant))
+        last, value = line[-1]
+        parts.append(html("<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='{colour}'/>", x=x(last), y=y(value),
+                          colour=colour))
+        labels.append((y(value), x(last), colour, variant, value))
+    parts += _end_labels(labels, top + plot_h)
     return _svg(width, height, "Cumulative relative lift by day", parts)
+
+
+def _end_labels(labels: list[tuple[float, float, str, str, float]], lowest: float) -> list[Html]:
+    """A label (name and latest lift) right of each line's end, moved apart to stay legible."""
+    placed: list[Html] = []
+    floor = -math.inf
+    for y, x, colour, variant, value in sorted(labels):
+        y = min(max(y, floor + 14), lowest + 8)
+        floor = y
+        placed.append(html("<text class='series-label' x='{x:.1f}' y='{y:.1f}' font-family='system-ui, sans-serif' "
+                           "font-size='12' fill='{colour}'>{variant} {value:+.1%}</text>",
+                           x=x + 8, y=y + 4, colour=colour,
+                           variant=variant if len(variant) <= 16 else variant[:15] + "…", value=value))
+    return placed
+
+
+def _readable_values(series: Mapping[str, Sequence[LiftPointDocument]]) -> list[float | None]:
+    """Estimates, and the interval bounds of points at most twice as wide as each series' latest."""
+    values: list[float | None] = []
+    for points in series.values():
+        widths = [p.relative_ci[1] - p.relative_ci[0] for p in points
+                  if p.relative_ci[0] is not None and p.relative_ci[1] is not None]
+        limit = 2 * widths[-1] if widths else 0.0
+        for point in points:
+            values.append(point.relative_effect)
+            low, high = point.relative_ci
+            if low is not None and high is not None and high - low <= limit:
+                values += [low, high]
+    return values
 
 
 def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]], width: int = 640, height: int = 180) -> Html:
@@ -135,9 +180,12 @@ def swatch(colour: str) -> Html:
 
 
 def _day_labels(days: Sequence[str], left: int, right: int, y: int) -> list[Html]:
-    """The first and last day under a time axis."""
+    """The first and last day under a time axis (one label, centred, for a single day)."""
     if not days:
         return []
+    if len(days) == 1:
+        return [html("<text x='{x}' y='{y}' text-anchor='middle' {font}>{day}</text>",
+                     x=(left + right) // 2, y=y, font=_FONT, day=days[0])]
     return [html("<text x='{x}' y='{y}' {font}>{day}</text>", x=left, y=y, font=_FONT, day=days[0]),
             html("<text x='{x}' y='{y}' text-anchor='end' {font}>{day}</text>", x=right, y=y, font=_FONT, day=days[-1])]
 

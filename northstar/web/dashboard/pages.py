@@ -12,14 +12,17 @@ from importlib.resources import files
 from urllib.parse import quote
 
 from experiments.definitions import ExperimentDefinition
-from experiments.formatting import (
-    format_interval,
-    format_p,
-    format_percent,
-    format_relative_interval,
-    format_values,
+from experiments.formatting import format_total, format_values
+from experiments.report import (
+    ROLE_TITLES,
+    VALUE_HEADERS,
+    analysis_line,
+    effect_cells,
+    interval_label,
+    metric_qualifiers,
+    plan_line,
+    result_text,
 )
-from experiments.report import ROLE_TITLES, guardrail_warnings
 from experiments.result_document import AnalysisDocument, MetricDocument, ResultDocument, SampleSizeDocument
 from northstar.web.dashboard.charts import (
     PALETTE,
@@ -86,35 +89,62 @@ def _metric_keys(experiment: ExperimentDefinition) -> list[str]:
 
 
 def results_page(document: ResultDocument) -> str:
-    """An experiment's results page, rendered from the typed document the JSON API serves."""
+    """An experiment's results page, rendered from the typed document the JSON API serves.
+
+    The decision, its reason and the planned-sample progress come first; each message (SRM,
+    a harmed guardrail) is said once, in the decision; tables scroll inside their cards.
+    """
     analysis = document.analysis
     key = document.experiment
-    subtitle = (f"{analysis.method} analysis · alpha {analysis.alpha:g} · correction {analysis.correction}"
-                f"{' · CUPED' if analysis.cuped else ''} · MDE {analysis.mde:.0%}")
     sections = [
         html("<h1>{title}</h1><p class='sub'>{key} · {subtitle}</p>",
-             title=document.name or key, key=key, subtitle=subtitle),
+             title=document.name or key, key=key, subtitle=analysis_line(analysis)),
+        _about(document),
+        _decision(document),
+        *(html("<div class='banner warn' role='alert'>{warning}</div>", warning=warning) for warning in document.warnings),
         _srm_banner(document),
-        *(html("<div class='banner alert guardrail' role='alert'>{warning}</div>", warning=warning)
-          for warning in guardrail_warnings(document)),
-        html("<div class='verdict' id='verdict'>{verdict}</div>", verdict=document.summary),
         *(_metric_section(metric, analysis) for metric in document.metrics),
         _charts(document),
     ]
     return page(f"{key} results", join(sections))
 
 
+def _about(document: ResultDocument) -> Html:
+    """Status, start date (of the current phase), owner and hypothesis, as the definition gives them."""
+    started = (document.phase_started_at or document.started_at or "")[:10] or "not started"
+    items = html("<span><b>Status</b> <span class='pill status'>{status}</span></span>"
+                 "<span><b>Started</b> {started}</span><span><b>Owner</b> {owner}</span>",
+                 status=document.status or "draft", started=started, owner=document.owner or "—")
+    hypothesis = html("<p class='hypothesis'><b>Hypothesis</b> {text}</p>", text=document.hypothesis) \
+        if document.hypothesis else Html("")
+    return html("<div class='about' id='about'>{items}{hypothesis}</div>", items=items, hypothesis=hypothesis)
+
+
+def _decision(document: ResultDocument) -> Html:
+    """The decision card: headline, reason (the `verdict` sentence), and progress against the plan."""
+    plan = document.plan
+    percent = 0.0 if plan.progress is None else 100 * plan.progress
+    headline = document.summary.removesuffix(": " + document.reason)
+    return html(
+        "<section class='decision {decision}' id='decision'><div class='verdict' id='verdict'>"
+        "<span class='headline'>{headline}</span>: <span class='reason'>{reason}</span></div>"
+        "<p class='plan'><progress class='progress' max='100' value='{percent:.0f}'></progress>{plan}</p></section>",
+        decision=document.decision, headline=headline, reason=document.reason, percent=percent,
+        plan=plan_line(document),
+    )
+
+
 def _srm_banner(document: ResultDocument) -> Html:
+    """The traffic check: green only with traffic and no mismatch; a mismatch is in the decision."""
     srm = document.srm
+    if srm.mismatch:
+        return Html("")
     units = ", ".join(f"{v.key} {v.units:,}" for v in document.variants)
     excluded = (f" · {document.multiple_exposures:,} units seen in several variants excluded"
                 if document.multiple_exposures else "")
-    if srm.mismatch:
-        expected = ", ".join(f"{e:,.0f}" for e in srm.expected_units)
-        return html("<div class='banner alert' id='srm' role='alert'>Sample ratio mismatch (p = {p:.2g}): "
-                    "units {units} vs expected {expected}. The split is not what was configured, so no "
-                    "result below can be trusted and no winner is declared.{excluded}</div>",
-                    p=srm.p_value, units=units, expected=expected, excluded=excluded)
+    if not any(v.units for v in document.variants):
+        return html("<div class='banner neutral' id='srm'>No exposures yet: the traffic split cannot be checked"
+                    "{excluded}.</div>", excluded=excluded)
     return html("<div class='banner ok' id='srm'>Traffic split as configured (SRM p = {p:.3f}): {units}{excluded}</div>",
                 p=srm.p_value, units=units, excluded=excluded)
 
@@ -130,30 +160,29 @@ def _metric_section(metric: MetricDocument, analysis: AnalysisDocument) -> Html:
         if comparison is None:
             versus = Html("<td colspan='5' class='sub'>control</td>")
         else:
-            numbers = [
-                format_interval(kind, comparison.absolute_effect, *comparison.absolute_ci),
-                format_relative_interval(comparison.relative_effect, *comparison.relative_ci),
-                *((format_percent(comparison.chance_to_win, False), format_percent(comparison.expected_loss, False))
-                  if bayesian else (format_p(comparison.p_value), format_p(comparison.adjusted_p_value))),
-            ]
-            versus = html("{numbers}<td><span class='pill {verdict}'>{verdict}</span></td>",
-                          numbers=join(html("<td class='num'>{number}</td>", number=n) for n in numbers),
-                          verdict=comparison.verdict)
+            against_margin = metric.margin is not None and comparison.guardrail is not None
+            versus = html("{numbers}<td><span class='pill {state}'>{result}</span></td>",
+                          numbers=join(html("<td class='num'>{number}</td>", number=n)
+                                       for n in effect_cells(kind, comparison, bayesian)),
+                          state=comparison.guardrail if against_margin else comparison.verdict,
+                          result=(result_text(metric, comparison) or comparison.verdict).lower())
         rows.append(html("<tr data-variant='{key}'><td>{key}</td><td class='num'>{units:,}</td>"
-                         "<td class='num'>{value}</td>{versus}</tr>",
-                         key=variant.key, units=variant.units, value=value, versus=versus))
-    confidence = f"{100 * (1 - analysis.alpha):g}%"
-    direction = "" if metric.higher_is_better else " · lower is better"
+                         "<td class='num'>{total}</td><td class='num'>{value}</td>{versus}</tr>",
+                         key=variant.key, units=variant.units, total=format_total(variant.total), value=value,
+                         versus=versus))
+    intervals = interval_label(analysis)
+    numerator, per_unit = VALUE_HEADERS[kind]
     return html(
         "<section class='card metric {role}' data-metric='{key}'>"
-        "<h2>{role_title}: {name} <span class='sub'>({kind}{direction})</span></h2>"
-        "<table><thead><tr><th>Variant</th><th class='num'>Units</th><th class='num'>Value</th>"
-        "<th class='num'>Abs. lift ({confidence} CI)</th><th class='num'>Rel. lift ({confidence} CI)</th>"
+        "<h2>{role_title}: {name} <span class='sub'>({qualifiers})</span></h2>"
+        "<div class='table-scroll'><table><thead><tr><th>Variant</th><th class='num'>Units</th>"
+        "<th class='num'>{numerator}</th><th class='num'>{per_unit}</th>"
+        "<th class='num'>Abs. lift ({intervals})</th><th class='num'>Rel. lift ({intervals})</th>"
         "<th class='num'>{evidence[0]}</th><th class='num'>{evidence[1]}</th><th>Result</th></tr></thead>"
-        "<tbody>{rows}</tbody></table>{progress}</section>",
+        "<tbody>{rows}</tbody></table></div>{progress}</section>",
         role=metric.role, key=metric.key, role_title=ROLE_TITLES[metric.role], name=metric.name,
-        kind=kind, direction=direction, confidence=confidence, evidence=evidence, rows=join(rows),
-        progress=_progress(metric.sample_size),
+        qualifiers=metric_qualifiers(metric), numerator=numerator.capitalize(), per_unit=per_unit.capitalize(),
+        intervals=intervals, evidence=evidence, rows=join(rows), progress=_progress(metric.sample_size),
     )
 
 
@@ -170,7 +199,8 @@ def _progress(size: SampleSizeDocument) -> Html:
 def _charts(document: ResultDocument) -> Html:
     timeline = document.timeline
     forest = [
-        ForestRow(f"{metric.name} · {c.variant}", c.relative_effect, *c.relative_ci, c.verdict)
+        ForestRow(f"{metric.name} · {c.variant}", c.relative_effect,
+                  *((None, None) if c.degenerate else c.relative_ci), c.verdict)  # no interval to trust
         for metric in document.metrics for c in metric.comparisons
     ]
     lifts = join(

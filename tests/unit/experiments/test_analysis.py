@@ -11,7 +11,7 @@ from statsmodels.stats.multitest import multipletests
 from experiments.analysis import analyse
 from experiments.analysis_settings import AnalysisSettings
 from experiments.comparison import compare
-from experiments.definitions import ExperimentDefinition, Variant
+from experiments.definitions import DecisionRule, ExperimentDefinition, Variant
 from experiments.metrics import MetricDefinition
 from experiments.queries import DailySums, ExperimentSums, MetricSums
 from experiments.report import render_table, result_document
@@ -19,6 +19,9 @@ from experiments.stats import ArmStats, CupedArmStats, cuped_ttest
 
 DAY = dt.date(2026, 3, 1)
 DEFINITION = ExperimentDefinition(key="exp", variants=[Variant("control", 0.5), Variant("treatment", 0.5)])
+PLANNED = msgspec.structs.replace(
+    DEFINITION, decision=DecisionRule(planned_units_per_variant=5000, min_runtime_days=1, whole_weeks=False))
+"""DEFINITION with its planned sample (5,000 per variant) and one day of minimum runtime."""
 CONVERSION = MetricDefinition(key="orders", kind="conversion", event="Order")
 BOUNCES = MetricDefinition(key="bounces", kind="count", event="Bounce", higher_is_better=False)
 
@@ -49,31 +52,35 @@ def _settings(**changes: object) -> AnalysisSettings:
 def test_a_clear_win_is_declared_with_holm_across_metrics() -> None:
     sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
                  [_conversion(5000, 650), _count(5000, 10100, 30500)])
-    result = analyse(DEFINITION, [CONVERSION, BOUNCES], sums, _settings())
+    result = analyse(PLANNED, [CONVERSION, BOUNCES], sums, _settings())
     raw = [m.comparisons[0].effect.p_value for m in result.metrics]
     assert [m.comparisons[0].adjusted_p_value for m in result.metrics] == pytest.approx(
         list(multipletests(raw, method="holm")[1]))
     assert result.metrics[0].comparisons[0].verdict == "win"
-    assert result.summary.startswith("treatment beats control on orders (p < 0.001)")
+    assert result.decision == "ship"
+    assert result.summary.startswith("Ship: treatment beats control on orders (+30.0% [")
+    assert result.summary.endswith(", p < 0.001).")
     assert result.multiple_exposures == 3 and result.units == {"control": 5000, "treatment": 5000}
 
 
 def test_more_of_a_lower_is_better_metric_is_a_loss_and_flagged_in_the_verdict() -> None:
     sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
                  [_conversion(5000, 650), _count(5000, 12000, 40000)])
-    result = analyse(DEFINITION, [CONVERSION, BOUNCES], sums, _settings())
+    result = analyse(PLANNED, [CONVERSION, BOUNCES], sums, _settings())
     assert result.metrics[1].comparisons[0].verdict == "loss"
-    assert result.summary.endswith("but worse on bounces")
+    assert result.summary.endswith(", though worse on bounces.")
 
 
 def test_sample_ratio_mismatch_suppresses_every_verdict() -> None:
     sums = _sums([_conversion(5000, 500)], [_conversion(4000, 800)])
-    result = analyse(DEFINITION, [CONVERSION], sums, _settings())
-    assert result.srm.is_mismatch
+    result = analyse(PLANNED, [CONVERSION], sums, _settings())
+    assert result.srm.is_mismatch and result.decision == "blocked"
     assert [c.verdict for m in result.metrics for c in m.comparisons] == ["suppressed"]
-    assert result.summary.startswith("Sample ratio mismatch") and "beats" not in result.summary
+    assert result.summary.startswith("No verdict (sample ratio mismatch): sample ratio mismatch (p = ")
+    assert "beats" not in result.summary
     table = render_table(result_document(result))
-    assert "SAMPLE RATIO MISMATCH" in table and "WIN" not in table
+    assert "Decision: No verdict (sample ratio mismatch): sample ratio mismatch" in table and "WIN" not in table
+    assert table.count("sample ratio mismatch (p = ") == 1  # said once
 
 
 def test_bayesian_reports_chance_to_win_and_no_p_values() -> None:
@@ -124,29 +131,30 @@ def test_timeline_accumulates_by_day_and_ends_at_the_overall_lift() -> None:
 def test_a_harmed_guardrail_vetoes_shipping_without_joining_the_correction() -> None:
     sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
                  [_conversion(5000, 650), _count(5000, 10400, 32000)])
-    result = analyse(DEFINITION, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
+    result = analyse(PLANNED, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
     primary, guardrail = result.metrics
     assert [primary.role, guardrail.role] == ["primary", "guardrail"]
     assert guardrail.comparisons[0].effect.p_value < 0.05
     # Holm over the one decision metric changes nothing; the guardrail stays unadjusted.
     assert primary.comparisons[0].adjusted_p_value == primary.comparisons[0].effect.p_value
     assert guardrail.comparisons[0].adjusted_p_value == guardrail.comparisons[0].effect.p_value
-    assert result.summary.startswith("Guardrail bounces is worse in treatment (p = ")
-    assert ": do not ship. treatment beats control on orders" in result.summary
+    assert result.decision == "dont_ship"
+    assert result.summary.startswith("Don't ship: guardrail bounces is significantly worse in treatment (+4.0% [")
     document = result_document(result)
     served = msgspec.to_builtins(document)  # the JSON the API serves
     assert [m["role"] for m in served["metrics"]] == ["primary", "guardrail"]
     assert [m["primary"] for m in served["metrics"]] == [True, False]
     assert served["guardrail_harms"] == [{"metric": "bounces", "name": "bounces", "variant": "treatment"}]
     table = render_table(document)
-    assert "!! Do not ship treatment: guardrail bounces is worse (+4.0% [" in table
+    assert table.count("guardrail bounces is significantly worse in treatment (+4.0% [") == 1
     assert "Guardrail: bounces (count, lower is better)" in table
 
 
 def test_guardrails_do_not_decide_the_winner() -> None:
     sums = _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
                  [_conversion(5000, 505), _count(5000, 9000, 25000)])
-    result = analyse(DEFINITION, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
+    result = analyse(PLANNED, [CONVERSION], sums, _settings(), guardrails=[BOUNCES])
     assert result.metrics[1].comparisons[0].verdict == "win"
-    assert result.summary.startswith("No significant difference yet on orders")
+    assert result.decision == "keep_running"
+    assert result.summary.startswith("Keep running: no significant difference on orders at the planned sample")
     assert result.guardrail_harms == []

@@ -19,7 +19,7 @@ from experiments.definitions import (
     parse_definition,
 )
 from experiments.layers import Layer, layer_conflict
-from experiments.lifecycle import next_phase, revise, transition
+from experiments.lifecycle import next_phase, revise, start, transition
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 LATER = NOW + timedelta(days=3)
@@ -150,3 +150,15 @@ def test_the_sdk_document_carries_what_evaluation_needs_and_nothing_else() -> No
                              "layer", "overrides"}
     assert document["variants"][1] == {"key": "treatment", "weight": 0.5, "payload": [1, 2]}
     assert document["layer"] == {"name": "home", "start": 0.0, "end": 0.5} and document["salt"] == "s1"
+
+
+def test_a_draft_can_start_from_an_earlier_phase_start_to_analyse_stored_history() -> None:
+    history = NOW - timedelta(days=30)
+    started = start(_definition(), NOW, history)
+    assert (started.status, started.started_at, started.phase_started_at) == ("running", NOW, history)
+    assert start(_definition(), NOW).phase_started_at == NOW
+    for when, definition in ((LATER, _definition()), (history.replace(tzinfo=None), _definition()),
+                             (history, started), (history, transition(started, "stopped", LATER))):
+        with pytest.raises(DefinitionError) as refused:
+            start(definition, NOW, when)
+        assert refused.value.field == "phase_started_at"

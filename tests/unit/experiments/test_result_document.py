@@ -11,24 +11,28 @@ from experiments.queries import ExperimentSums
 from experiments.report import render_table
 from experiments.result_document import ResultDocument, decode_result_document, result_document
 
-from .test_analysis import BOUNCES, CONVERSION, DEFINITION, _conversion, _count, _settings, _sums
+from .test_analysis import BOUNCES, CONVERSION, PLANNED, _conversion, _count, _settings, _sums
 
 CASES: dict[Decision, ExperimentSums] = {
-    "win": _sums([_conversion(5000, 500)], [_conversion(5000, 650)]),
-    "loss": _sums([_conversion(5000, 650)], [_conversion(5000, 500)]),
-    "inconclusive": _sums([_conversion(5000, 500)], [_conversion(5000, 505)]),
-    "guardrail_harm": _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
-                            [_conversion(5000, 650), _count(5000, 10400, 32000)]),
-    "sample_ratio_mismatch": _sums([_conversion(5000, 500)], [_conversion(4000, 800)]),
-    "no_exposures": ExperimentSums((), multiple_exposures=0),
+    "ship": _sums([_conversion(5000, 500)], [_conversion(5000, 650)]),
+    "dont_ship": _sums([_conversion(5000, 500), _count(5000, 10000, 30000)],
+                       [_conversion(5000, 650), _count(5000, 10400, 32000)]),
+    "keep_running": _sums([_conversion(3000, 300)], [_conversion(3000, 305)]),
+    "no_effect": _sums([_conversion(50_000, 5000)], [_conversion(50_000, 5010)]),
+    "blocked": _sums([_conversion(5000, 500)], [_conversion(4000, 800)]),
 }
-SERVED_KEYS = {"experiment", "name", "analysis", "alpha", "verdict", "guardrail_harms", "variants",
+SERVED_KEYS = {"experiment", "name", "status", "owner", "hypothesis", "started_at", "phase_started_at", "analysis",
+               "alpha", "verdict", "reason", "plan", "warnings", "guardrail_harms", "variants",
                "multiple_exposures", "srm", "metrics", "timeline"}
 
 
 def _document(decision: Decision) -> ResultDocument:
-    guardrails = [BOUNCES] if decision == "guardrail_harm" else []
-    return result_document(analyse(DEFINITION, [CONVERSION], CASES[decision], _settings(), guardrails=guardrails))
+    guardrails = [BOUNCES] if decision == "dont_ship" else []
+    definition = PLANNED
+    if decision == "no_effect":
+        definition = msgspec.structs.replace(PLANNED, decision=msgspec.structs.replace(
+            PLANNED.decision, planned_units_per_variant=50_000))
+    return result_document(analyse(definition, [CONVERSION], CASES[decision], _settings(), guardrails=guardrails))
 
 
 @pytest.mark.parametrize("decision", list(CASES))
@@ -49,7 +53,7 @@ def test_the_table_from_the_served_json_is_the_table_from_the_process(decision: 
 
 
 def test_a_document_missing_a_field_is_refused_naming_it() -> None:
-    served = msgspec.to_builtins(_document("win"))
+    served = msgspec.to_builtins(_document("ship"))
     del served["metrics"][0]["comparisons"][0]["verdict"]
     with pytest.raises(msgspec.ValidationError, match=r"verdict.*\$\.metrics\[0\]\.comparisons\[0\]"):
         decode_result_document(msgspec.json.encode(served))

@@ -9,8 +9,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import zt_ind_solve_power
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
 
 from experiments.stats import (
     SRM_P_VALUE_THRESHOLD,
@@ -260,9 +260,20 @@ def test_required_units_equal_statsmodels(mean, std, mde, alpha, power, alternat
     assert result == pytest.approx(expected, rel=1e-6)
 
 
-def test_required_units_for_rate_uses_bernoulli_std():
-    expected = zt_ind_solve_power(effect_size=0.1 * 0.1 / math.sqrt(0.09), alpha=0.05, power=0.8)
-    assert required_units_per_arm_for_rate(0.1, 0.1) == pytest.approx(expected, rel=1e-6)
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(("rate", "mde", "power", "planned"), [(0.10, 0.10, 0.8, 14_745), (0.05, 0.20, 0.9, 10_901),
+                                                             (0.30, 0.05, 0.8, None)])
+def test_required_units_for_rate_equal_statsmodels_cohens_h(rate, mde, power, planned, alternative):
+    """statsmodels ``NormalIndPower`` on Cohen's h (``proportion_effectsize``): both arms' rates count."""
+    target = rate * (1 - mde if alternative == "less" else 1 + mde)
+    expected = NormalIndPower().solve_power(
+        effect_size=abs(proportion_effectsize(target, rate)), alpha=0.05, power=power,
+        alternative=STATSMODELS_ALTERNATIVE[alternative] if alternative != "less" else "larger",
+    )
+    result = required_units_per_arm_for_rate(rate, mde, power=power, alternative=alternative)
+    assert result == pytest.approx(expected, rel=1e-6)
+    if planned is not None and alternative == "two-sided":
+        assert math.ceil(result) == planned  # the issue's figures (14,128 and 9,983 before)
 
 
 def test_estimated_days_remaining_follows_the_slowest_arm():

@@ -190,3 +190,33 @@ def test_bayesian_chance_to_win_and_losses_match_monte_carlo_of_beta_posteriors(
     assert result.expected_loss_treatment == pytest.approx(np.mean(np.maximum(-effect, 0)), abs=0.03 * sd)
     assert result.expected_loss_control == pytest.approx(np.mean(np.maximum(effect, 0)), abs=0.03 * sd)
     assert result.credible_interval == pytest.approx(tuple(np.quantile(effect, [0.025, 0.975])), abs=0.1 * sd)
+
+
+def test_confidence_sequence_tuned_to_the_planned_sample_keeps_its_error_rate_and_gains_power():
+    """GrowthBook's rule: tune the mixture to the total sample the experiment plans. 20 daily
+    looks at 2,500 units per arm, planned 100,000 units; stopping at the first significant
+    look. Tuned: any-look false-positive rate <= 5 % (0.7 % here), and power against a
+    +5.5 % relative lift rises over the old fixed 5,000 tuning (0.52 vs 0.42 here; the
+    difference is 6 standard errors, the margin asked 3)."""
+    rng = np.random.default_rng(2031)
+    experiments, looks, units_per_look = 2000, 20, 2500
+    planned = 2 * looks * units_per_look
+
+    def stopped_significant(treatment_rate: float, tuning_units: float) -> float:
+        control = np.cumsum(rng.binomial(units_per_look, 0.1, (experiments, looks)), axis=1)
+        treatment = np.cumsum(rng.binomial(units_per_look, treatment_rate, (experiments, looks)), axis=1)
+        return float(np.mean([
+            any(
+                asymptotic_confidence_sequence(
+                    ArmStats.from_conversions(units_per_look * (look + 1), int(c[look])),
+                    ArmStats.from_conversions(units_per_look * (look + 1), int(t[look])),
+                    tuning_units=tuning_units,
+                ).p_value < 0.05
+                for look in range(looks)
+            )
+            for c, t in zip(control, treatment)
+        ]))
+
+    assert stopped_significant(0.1, planned) <= 0.05
+    tuned, untuned = stopped_significant(0.1055, planned), stopped_significant(0.1055, 5000)
+    assert tuned - untuned > 3 * math.sqrt(2 * 0.25 / experiments)
