@@ -137,6 +137,11 @@ def simulate_experiment(
     return sent
 
 
+_FLUSH_SECONDS = 120.0
+"""Time for the SDK to deliver the whole simulation (the default 5 s is for an app's exit; a
+busy shared machine needed more than 10 s for ~50k events)."""
+
+
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     """Run the demo; 0 when every simulated event was stored. Its temporary directory is
     removed however it ends (`keep`: serve until Ctrl-C or SIGTERM first)."""
@@ -173,7 +178,7 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         client.wait_for_definitions(timeout=30)
         simulated = {experiment.key: simulate_experiment(client, experiment, users, seed + number, now)
                      for number, experiment in enumerate(experiments)}
-        client.flush()
+        client.flush(timeout=_FLUSH_SECONDS)
         delivery = client.stats()
         sent = delivery.sent
         client.shutdown()
