@@ -44,7 +44,7 @@ def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent(
             row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", block, re.MULTILINE)
             assert row, f"results for {variant} differ from what was simulated ({fraction})"
         signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", block)
-        assert signed_up and all(int(n) > 0 for n in signed_up.groups())  # counted above as one unit each
+        assert signed_up and all(int(n.replace(",", "")) > 0 for n in signed_up.groups())  # one unit each above
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(
