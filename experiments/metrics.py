@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from experiments.documents import check_key, decode_document
+from collector.documents import check_key, decode_document
 
 __all__ = [
     "MetricKind",

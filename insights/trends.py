@@ -1,0 +1,293 @@
+"""Trends: one number per interval per series (and breakdown value), computed in ClickHouse.
+
+Semantics (PostHog's unless stated):
+- `total` counts events; `persons` distinct persons in the interval; `dau`/`wau`/`mau` distinct
+  persons in the 1/7/30 days ending on each day (interval `day` only); `per_person_avg`
+  events per person in the interval; `sum|avg|min|max|median|p90|p95|p99` of a numeric
+  `property` over the interval's events that have one (a numeric string counts); percentiles
+  interpolate linearly between the two nearest values (numpy's default). An interval with
+  nothing to aggregate is 0.
+- A breakdown keeps each series' top `breakdown_limit` values by event volume in the range
+  (ties: by value, missing last); the rest are summed (or counted as one set of persons)
+  under `"$other"`; a missing property is the value `null`.
+- Persons come from `collector.persons.resolution`: every count of persons counts person keys.
+- Resent events count once (`events FINAL`: duplicates of a message id collapse).
+
+The query groups events by (interval, distinct id, breakdown value) first, so the person
+lookup (key, properties) runs on those groups rather than on every event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import msgspec
+
+from collector.documents import decode_document
+from collector.persons.resolution import DISTINCT_ID, PERSON_PROPERTIES, person_key
+from insights.intervals import MAX_INTERVALS, Interval, bucket_label, bucket_sql, interval_labels
+from insights.query import (
+    PROPERTY_PATTERN,
+    Breakdown,
+    DateRange,
+    InsightError,
+    PropertyFilter,
+    validate_breakdown,
+    validate_date_range,
+    validate_filters,
+    zone,
+)
+from insights.sql import Parameters, filter_condition, property_number, property_present, property_text
+
+__all__ = [
+    "Math", "MATHS", "Series", "TrendsQuery", "TrendSeries", "TrendsResult", "MAX_SERIES", "OTHER", "parse_trends_query",
+    "validate_trends_query", "build_series_query", "trends",
+]
+
+Math = Literal[
+    "total", "persons", "dau", "wau", "mau", "per_person_avg", "sum", "avg", "min", "max", "median", "p90", "p95", "p99"
+]
+MATHS: tuple[str, ...] = Math.__args__  # type: ignore[attr-defined]
+ROLLING_DAYS = {"dau": 1, "wau": 7, "mau": 30}
+PROPERTY_MATHS = {"sum", "avg", "min", "max", "median", "p90", "p95", "p99"}
+_QUANTILES = {"median": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+MAX_SERIES = 10
+OTHER = "$other"
+"""The breakdown value of everything outside the top values."""
+
+
+class Series(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """One line: `event`, aggregated by `math` (over `property` for property maths), narrowed by `filters`."""
+
+    event: str
+    math: Math = "total"
+    property_name: str | None = msgspec.field(default=None, name="property")
+    filters: list[PropertyFilter] = []
+
+
+class TrendsQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Body of `POST /v1/insights/trends`: series over inclusive local days in `timezone`.
+
+    `filters` apply to every series (with each series' own); `breakdown` splits every series.
+    """
+
+    series: list[Series]
+    date_from: dt.date
+    date_to: dt.date
+    interval: Interval = "day"
+    timezone: str = "UTC"
+    filters: list[PropertyFilter] = []
+    breakdown: Breakdown | None = None
+    breakdown_limit: int = 25
+
+    @property
+    def date_range(self) -> DateRange:
+        """The query's days and zone."""
+        return DateRange(self.date_from, self.date_to, self.timezone)
+
+
+class TrendSeries(msgspec.Struct, frozen=True):
+    """One line of the answer: a value for every interval in `dates` (zeros where nothing happened).
+
+    `breakdown_value` is the property's text, None for a missing property, `"$other"` for the
+    rest; absent without a breakdown.
+    """
+
+    label: str
+    event: str
+    math: str
+    breakdown_value: str | None
+    dates: list[str]
+    values: list[float]
+
+
+class TrendsResult(msgspec.Struct, frozen=True):
+    """Every series of the query, in order; with a breakdown, each series' values by rank, `$other` last."""
+
+    series: list[TrendSeries]
+    interval: str
+    timezone: str
+
+
+def parse_trends_query(document: bytes | str) -> TrendsQuery:
+    """Decode and validate a JSON trends query; raises InsightError naming the field."""
+    query = decode_document(document, TrendsQuery, InsightError, "query")
+    validate_trends_query(query)
+    return query
+
+
+def validate_trends_query(query: TrendsQuery) -> None:
+    """Raise InsightError unless the query can be answered within the documented maxima."""
+    if not 0 < len(query.series) <= MAX_SERIES:
+        raise InsightError("series", f"give 1 to {MAX_SERIES} series")
+    validate_date_range(query.date_range)
+    points = len(interval_labels(query.interval, query.date_range))
+    if points > MAX_INTERVALS:
+        raise InsightError("date_to", f"{points} {query.interval} intervals; at most {MAX_INTERVALS} per series: "
+                           "shorten the range or use a longer interval")
+    validate_filters(query.filters, "filters")
+    validate_breakdown(query.breakdown, query.breakdown_limit)
+    for index, series in enumerate(query.series):
+        field = f"series[{index}]"
+        if not series.event or len(series.event) > 200:
+            raise InsightError(f"{field}.event", "name the event (at most 200 characters)")
+        if series.math in ROLLING_DAYS and query.interval != "day":
+            raise InsightError(f"{field}.math", f"{series.math} counts persons over days ending on each day: use interval day")
+        if series.math in PROPERTY_MATHS:
+            if series.property_name is None or not PROPERTY_PATTERN.fullmatch(series.property_name):
+                raise InsightError(f"{field}.property", f"{series.math} aggregates a numeric property: name it")
+        elif series.property_name is not None:
+            raise InsightError(f"{field}.property", f"{series.math} takes no property")
+        validate_filters(series.filters, f"{field}.filters")
+
+
+Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+"""Runs SQL with parameters and returns its rows (`insights.limits.AnalyticalQueries.rows`)."""
+
+
+def trends(rows: Rows, query: TrendsQuery) -> TrendsResult:
+    """Answer a validated query: one ClickHouse query per series."""
+    labels = interval_labels(query.interval, query.date_range)
+    answer: list[TrendSeries] = []
+    for series in query.series:
+        sql, parameters = build_series_query(query, series)
+        answer += _assemble(query, series, labels, rows(sql, parameters))
+    return TrendsResult(answer, query.interval, query.timezone)
+
+
+_TEMPLATE = """
+WITH
+grouped AS (
+    SELECT {bucket} AS bucket, {distinct_id} AS distinct_id, {event_breakdown} AS event_breakdown,
+           count() AS events, {numbers} AS numbers
+    FROM events FINAL
+    WHERE event = {event} AND timestamp >= {start} AND timestamp < {end}{event_filters}
+    GROUP BY bucket, distinct_id, event_breakdown
+),
+resolved AS (
+    SELECT bucket, {person} AS person, {breakdown} AS breakdown, events, numbers
+    FROM grouped{person_join}
+    WHERE {person_filters}
+),
+ranked AS ({ranked})
+SELECT toString({out_bucket}) AS out_bucket, rank, if(rank = 0, (0, ''), breakdown) AS out_breakdown, {aggregate}
+FROM {source}
+WHERE {out_bucket} >= {first_bucket} AND {out_bucket} <= {last_bucket}
+GROUP BY out_bucket, rank, out_breakdown
+"""
+
+_RANKED = """
+    SELECT *, indexOf(top, breakdown) AS rank
+    FROM resolved, (
+        SELECT groupArray(breakdown) AS top FROM (
+            SELECT breakdown FROM resolved WHERE bucket >= {first_bucket}
+            GROUP BY breakdown ORDER BY sum(events) DESC, breakdown.1, breakdown.2 LIMIT {limit}
+        )
+    ) AS tops
+"""
+
+
+def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of one series: rows (bucket text, rank (0: `$other`), (missing, text), value)."""
+    param = Parameters()
+    tz = param(query.timezone, "String")
+    rolling = ROLLING_DAYS.get(series.math, 0)
+    start, end = query.date_range.bounds()
+    if rolling:
+        start = (dt.datetime.combine(query.date_from - dt.timedelta(days=rolling - 1), dt.time(),
+                                     zone(query.timezone))).astimezone(dt.timezone.utc)
+    filters = [*query.filters, *series.filters]
+    event_conditions = [filter_condition(f, "properties", param) for f in filters if f.type == "event"]
+    person_conditions = [filter_condition(f, "person_properties", param) for f in filters if f.type == "person"]
+    breakdown = query.breakdown
+    needs_person_properties = bool(person_conditions) or (breakdown is not None and breakdown.type == "person")
+    bucket = bucket_sql(query.interval, "timestamp", tz)
+    labels = interval_labels(query.interval, query.date_range)
+    first, last = _bucket_bounds(query, labels)
+    value = property_number("properties", param(series.property_name, "String")) if series.property_name else "NULL"
+    sql = _TEMPLATE.format(
+        bucket=bucket,
+        distinct_id=DISTINCT_ID,
+        event_breakdown=_breakdown_sql(breakdown, "event", "properties", param),
+        numbers=f"groupArray({value})" if series.math in PROPERTY_MATHS else "[]",
+        event=param(series.event, "String"),
+        start=param(start, "DateTime64(3, 'UTC')"),
+        end=param(end, "DateTime64(3, 'UTC')"),
+        event_filters="".join(f"\n      AND {condition}" for condition in event_conditions),
+        person=person_key("distinct_id"),
+        breakdown=("event_breakdown" if breakdown is None or breakdown.type == "event"
+                   else _breakdown_sql(breakdown, "person", "person_properties", param)),
+        person_join=(f"\n    LEFT JOIN (SELECT person_key, properties AS person_properties FROM {PERSON_PROPERTIES})"
+                     f" AS pp ON pp.person_key = {person_key('distinct_id')}") if needs_person_properties else "",
+        person_filters=" AND ".join(person_conditions) or "1",
+        first_bucket=first,
+        last_bucket=last,
+        ranked=_RANKED.format(first_bucket=first, limit=param(query.breakdown_limit, "UInt32"))
+        if breakdown is not None else "SELECT *, toUInt64(1) AS rank FROM resolved",
+        out_bucket="day" if rolling else "bucket",
+        aggregate=_aggregate(series),
+        source=(f"(SELECT *, arrayJoin(arrayMap(shift -> bucket + shift, range({rolling}))) AS day FROM ranked)"
+                if rolling else "ranked"),
+    )
+    return sql, param.values
+
+
+def _bucket_bounds(query: TrendsQuery, labels: list[str]) -> tuple[str, str]:
+    """SQL literals of the first and last bucket (built from validated dates, never user text)."""
+    if query.interval == "hour":
+        start, end = query.date_range.bounds()
+        return str(int(start.timestamp())), str(int(end.timestamp()) - 1)
+    return f"toDate('{labels[0]}')", f"toDate('{labels[-1]}')"
+
+
+def _breakdown_sql(breakdown: Breakdown | None, kind: str, json_column: str, param: Parameters) -> str:
+    """(missing UInt8, text String) of the breakdown property, (0, '') when there is none of this kind."""
+    if breakdown is None or breakdown.type != kind:
+        return "(toUInt8(0), '')"
+    key = param(breakdown.property_name, "String")
+    return f"(toUInt8(NOT {property_present(json_column, key)}), {property_text(json_column, key)})"
+
+
+def _aggregate(series: Series) -> str:
+    math_ = series.math
+    if math_ == "total":
+        return "toFloat64(sum(events))"
+    if math_ in ("persons", "dau", "wau", "mau"):
+        return "toFloat64(uniqExact(person))"
+    if math_ == "per_person_avg":
+        return "sum(events) / uniqExact(person)"
+    if math_ == "sum":
+        return "sumArray(numbers)"
+    if math_ in _QUANTILES:
+        return f"quantileExactInclusiveArray({_QUANTILES[math_]})(numbers)"
+    return f"{math_}Array(numbers)"  # avg, min, max
+
+
+def _assemble(query: TrendsQuery, series: Series, labels: list[str], rows: list[tuple[Any, ...]]) -> list[TrendSeries]:
+    """Rows into lines with every interval present, ordered by rank with `$other` last."""
+    position = {label: index for index, label in enumerate(labels)}
+    lines: dict[tuple[int, int, str], list[float]] = {}
+    for bucket_text, rank, (missing, text), value in rows:
+        label = _label_of(query, bucket_text)
+        line = lines.setdefault((rank or 1 << 30, missing, text), [0.0] * len(labels))
+        line[position[label]] = float(value) if value is not None and math.isfinite(value) else 0.0
+    if not lines and query.breakdown is None:
+        lines[(1, 0, "")] = [0.0] * len(labels)
+    answer = []
+    for (rank, missing, text), values in sorted(lines.items()):
+        if query.breakdown is None:
+            breakdown_value, label = None, series.event
+        else:
+            breakdown_value = OTHER if rank == 1 << 30 else None if missing else text
+            label = f"{series.event} · {'(none)' if breakdown_value is None else breakdown_value}"
+        answer.append(TrendSeries(label, series.event, series.math, breakdown_value, labels, values))
+    return answer
+
+
+def _label_of(query: TrendsQuery, bucket_text: str) -> str:
+    if query.interval == "hour":
+        return bucket_label(int(bucket_text), query.timezone)
+    return bucket_label(dt.date.fromisoformat(bucket_text), query.timezone)
