@@ -63,7 +63,8 @@ class AnalyticalQueries:
         if not self._slots.acquire(timeout=self.limits.queue_seconds):
             raise QueryBusy(self.limits.max_concurrent_queries, max(1, math.ceil(self.limits.queue_seconds)))
         try:
-            return list(self._client().query(sql, parameters=parameters, settings=self._settings).result_rows)
+            answer = self._client().query(sql, parameters=parameters, settings=self._settings)
+            return [tuple(row) for row in answer.result_rows]
         except DatabaseError as error:
             raise self._translated(error) from None
         finally:

@@ -142,9 +142,10 @@ def _option(parser: argparse.ArgumentParser, flag: str, env_name: str | None, de
 
 def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
-    from collector.settings import CollectorSettings, ConnectionLimits
+    from collector.settings import AnalyticsLimits, CollectorSettings, ConnectionLimits
 
     limits = ConnectionLimits()
+    analytics = AnalyticsLimits()
     _option(parser, "--host", "NORTHSTAR_LISTEN_HOST", "127.0.0.1",
             "interface to listen on; 0.0.0.0 for every IPv4 interface")
     _option(parser, "--port", "NORTHSTAR_PORT", str(default_port), "port to listen on, 1-65535 (0: a free one)",
@@ -177,6 +178,15 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
             "received, else 408 and closed", type=_positive_float)
     _option(parser, "--keep-alive-timeout", "NORTHSTAR_KEEP_ALIVE_TIMEOUT", f"{limits.keep_alive_timeout_seconds:g}",
             "seconds an idle kept-alive connection stays open", type=_positive_float)
+    _option(parser, "--insights-max-seconds", "NORTHSTAR_INSIGHTS_MAX_SECONDS", f"{analytics.max_query_seconds:g}",
+            "seconds one analytical query (insights) may run before it is cut off (503)", type=_positive_float)
+    _option(parser, "--insights-max-memory-mb", "NORTHSTAR_INSIGHTS_MAX_MEMORY_MB",
+            str(analytics.max_query_memory_bytes >> 20),
+            "memory one analytical query may use in ClickHouse before it is cut off (503)", type=_positive_int)
+    _option(parser, "--insights-max-concurrent", "NORTHSTAR_INSIGHTS_MAX_CONCURRENT",
+            str(analytics.max_concurrent_queries),
+            f"analytical queries running at once; another waits {analytics.queue_seconds:g} s for a slot, "
+            "then gets 429 with Retry-After", type=_positive_int)
     _option(parser, "--log-format", "NORTHSTAR_LOG_FORMAT", "text", "text, or one JSON object per line",
             choices=["text", "json"])
     parser.add_argument("--no-fsync", action="store_true",
@@ -222,6 +232,7 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
 
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
     from collector.settings import (
+        AnalyticsLimits,
         CollectorSettings,
         ConnectionLimits,
         SecretSource,
@@ -256,6 +267,9 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         live_window=replace(LIVE_WINDOW, max_age=timedelta(days=args.max_event_age_days)),
         import_window=replace(IMPORT_WINDOW, max_age=timedelta(days=args.import_max_age_days)),
         max_concurrent_requests=args.max_requests_in_flight,
+        analytics=AnalyticsLimits(max_query_seconds=args.insights_max_seconds,
+                                  max_query_memory_bytes=args.insights_max_memory_mb << 20,
+                                  max_concurrent_queries=args.insights_max_concurrent),
         connections=ConnectionLimits(
             head_timeout_seconds=args.head_timeout,
             body_timeout_seconds=args.body_timeout,

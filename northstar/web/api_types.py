@@ -7,20 +7,21 @@ a route's description is its types. Field names are the JSON names.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from collector.events import UnitId
 from experiments.definitions import ExperimentDefinition
 from experiments.metrics import MetricDefinition
+from insights.saved import SavedInsight
 
 __all__ = [
     "ErrorBody", "IngestionAnswer", "RejectedEvent", "SegmentBatch", "IngestionQuery", "SavedExperiment",
     "SavedMetric", "ExperimentList", "MetricList", "ExperimentHistory", "HistoryVersion", "PutExperimentQuery",
     "ResultsQuery", "PhaseRequest", "IngestionStatus", "Health", "Readiness", "EventsQuery", "StoredEvents",
     "VerifyRequest", "VerifyAnswer", "AssignRequest", "AssignAnswer", "AssignmentAnswer", "SdkDefinitions",
-    "SdkExperiment",
+    "SdkExperiment", "CatalogPropertiesQuery", "SavedInsightAnswer", "SavedInsightList",
 ]
 
 
@@ -242,3 +243,24 @@ class SdkDefinitions(msgspec.Struct, frozen=True):
     """The running experiments, served with a strong ETag (304 to a matching If-None-Match)."""
 
     experiments: list[SdkExperiment]
+
+
+class CatalogPropertiesQuery(msgspec.Struct, frozen=True):
+    """`event`: one event's properties (none: every event's); `type=person`: person properties instead."""
+
+    event: str | None = None
+    type: Literal["event", "person"] | None = None
+
+
+class SavedInsightAnswer(msgspec.Struct, frozen=True):
+    """The saved insight's new version."""
+
+    success: bool
+    key: str
+    version: int
+
+
+class SavedInsightList(msgspec.Struct, frozen=True):
+    """Every saved insight's latest version, by key."""
+
+    insights: list[SavedInsight]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -22,6 +23,9 @@ from collector.writer import EventWriter
 from experiments.evaluation import Evaluation
 from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
+from insights.catalog import EventCatalog
+from insights.limits import AnalyticalQueries
+from insights.saved import SavedInsights
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes
@@ -31,6 +35,7 @@ from northstar.web.experiments import experiment_routes
 from northstar.web.explorer import explorer_routes
 from northstar.web.in_flight import RequestsInFlight
 from northstar.web.ingestion import ingestion_routes
+from northstar.web.insights import insight_routes
 from northstar.web.lifecycle import lifecycle_routes
 from northstar.web.metrics import metric_routes
 from northstar.web.openapi import openapi_route
@@ -43,6 +48,7 @@ __all__ = ["build_app"]
 log = logging.getLogger("northstar.server")
 
 _SCHEMA_WAIT_SECONDS = 5.0
+_CATALOG_REFRESH_SECONDS = 300.0
 
 
 def build_app(settings: CollectorSettings) -> Starlette:
@@ -71,6 +77,10 @@ def build_app(settings: CollectorSettings) -> Starlette:
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
     guards = Guards(settings, refusal_page=login_page)
+    queries = AnalyticalQueries(connect_store, settings.analytics)
+    catalog = EventCatalog(queries.rows)
+    saved_insights = SavedInsights(connect_store)
+    stop_catalog = threading.Event()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,7 +93,9 @@ def build_app(settings: CollectorSettings) -> Starlette:
         # What startup built lives as long as the process: keep it out of the collector's
         # sight, so full collections stay short (measured under load: 35 → 6 ms each).
         gc.freeze()
+        catalog.refresh_every(_CATALOG_REFRESH_SECONDS, stop_catalog)
         yield
+        stop_catalog.set()
         writer.stop()
 
     api_routes: list[ApiRoute] = [
@@ -92,6 +104,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *explorer_routes(connect_store),
         *experiment_routes(experiments, evaluation),
         *metric_routes(evaluation.catalog),
+        *insight_routes(queries, catalog, saved_insights),
         *dashboard_routes(evaluation, guards.dashboard),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
-from insights.trends import parse_trends_query, trends
 from insight_events import load
+from insights.trends import parse_trends_query, trends
 from tests.reference import trends as reference
 
 T0 = dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc)  # the US (Mar 8) and EU (Mar 29) spring-forward inside the span
