@@ -18,6 +18,7 @@ from experiments.formatting import (
     format_values,
 )
 from experiments.result_document import AnalysisDocument, MetricDocument, ResultDocument, result_document
+from insights.report import text_table
 
 __all__ = ["result_document", "render_table", "guardrail_warnings", "ROLE_TITLES"]
 
@@ -86,7 +87,6 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
                 _VERDICT_TEXT[comparison.verdict],
             ]
         rows.append(row)
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     size = metric.sample_size
     title = (f"{ROLE_TITLES[metric.role]}: {metric.name} ({kind}"
              f"{', lower is better' if not metric.higher_is_better else ''})")
@@ -96,8 +96,6 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
         + ("" if size.days_remaining is None else f", about {math.ceil(size.days_remaining)} more days"))
     return [
         title,
-        "  ".join(cell.ljust(width) for cell, width in zip(header, widths)),
-        "  ".join("-" * width for width in widths),
-        *("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows),
+        *text_table(header, rows),
         *([progress] if progress else []),
     ]

@@ -4,6 +4,7 @@
     python -m northstar demo
     python -m northstar experiments list|get|put|apply|start|stop|new-phase|history|results ...
     python -m northstar metrics list|get|put ...
+    python -m northstar insights trends|events|properties|saved ...
     python -m northstar events latest|verify ...
     python -m northstar status
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_settings"]
 
 _DEFAULT_URL = "http://127.0.0.1:8080"
-_ADMIN_COMMANDS = ("experiments", "metrics", "events", "status")
+_ADMIN_COMMANDS = ("experiments", "metrics", "insights", "events", "status")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -306,6 +307,7 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     results.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     _definition_commands(commands, "metrics", "metric", "manage metric definitions")
+    _insight_commands(commands)
 
     events = _admin_group(commands, "events", "look at what the store kept")
     actions = events.add_subparsers(dest="action", required=True)
@@ -319,6 +321,35 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     verify.add_argument("--file", type=Path, help="read message ids from a file, one a line ('-': stdin)")
 
     _admin_group(commands, "status", "print the ingestion counters (JSON)")
+
+
+def _insight_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """`insights trends|events|properties|saved`: product analytics from a running server."""
+    actions = _admin_group(commands, "insights", "query product insights: trends, the event catalog, saved "
+                           "insights").add_subparsers(dest="action", required=True)
+    trends = actions.add_parser("trends", help="a value per interval per event (a table, or --json)")
+    trends.add_argument("events", nargs="*", help="event names, one series each (or --query)")
+    trends.add_argument("--math", default="total", help="total, persons, dau, wau, mau, per_person_avg, "
+                        "sum, avg, min, max, median, p90, p95, p99 (default total)")
+    trends.add_argument("--property", help="the numeric property of sum/avg/min/max/median/p90/p95/p99")
+    trends.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 6 days before --to)")
+    trends.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today in --timezone)")
+    trends.add_argument("--interval", default="day", help="hour, day, week or month (default day)")
+    trends.add_argument("--timezone", default="UTC", help="IANA time zone of the intervals (default UTC)")
+    trends.add_argument("--breakdown", help="split by this property (event property; person:NAME for a person's)")
+    trends.add_argument("--breakdown-limit", type=_positive_int, default=25, help="top values kept (default 25)")
+    trends.add_argument("--filter", action="append", default=[], metavar="JSON",
+                        help='a filter for every series, e.g. \'{"property": "plan", "operator": "equals", '
+                        '"value": "pro"}\' (repeatable)')
+    trends.add_argument("--query", type=Path, help="a JSON/YAML file holding the whole query (the API's body)")
+    trends.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    actions.add_parser("events", help="event names of the last 30 days with counts (the catalog)")
+    properties = actions.add_parser("properties", help="properties of an event (or --person) with types and examples")
+    properties.add_argument("event", nargs="?", help="event name (default: every event's)")
+    properties.add_argument("--person", action="store_true", help="person properties instead")
+    saved = actions.add_parser("saved", help="list saved insights, or show one's trend")
+    saved.add_argument("key", nargs="?", help="a saved insight's key: print its trend")
+    saved.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _definition_commands(

@@ -5,6 +5,7 @@ analytical query past its limit is cut off with a clear error."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,23 @@ def test_a_query_past_its_time_limit_is_cut_off_with_a_clear_error(tmp_path: Pat
         answer = httpx.post(f"{collector.url}/v1/insights/trends", headers={"Authorization": f"Bearer {collector.admin_secret}"},
                             json={"series": [{"event": "Slow"}], "date_from": "2026-10-01", "date_to": "2026-11-30"})
         assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+
+
+def test_the_cli_prints_the_apis_numbers_as_a_table_and_as_json(
+    collector: CollectorProcess, api: AdminClient, sent: tuple[str, list[dict[str, Any]]]
+) -> None:
+    from test_cli import fails, succeeds
+
+    event, _ = sent
+    flags = ["insights", "trends", event, "--math", "persons", "--from", "2026-10-31", "--to", "2026-11-03",
+             "--timezone", "Europe/Berlin", "--breakdown", "plan"]
+    expected = api.trends({"series": [{"event": event, "math": "persons"}], "date_from": "2026-10-31",
+                           "date_to": "2026-11-03", "timezone": "Europe/Berlin", "breakdown": {"property": "plan"}})
+    assert json.loads(succeeds(collector, *flags, "--json")) == expected
+    table = succeeds(collector, *flags).splitlines()
+    assert table[2].split() == ["interval", *(word for s in expected["series"] for word in f"{s['label']} (persons)".split())]
+    rows = {line.split()[0]: line.split()[1:] for line in table[4:]}
+    for index, date in enumerate(expected["series"][0]["dates"]):
+        assert rows[date] == [f"{s['values'][index]:,.0f}" for s in expected["series"]]
+    assert "series[0].math" in fails(collector, "insights", "trends", event, "--math", "mode")
+    assert "--from/--to" in fails(collector, "insights", "trends", event, "--from", "yesterday")
