@@ -112,10 +112,10 @@ def _trends_query(args: argparse.Namespace) -> dict[str, Any]:
     if args.query is not None:
         if args.events:
             raise AdminCommandError("give event names or --query, not both")
-        query = load_document(args.query)
-        if not isinstance(query, dict):
+        document = load_document(args.query)
+        if not isinstance(document, dict):
             raise AdminCommandError(f"{args.query}: a trends query is a JSON object")
-        return query
+        return document
     if not args.events:
         raise AdminCommandError("name at least one event (or pass --query FILE)")
     import datetime as dt
