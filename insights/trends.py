@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
@@ -40,7 +39,7 @@ from insights.query import (
     validate_filters,
     zone,
 )
-from insights.sql import Parameters, filter_condition, property_number, property_present, property_text
+from insights.sql import Parameters, Rows, filter_condition, property_number, property_present, property_text
 
 __all__ = [
     "Math", "MATHS", "Series", "TrendsQuery", "TrendSeries", "TrendsResult", "MAX_SERIES", "OTHER", "parse_trends_query",
@@ -142,10 +141,6 @@ def validate_trends_query(query: TrendsQuery) -> None:
         elif series.property_name is not None:
             raise InsightError(f"{field}.property", f"{series.math} takes no property")
         validate_filters(series.filters, f"{field}.filters")
-
-
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
-"""Runs SQL with parameters and returns its rows (`insights.limits.AnalyticalQueries.rows`)."""
 
 
 def trends(rows: Rows, query: TrendsQuery) -> TrendsResult:
