@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -166,7 +167,8 @@ resolved AS (
     SELECT bucket, {person} AS person, {breakdown} AS breakdown, events{numbers_kept}
     FROM grouped{person_join}
     WHERE {person_filters}
-),
+){answer}"""
+_BROKEN_DOWN = """,
 per_value AS (
     SELECT {out_bucket} AS out_bucket, breakdown, sumIf(events, shift = 0 AND bucket >= {first_bucket}) AS volume,
            {states}
@@ -182,6 +184,12 @@ SELECT toString(out_bucket) AS bucket_text, if(total > 0 AND position <= {limit}
        if(rank = 0, '', breakdown) AS key, {merged}
 FROM ranked
 GROUP BY bucket_text, rank, key
+"""
+_WHOLE = """
+SELECT toString({out_bucket}) AS bucket_text, toUInt64(1) AS rank, '' AS key, {direct}
+FROM (SELECT *, {shifts} AS shift FROM resolved)
+WHERE {out_bucket} >= {first_bucket} AND {out_bucket} <= {last_bucket}
+GROUP BY bucket_text
 """
 # One pass over the events: the aggregate of each (interval, breakdown value) is kept as a
 # state (`uniqExactState`, ...), values are ranked by volume over those few rows (window
@@ -234,13 +242,13 @@ def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[st
                      f" AS pp ON pp.person_key = {person_key('distinct_id')}")
         if person_conditions or by_person else "",
         person_filters=" AND ".join(person_conditions) or "1",
-        first_bucket=first,
-        last_bucket=last,
-        limit=param(query.breakdown_limit if breakdown is not None else 1, "UInt32"),
-        shifts=f"arrayJoin(range({rolling}))" if rolling else "0",
-        out_bucket="bucket + shift" if rolling else "bucket",
-        states=", ".join(f"{state} AS s{index}" for index, (state, _) in enumerate(_aggregates(series))),
-        merged=_merged(series),
+        answer=(_BROKEN_DOWN if breakdown is not None else _WHOLE).format(
+            first_bucket=first, last_bucket=last, limit=param(query.breakdown_limit, "UInt32"),
+            shifts=f"arrayJoin(range({rolling}))" if rolling else "0",
+            out_bucket="bucket + shift" if rolling else "bucket",
+            states=", ".join(f"{state} AS s{index}" for index, (state, _) in enumerate(_aggregates(series))),
+            merged=_value(merge + f"(s{index})" for index, (_, merge) in enumerate(_aggregates(series))),
+            direct=_value(state.replace("State", "") for state, _ in _aggregates(series))),
     )
     return sql, param.values
 
@@ -260,7 +268,8 @@ def _breakdown_key(property_name: str, json_column: str, param: Parameters) -> s
 
 
 def _aggregates(series: Series) -> list[tuple[str, str]]:
-    """(state per interval and value, how states merge) of each part of the series' math."""
+    """(state per interval and value, how states merge) of each part of the series' math; without
+    a breakdown the state's function without `State` aggregates directly."""
     math_ = series.math
     if math_ == "total":
         return [("sum(events)", "sum")]
@@ -278,10 +287,9 @@ def _aggregates(series: Series) -> list[tuple[str, str]]:
     return [(f"{math_}ArrayState(numbers)", f"{math_}ArrayMerge")]  # min, max
 
 
-def _merged(series: Series) -> str:
-    """The series' value from the merged states (a ratio for averages: 0/0 is NaN, answered 0)."""
-    parts = [f"{merge}(s{index})" for index, (_, merge) in enumerate(_aggregates(series))]
-    return "toFloat64(" + (" / ".join(parts)) + ")"
+def _value(parts: Iterable[str]) -> str:
+    """The series' value from its parts (a ratio for averages: 0/0 is NaN, answered 0)."""
+    return "toFloat64(" + " / ".join(parts) + ")"
 
 
 def _assemble(query: TrendsQuery, series: Series, labels: list[str], rows: list[tuple[Any, ...]]) -> list[TrendSeries]:
