@@ -13,9 +13,11 @@ Semantics (PostHog's unless stated):
 - Persons come from `collector.persons.resolution`: every count of persons counts person keys.
 - Resent events count once (`events FINAL`: duplicates of a message id collapse).
 
-One query per series reads the events once: it groups them by (interval, distinct id,
-breakdown value) first, so the person lookup (key, properties) runs on those groups rather
-than on every event, then keeps one aggregate state per (interval, breakdown value).
+One query per series reads the events once. With person filters or a person breakdown it
+groups events by (interval, distinct id, breakdown value) first, so the person lookup (key,
+properties) runs on those groups rather than on every event; otherwise it groups by
+(interval, person key, breakdown value) directly. Then it keeps one aggregate state per
+(interval, breakdown value).
 """
 
 from __future__ import annotations
@@ -158,10 +160,10 @@ def trends(rows: Rows, query: TrendsQuery) -> TrendsResult:
 _TEMPLATE = """
 WITH
 grouped AS (
-    SELECT {bucket} AS bucket, {distinct_id} AS distinct_id{event_breakdown}, count() AS events{numbers}
+    SELECT {bucket} AS bucket, {who}{event_breakdown}, count() AS events{numbers}
     FROM events FINAL
     WHERE event = {event} AND timestamp >= {start} AND timestamp < {end}{event_filters}
-    GROUP BY bucket, distinct_id{event_breakdown_key}
+    GROUP BY bucket, {who_key}{event_breakdown_key}
 ),
 resolved AS (
     SELECT bucket, {person} AS person, {breakdown} AS breakdown, events{numbers_kept}
@@ -220,13 +222,18 @@ def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[st
     by_event = breakdown is not None and breakdown.type == "event"
     by_person = breakdown is not None and breakdown.type == "person"
     breakdown_name = breakdown.property_name if breakdown is not None else ""
+    # Person properties are joined on rows grouped by distinct id (fewer rows than events);
+    # without them the person key is computed per event and grouped on directly: a UInt64
+    # groups ~2.5x faster than the distinct id's String (1M events: 0.085 s against 0.21 s).
+    joins_persons = bool(person_conditions) or by_person
     labels = interval_labels(query.interval, query.date_range)
     first, last = _bucket_bounds(query, labels)
     numbers = series.math in PROPERTY_MATHS
     value = property_number("properties", param(series.property_name, "String")) if numbers else ""
     sql = _TEMPLATE.format(
         bucket=bucket_sql(query.interval, "timestamp", tz),
-        distinct_id=DISTINCT_ID,
+        who=f"{DISTINCT_ID} AS distinct_id" if joins_persons else f"{person_key()} AS person",
+        who_key="distinct_id" if joins_persons else "person",
         event_breakdown=f", {_breakdown_key(breakdown_name, 'properties', param)} AS breakdown" if by_event else "",
         event_breakdown_key=", breakdown" if by_event else "",
         numbers=f", groupArray({value}) AS numbers" if numbers else "",
@@ -235,12 +242,12 @@ def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[st
         start=param(start, "DateTime64(3, 'UTC')"),
         end=param(end, "DateTime64(3, 'UTC')"),
         event_filters="".join(f"\n      AND {condition}" for condition in event_conditions),
-        person=person_key("distinct_id"),
+        person=person_key("distinct_id") if joins_persons else "person",
         breakdown=("breakdown" if by_event else _breakdown_key(breakdown_name, "person_properties", param) if by_person
                    else "''"),
         person_join=(f"\n    LEFT JOIN (SELECT person_key, properties AS person_properties FROM {PERSON_PROPERTIES})"
                      f" AS pp ON pp.person_key = {person_key('distinct_id')}")
-        if person_conditions or by_person else "",
+        if joins_persons else "",
         person_filters=" AND ".join(person_conditions) or "1",
         answer=(_BROKEN_DOWN if breakdown is not None else _WHOLE).format(
             first_bucket=first, last_bucket=last, limit=param(query.breakdown_limit, "UInt32"),
