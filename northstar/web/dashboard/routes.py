@@ -22,7 +22,7 @@ from insights.catalog import EventCatalog
 from insights.limits import AnalyticalQueries
 from insights.query import InsightError
 from insights.saved import SavedInsights
-from insights.trends import TrendsQuery, trends
+from insights.trends import Series, TrendsQuery, trends
 from northstar.web.auth import ApiRoute, Credential, DashboardSession, Handler
 from northstar.web.bodies import read_limited
 from northstar.web.dashboard.insights_page import insights_body, query_from_form, saved_insights_section
@@ -67,8 +67,9 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession, queries:
                 query, title = insight.query, insight.label
             else:
                 query = query_from_form(form, events[0].name if events else "", dt.date.today())
-        except InsightError as error:
-            query, result, message = _blank(events[0].name if events else "x"), None, str(error)
+        except InsightError as error:  # the form again, with the reason (or, on a fresh store, what to do)
+            query, result = _blank(events[0].name if events else ""), None
+            message = str(error) if events or form else "No events in the last 30 days yet: send some, then pick one here."
         else:  # no event stored yet: the form alone
             result, message = (trends(queries.rows, query) if query.series[0].event else None), ""
         return page(title, insights_body(query, result, message, events, catalog.properties(None).properties,
@@ -107,6 +108,6 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession, queries:
 
 
 def _blank(event: str) -> TrendsQuery:
-    """The form's starting point when the URL's query is refused: the last 14 days of `event`."""
+    """The form's starting point when the URL's query is refused: the last 14 days of `event` (unchecked)."""
     today = dt.date.today()
-    return query_from_form({"event": [event]}, event, today)
+    return TrendsQuery([Series(event)], today - dt.timedelta(days=13), today)
