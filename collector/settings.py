@@ -12,7 +12,7 @@ from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW, EventTimeWindow
 from sdk.wire import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 
 __all__ = [
-    "CollectorSettings", "ConnectionLimits", "Credentials", "Limits", "MIN_SECRET_LENGTH", "SecretSource",
+    "AnalyticsLimits", "CollectorSettings", "ConnectionLimits", "Credentials", "Limits", "MIN_SECRET_LENGTH", "SecretSource",
     "check_clickhouse_dsn", "check_credentials", "load_credentials", "load_or_create_secret", "redact_dsn",
 ]
 
@@ -51,6 +51,22 @@ class ConnectionLimits:
 
 
 @dataclass(frozen=True)
+class AnalyticsLimits:
+    """What analytical queries (insights) may take from the store ingestion shares.
+
+    Each query runs with ClickHouse's `max_execution_time` (`max_query_seconds`) and
+    `max_memory_usage` (`max_query_memory_bytes`): past either it is cut off and answered 503.
+    At most `max_concurrent_queries` run at once; another waits up to `queue_seconds` for a
+    slot, then is answered 429 with Retry-After.
+    """
+
+    max_query_seconds: float = 30.0
+    max_query_memory_bytes: int = 2 << 30
+    max_concurrent_queries: int = 2
+    queue_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class CollectorSettings:
     """Everything the collector process needs to know; immutable once built."""
 
@@ -78,6 +94,7 @@ class CollectorSettings:
     max_concurrent_requests: int = 1024
     """Past this many requests in flight (not connections) the server answers 503: memory stays bounded."""
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    analytics: AnalyticsLimits = field(default_factory=AnalyticsLimits)
     limits: Limits = field(default_factory=Limits)
     live_window: EventTimeWindow = LIVE_WINDOW
     """Event times the SDK routes store as sent; others are stored at their receive time."""

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from collector.documents import check_key, decode_document
 from experiments.analysis_settings import AnalysisSettings, settings_error
 from experiments.assignment import assignment_error
-from experiments.documents import check_key, decode_document
 from experiments.layers import Layer
 from experiments.metrics import IMPLICIT_CONVERSION_KEY
 from experiments.stats import Alternative

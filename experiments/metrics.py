@@ -3,6 +3,10 @@
 A metric is its own versioned entity (`PUT /v1/metrics/{key}`) that experiments reference
 by key, so "Revenue per user" means the same thing in every experiment. Property names
 reach SQL only as query parameters, and only after `validate_metric` accepted them.
+
+Filters are the product's one filter shape (`insights.query.PropertyFilter`, on event
+properties). Metrics stored before it (`{"property", "equals": v}` or `{"property", "in": [...]}`)
+are read, and accepted, as `equals` / `in` filters: `parse_metric` upgrades them.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from typing import Literal
 
 import msgspec
 
-from experiments.documents import check_key, decode_document
+from collector.documents import check_key, decode_document
+from collector.json_errors import UNREADABLE_JSON
+from insights.query import InsightError, PropertyFilter, validate_filters
 
 __all__ = [
     "MetricKind",
-    "PropertyFilter",
     "Measure",
     "Cap",
     "MetricDefinition",
@@ -37,7 +42,6 @@ IMPLICIT_CONVERSION_KEY = "conversion"
 
 PROPERTY_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.\-]{0,127}")
 _MAX_FILTERS = 8
-_MAX_FILTER_VALUES = 100
 
 
 class MetricError(ValueError):
@@ -46,22 +50,6 @@ class MetricError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-
-
-class PropertyFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Keep events whose `property` equals one value or is one of `in` (compared as text).
-
-    Numbers and booleans compare by their JSON text: `{"property": "qty", "equals": "3"}`.
-    """
-
-    property_name: str = msgspec.field(name="property")
-    equals: str | None = None
-    in_: list[str] | None = msgspec.field(default=None, name="in")
-
-    @property
-    def values(self) -> list[str]:
-        """The accepted values: `equals` alone, or the `in` list."""
-        return [self.equals] if self.equals is not None else list(self.in_ or [])
 
 
 class Measure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -109,8 +97,8 @@ class MetricDefinition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def parse_metric(document: bytes | str) -> MetricDefinition:
-    """Decode and validate a JSON metric definition; raises MetricError."""
-    metric = decode_document(document, MetricDefinition, MetricError, "metric")
+    """Decode and validate a JSON metric definition (legacy filters upgraded); raises MetricError."""
+    metric = decode_document(_upgraded(document), MetricDefinition, MetricError, "metric")
     validate_metric(metric)
     return metric
 
@@ -144,14 +132,52 @@ def _validate_measure(measure: Measure, prefix: str) -> None:
         raise MetricError(f"{prefix}property", "use letters, digits, '_', '$', '.', '-' (max 128)")
     if len(measure.filters) > _MAX_FILTERS:
         raise MetricError(f"{prefix}filters", f"at most {_MAX_FILTERS} filters")
+    try:
+        validate_filters(measure.filters, f"{prefix}filters")
+    except InsightError as error:
+        raise MetricError(error.field, error.reason) from None
     for index, condition in enumerate(measure.filters):
-        field = f"{prefix}filters[{index}]"
-        if not PROPERTY_PATTERN.fullmatch(condition.property_name):
-            raise MetricError(f"{field}.property", "use letters, digits, '_', '$', '.', '-' (max 128)")
-        if (condition.equals is None) == (condition.in_ is None):
-            raise MetricError(field, "give exactly one of 'equals' or 'in'")
-        if not 0 < len(condition.values) <= _MAX_FILTER_VALUES:
-            raise MetricError(f"{field}.in", f"give 1 to {_MAX_FILTER_VALUES} values")
+        if condition.type != "event":
+            raise MetricError(f"{prefix}filters[{index}].type", "metric filters are on event properties")
+
+
+def _upgraded(document: bytes | str) -> bytes | str:
+    """`document` with legacy filters (`equals`/`in` keys) rewritten as `equals`/`in` operators.
+
+    Anything that is not a JSON object with such filters is returned as it is, for
+    `decode_document` to accept or refuse naming the field.
+    """
+    try:
+        decoded = msgspec.json.decode(document)
+    except UNREADABLE_JSON:
+        return document
+    if not isinstance(decoded, dict):
+        return document
+    measures = [("", decoded)]
+    if isinstance(decoded.get("denominator"), dict):
+        measures.append(("denominator.", decoded["denominator"]))
+    changed = False
+    for prefix, measure in measures:
+        filters = measure.get("filters")
+        if not isinstance(filters, list):
+            continue
+        for index, condition in enumerate(filters):
+            if isinstance(condition, dict) and "operator" not in condition and ({"equals", "in"} & condition.keys()):
+                filters[index] = _upgraded_filter(condition, f"{prefix}filters[{index}]")
+                changed = True
+    return msgspec.json.encode(decoded) if changed else document
+
+
+def _upgraded_filter(condition: dict[str, object], field: str) -> dict[str, object]:
+    if ("equals" in condition) == ("in" in condition):
+        raise MetricError(field, "give exactly one of 'equals' or 'in'")
+    rest = {key: value for key, value in condition.items() if key not in ("equals", "in")}
+    if "equals" in condition:
+        return {**rest, "operator": "equals", "value": condition["equals"]}
+    values = condition["in"]
+    if not isinstance(values, list) or not values:
+        raise MetricError(f"{field}.in", "give 1 to 100 values")
+    return {**rest, "operator": "in", "value": values}
 
 
 def conversion_metric(event: str, window_hours: float) -> MetricDefinition:

@@ -24,6 +24,7 @@ import msgspec
 from collector.persons.resolution import DISTINCT_ID, person_key
 from collector.storage.clickhouse import Client
 from experiments.metrics import Measure, MetricDefinition
+from insights.sql import Parameters, filter_condition
 from sdk.wire import EXPOSURE_EVENT
 
 __all__ = ["MetricSums", "DailySums", "ExperimentSums", "MetricQuery", "experiment_sums", "build_query"]
@@ -87,18 +88,6 @@ class MetricQuery:
 
 _BEGINNING = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 """`exposed_since` of an experiment with no phase start: every exposure counts."""
-
-
-class _Parameters:
-    """Collects query parameters; SQL text only ever holds their generated names."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def __call__(self, value: Any, type_name: str) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"{{{name}:{type_name}}}"
 
 
 _TEMPLATE = """
@@ -168,7 +157,7 @@ def build_query(
     counts persons, "anonymous_id" anonymous ids, anything else groups of that type.
     `identity=False` counts each distinct id as its own unit (what analyses did before
     persons; the benchmark's baseline)."""
-    param = _Parameters()
+    param = Parameters()
     measures = _Measures(param)
     per_unit, capped, sums = [], [], []
     events = sorted({m.metric.event for m in metrics} | {
@@ -263,7 +252,7 @@ class _Measures:
     `m{i}` (does the event match) and `m{i}_value` (its property, or 1 to count it), so an
     event's JSON is parsed at most once per measure and only when the event matches."""
 
-    def __init__(self, param: _Parameters) -> None:
+    def __init__(self, param: Parameters) -> None:
         self._param = param
         self._indexes: dict[bytes, int] = {}
         self.columns: list[str] = []
@@ -276,7 +265,7 @@ class _Measures:
             index = self._indexes[identity] = len(self._indexes)
             param = self._param
             matches = " AND ".join([f"event = {param(measure.event, 'String')}",
-                                    *(_filter(f.property_name, f.values, param) for f in measure.filters)])
+                                    *(filter_condition(f, "properties", param) for f in measure.filters)])
             value = ("1.0" if measure.property_name is None else
                      f"if(m{index}, JSONExtractFloat(properties, {param(measure.property_name, 'String')}), 0.0)")
             self.columns += [f"{matches} AS m{index}", f"{value} AS m{index}_value"]
@@ -293,16 +282,7 @@ def _aggregate(kind: str, fact: tuple[int, int], period: str) -> str:
     return f"arraySum(fact -> if(fact.{matches} AND {period}, fact.{value}, 0.0), facts)"
 
 
-def _filter(property_name: str, values: list[str], param: _Parameters) -> str:
-    """Compare a property's JSON text (strings unquoted) with the allowed values."""
-    name = param(property_name, "String")
-    return (
-        f"if(JSONType(properties, {name}) = 'String', JSONExtractString(properties, {name}),"
-        f" JSONExtractRaw(properties, {name})) IN {param(values, 'Array(String)')}"
-    )
-
-
-def _capped(metric: MetricDefinition, column: str, param: _Parameters) -> str:
+def _capped(metric: MetricDefinition, column: str, param: Parameters) -> str:
     """Winsorise a per-unit column at an absolute value or at a quantile over all units."""
     if metric.cap is None:
         return column

@@ -24,6 +24,7 @@ from experiments.result_document import (
     ResultDocument,
     result_document,
 )
+from insights.report import text_table
 
 __all__ = ["result_document", "render_table", "analysis_line", "interval_label",
            "plan_line", "effect_cells", "metric_qualifiers", "result_text", "ROLE_TITLES", "VALUE_HEADERS"]
@@ -134,7 +135,6 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
         else:
             row += [*effect_cells(kind, comparison, bayesian), result_text(metric, comparison)]
         rows.append(row)
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     size = metric.sample_size
     title = f"{ROLE_TITLES[metric.role]}: {metric.name} ({metric_qualifiers(metric)})"
     progress = "" if size.progress is None or size.required_units_per_variant is None else (
@@ -143,8 +143,6 @@ def _metric_table(metric: MetricDocument, analysis: AnalysisDocument) -> list[st
         + ("" if size.days_remaining is None else f", about {math.ceil(size.days_remaining)} more days"))
     return [
         title,
-        "  ".join(cell.ljust(width) for cell, width in zip(header, widths)),
-        "  ".join("-" * width for width in widths),
-        *("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows),
+        *text_table(header, rows),
         *([progress] if progress else []),
     ]

@@ -1,5 +1,5 @@
 """A small stdlib HTTP client for the server's admin API: experiments and their lifecycle,
-metrics, results, status, events.
+metrics, results, insights (trends, catalog, saved), status, events.
 
 Readers go through the server because the server process owns the embedded store.
 """
@@ -101,6 +101,31 @@ class AdminClient:
     def list_metrics(self) -> list[dict[str, Any]]:
         """Every metric's latest definition."""
         return self._request("GET", "/v1/metrics")["metrics"]
+
+    def trends(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/insights/trends`: `{"series": [{"label", "breakdown_value", "dates", "values", ...}], ...}`."""
+        return self._request("POST", "/v1/insights/trends", query)
+
+    def catalog_events(self) -> list[dict[str, Any]]:
+        """Event names of the last 30 days: `{"name", "count_30d", "last_seen"}`, most frequent first."""
+        return self._request("GET", "/v1/catalog/events")["events"]
+
+    def catalog_properties(self, event: str | None = None, kind: str = "event") -> list[dict[str, Any]]:
+        """Properties of `event` (every event's when None), or person properties with `kind` person."""
+        query = urlencode({"type": kind, **({"event": event} if event is not None else {})})
+        return self._request("GET", f"/v1/catalog/properties?{query}")["properties"]
+
+    def save_insight(self, insight: dict[str, Any]) -> dict[str, Any]:
+        """Store a saved insight as a new version; answers `{"key", "version", ...}`."""
+        return self._request("PUT", f"/v1/insights/saved/{quote(insight['key'], safe='')}", insight)
+
+    def get_insight(self, key: str) -> dict[str, Any]:
+        """The latest version of a saved insight."""
+        return self._request("GET", f"/v1/insights/saved/{quote(key, safe='')}")
+
+    def list_insights(self) -> list[dict[str, Any]]:
+        """Every saved insight's latest version."""
+        return self._request("GET", "/v1/insights/saved")["insights"]
 
     def status(self) -> dict[str, Any]:
         """The ingestion counters: accepted, stored, backlog, inserts, failures, dead-lettered."""

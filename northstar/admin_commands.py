@@ -1,5 +1,5 @@
-"""The admin commands of `python -m northstar` (experiments, metrics, events, persons, status), over the
-admin API of a running server.
+"""The admin commands of `python -m northstar` (experiments, metrics, insights, events, persons,
+status), over the admin API of a running server.
 
 Every command either does all it says or nothing: files are read and validated before the
 first request, and every failure (an unreadable file, a refused request, an unreachable
@@ -107,6 +107,70 @@ def _put_metric(api: AdminClient, args: argparse.Namespace) -> None:
     print(f"saved  {answer['key']}  v{answer['version']}")
 
 
+def _trends_query(args: argparse.Namespace) -> dict[str, Any]:
+    """The API body the `insights trends` flags describe (or the --query file's); checked by the server."""
+    if args.query is not None:
+        if args.events:
+            raise AdminCommandError("give event names or --query, not both")
+        document = load_document(args.query)
+        if not isinstance(document, dict):
+            raise AdminCommandError(f"{args.query}: a trends query is a JSON object")
+        return document
+    if not args.events:
+        raise AdminCommandError("name at least one event (or pass --query FILE)")
+    import datetime as dt
+
+    try:
+        date_to = dt.date.fromisoformat(args.date_to) if args.date_to else dt.date.today()
+        date_from = dt.date.fromisoformat(args.date_from) if args.date_from else date_to - dt.timedelta(days=6)
+        filters = [json.loads(text) for text in args.filter]
+    except ValueError as error:
+        raise AdminCommandError(f"--from/--to take YYYY-MM-DD and --filter a JSON object: {error}") from None
+    series = [{"event": event, "math": args.math, **({"property": args.property} if args.property else {})}
+              for event in args.events]
+    query: dict[str, Any] = {"series": series, "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
+                             "interval": args.interval, "timezone": args.timezone, "filters": filters}
+    if args.breakdown:
+        kind, _, name = args.breakdown.rpartition(":")
+        query["breakdown"] = {"property": name, "type": kind or "event"}
+        query["breakdown_limit"] = args.breakdown_limit
+    return query
+
+
+def _print_trends(answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(answer)
+        return
+    import msgspec
+
+    from insights.report import render_trends
+    from insights.trends import TrendsResult
+
+    print(render_trends(msgspec.convert(answer, TrendsResult)))
+
+
+def _trends(api: AdminClient, args: argparse.Namespace) -> None:
+    _print_trends(api.trends(_trends_query(args)), args.json)
+
+
+def _catalog_events(api: AdminClient, args: argparse.Namespace) -> None:
+    for event in api.catalog_events():
+        print(f"{event['name']}\t{event['count_30d']:,}\t{event['last_seen']}")
+
+
+def _catalog_properties(api: AdminClient, args: argparse.Namespace) -> None:
+    for one in api.catalog_properties(args.event, "person" if args.person else "event"):
+        print(f"{one['name']}\t{','.join(one['types'])}\t{', '.join(one['examples'])}")
+
+
+def _saved(api: AdminClient, args: argparse.Namespace) -> None:
+    if args.key is None:
+        for insight in api.list_insights():
+            print(f"{insight['key']}\t{insight.get('name', '')}".rstrip())
+        return
+    _print_trends(api.trends(api.get_insight(args.key)["query"]), args.json)
+
+
 def _latest_events(api: AdminClient, args: argparse.Namespace) -> None:
     _print_json(api.events(event=args.event, type=args.type, user_id=args.user_id, limit=args.limit))
 
@@ -145,6 +209,10 @@ _ACTIONS: dict[tuple[str, str | None], Action] = {
     ("metrics", "list"): _list_metrics,
     ("metrics", "get"): lambda api, args: _print_json(api.get_metric(args.key)),
     ("metrics", "put"): _put_metric,
+    ("insights", "trends"): _trends,
+    ("insights", "events"): _catalog_events,
+    ("insights", "properties"): _catalog_properties,
+    ("insights", "saved"): _saved,
     ("events", "latest"): _latest_events,
     ("events", "verify"): _verify,
     ("persons", "show"): lambda api, args: _print_json(api.person(args.id)),

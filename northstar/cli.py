@@ -4,6 +4,7 @@
     python -m northstar demo
     python -m northstar experiments list|get|put|apply|start|stop|new-phase|history|results ...
     python -m northstar metrics list|get|put ...
+    python -m northstar insights trends|events|properties|saved ...
     python -m northstar events latest|verify ...
     python -m northstar status
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_settings"]
 
 _DEFAULT_URL = "http://127.0.0.1:8080"
-_ADMIN_COMMANDS = ("experiments", "metrics", "events", "persons", "status")
+_ADMIN_COMMANDS = ("experiments", "metrics", "insights", "events", "persons", "status")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,9 +143,10 @@ def _option(parser: argparse.ArgumentParser, flag: str, env_name: str | None, de
 
 def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW  # stdlib only: cheap for --help
-    from collector.settings import CollectorSettings, ConnectionLimits
+    from collector.settings import AnalyticsLimits, CollectorSettings, ConnectionLimits
 
     limits = ConnectionLimits()
+    analytics = AnalyticsLimits()
     _option(parser, "--host", "NORTHSTAR_LISTEN_HOST", "127.0.0.1",
             "interface to listen on; 0.0.0.0 for every IPv4 interface")
     _option(parser, "--port", "NORTHSTAR_PORT", str(default_port), "port to listen on, 1-65535 (0: a free one)",
@@ -177,6 +179,15 @@ def _add_server_arguments(parser: argparse.ArgumentParser, default_port: int) ->
             "received, else 408 and closed", type=_positive_float)
     _option(parser, "--keep-alive-timeout", "NORTHSTAR_KEEP_ALIVE_TIMEOUT", f"{limits.keep_alive_timeout_seconds:g}",
             "seconds an idle kept-alive connection stays open", type=_positive_float)
+    _option(parser, "--insights-max-seconds", "NORTHSTAR_INSIGHTS_MAX_SECONDS", f"{analytics.max_query_seconds:g}",
+            "seconds one analytical query (insights) may run before it is cut off (503)", type=_positive_float)
+    _option(parser, "--insights-max-memory-mb", "NORTHSTAR_INSIGHTS_MAX_MEMORY_MB",
+            str(analytics.max_query_memory_bytes >> 20),
+            "memory one analytical query may use in ClickHouse before it is cut off (503)", type=_positive_int)
+    _option(parser, "--insights-max-concurrent", "NORTHSTAR_INSIGHTS_MAX_CONCURRENT",
+            str(analytics.max_concurrent_queries),
+            f"analytical queries running at once; another waits {analytics.queue_seconds:g} s for a slot, "
+            "then gets 429 with Retry-After", type=_positive_int)
     _option(parser, "--log-format", "NORTHSTAR_LOG_FORMAT", "text", "text, or one JSON object per line",
             choices=["text", "json"])
     parser.add_argument("--no-fsync", action="store_true",
@@ -222,6 +233,7 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
 
     from collector.event_time import IMPORT_WINDOW, LIVE_WINDOW
     from collector.settings import (
+        AnalyticsLimits,
         CollectorSettings,
         ConnectionLimits,
         SecretSource,
@@ -256,6 +268,9 @@ def build_settings(args: argparse.Namespace) -> CollectorSettings:
         live_window=replace(LIVE_WINDOW, max_age=timedelta(days=args.max_event_age_days)),
         import_window=replace(IMPORT_WINDOW, max_age=timedelta(days=args.import_max_age_days)),
         max_concurrent_requests=args.max_requests_in_flight,
+        analytics=AnalyticsLimits(max_query_seconds=args.insights_max_seconds,
+                                  max_query_memory_bytes=args.insights_max_memory_mb << 20,
+                                  max_concurrent_queries=args.insights_max_concurrent),
         connections=ConnectionLimits(
             head_timeout_seconds=args.head_timeout,
             body_timeout_seconds=args.body_timeout,
@@ -294,6 +309,7 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     results.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     _definition_commands(commands, "metrics", "metric", "manage metric definitions")
+    _insight_commands(commands)
 
     events = _admin_group(commands, "events", "look at what the store kept")
     actions = events.add_subparsers(dest="action", required=True)
@@ -318,6 +334,35 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     delete.add_argument("id", help="any of its distinct ids, or its person id")
 
     _admin_group(commands, "status", "print the ingestion counters (JSON)")
+
+
+def _insight_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """`insights trends|events|properties|saved`: product analytics from a running server."""
+    actions = _admin_group(commands, "insights", "query product insights: trends, the event catalog, saved "
+                           "insights").add_subparsers(dest="action", required=True)
+    trends = actions.add_parser("trends", help="a value per interval per event (a table, or --json)")
+    trends.add_argument("events", nargs="*", help="event names, one series each (or --query)")
+    trends.add_argument("--math", default="total", help="total, persons, dau, wau, mau, per_person_avg, "
+                        "sum, avg, min, max, median, p90, p95, p99 (default total)")
+    trends.add_argument("--property", help="the numeric property of sum/avg/min/max/median/p90/p95/p99")
+    trends.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 6 days before --to)")
+    trends.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today in --timezone)")
+    trends.add_argument("--interval", default="day", help="hour, day, week or month (default day)")
+    trends.add_argument("--timezone", default="UTC", help="IANA time zone of the intervals (default UTC)")
+    trends.add_argument("--breakdown", help="split by this property (event property; person:NAME for a person's)")
+    trends.add_argument("--breakdown-limit", type=_positive_int, default=25, help="top values kept (default 25)")
+    trends.add_argument("--filter", action="append", default=[], metavar="JSON",
+                        help='a filter for every series, e.g. \'{"property": "plan", "operator": "equals", '
+                        '"value": "pro"}\' (repeatable)')
+    trends.add_argument("--query", type=Path, help="a JSON/YAML file holding the whole query (the API's body)")
+    trends.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    actions.add_parser("events", help="event names of the last 30 days with counts (the catalog)")
+    properties = actions.add_parser("properties", help="properties of an event (or --person) with types and examples")
+    properties.add_argument("event", nargs="?", help="event name (default: every event's)")
+    properties.add_argument("--person", action="store_true", help="person properties instead")
+    saved = actions.add_parser("saved", help="list saved insights, or show one's trend")
+    saved.add_argument("key", nargs="?", help="a saved insight's key: print its trend")
+    saved.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _definition_commands(

@@ -12,10 +12,16 @@ prints the results the API serves. A third of the users are visitors who sign up
 exposed under their device's anonymous id, they identify and convert under their user id.
 The experiments bucket by the anonymous id, so the variant does not change at login, and
 count persons, so each such visitor is one unit whose conversion counts.
+
+Before the experiments, other users signed up over the last two weeks, through a launch a
+week ago that doubled signups and brought in the team plan (`Signed Up` with their `plan`,
+dated on their signup day): the demo prints that trend, persons per day by plan, as the
+insights API answers it, and saves it as an insight the dashboard lists.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import shutil
 import signal
@@ -26,15 +32,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
+import msgspec
+
 import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
 from experiments.report import render_table
+from insights.report import render_trends
+from insights.trends import TrendsResult
 from northstar.admin_client import AdminClient
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
-__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "HISTORY_EXPERIMENT",
-           "REVENUE_METRIC"]
+__all__ = ["run_demo", "simulate_experiment", "simulate_signups", "signup_trend_query", "DemoExperiment",
+           "DEMO_EXPERIMENT", "HISTORY_EXPERIMENT", "REVENUE_METRIC", "SIGNUP_DAYS", "LAUNCH_DAY"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,36 @@ _FLUSH_SECONDS = 120.0
 busy shared machine needed more than 10 s for ~50k events)."""
 
 
+SIGNUP_DAYS = 14
+LAUNCH_DAY = 7
+"""Signups span the last `SIGNUP_DAYS` days (today included); the launch was `LAUNCH_DAY` days ago."""
+
+
+def simulate_signups(client: sdk.Client, users: int, seed: int, today: dt.date) -> None:
+    """Each user signed up on one of the last `SIGNUP_DAYS` days: twice as likely per day since the
+    launch, which also brought the team plan; identified with the plan they chose."""
+    rng = random.Random(seed + 1)
+    days = [today - dt.timedelta(days=n) for n in range(SIGNUP_DAYS)]
+    weights = [2.0 if n < LAUNCH_DAY else 1.0 for n in range(SIGNUP_DAYS)]
+    for number in range(users):
+        user_id = f"demo-user-{number}"
+        day = rng.choices(days, weights)[0]
+        launched = (today - day).days < LAUNCH_DAY
+        plan = rng.choices(["free", "pro", "team"], [6, 3, 2 if launched else 0])[0]
+        at = dt.datetime.combine(day, dt.time(9), dt.timezone.utc) + dt.timedelta(seconds=rng.randrange(12 * 3600))
+        at = min(at, dt.datetime.now(dt.timezone.utc))
+        client.identify(user_id, {"plan": plan}, timestamp=at)
+        client.track(user_id, "Signed Up", {"plan": plan, "source": rng.choice(["ads", "search", "referral"])},
+                     timestamp=at)
+
+
+def signup_trend_query(today: dt.date) -> dict[str, object]:
+    """The demo's trend: persons signing up per day over the last two weeks, by plan."""
+    return {"series": [{"event": "Signed Up", "math": "persons"}], "interval": "day",
+            "date_from": (today - dt.timedelta(days=SIGNUP_DAYS - 1)).isoformat(), "date_to": today.isoformat(),
+            "breakdown": {"property": "plan"}}
+
+
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     """Run the demo; 0 when every simulated event was stored. Its temporary directory is
     removed however it ends (`keep`: serve until Ctrl-C or SIGTERM first)."""
@@ -172,10 +212,12 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
             since = f", started {experiment.history_days} days ago" if experiment.history_days else ", live"
             print(f"Experiment {experiment.key}: true conversion rates {rates}{since}")
         print(f"Simulating {users:,} users per experiment through the SDK over HTTP ...")
-        # The queue holds the whole simulation: a tight loop outruns any network.
+        # The queue holds the whole simulation (signups included): a tight loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456",
-                            max_queue_size=10 * users)
+                            max_queue_size=18 * users)
         client.wait_for_definitions(timeout=30)
+        today = now.date()
+        simulate_signups(client, users, seed, today)
         simulated = {experiment.key: simulate_experiment(client, experiment, users, seed + number, now)
                      for number, experiment in enumerate(experiments)}
         client.flush(timeout=_FLUSH_SECONDS)
@@ -193,6 +235,11 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
             signed_up = ", ".join(f"{variant} {counts['signed_up']:,}"
                                   for variant, counts in simulated[experiment.key].items())
             print(f"Of them visitors who signed up mid-way (exposed anonymously, converting identified): {signed_up}")
+        print()
+        trend = signup_trend_query(today)
+        api.save_insight({"key": "signups-by-plan", "name": "Signups by plan", "query": trend})
+        print(f"Signups by plan (persons per day; the launch was {LAUNCH_DAY} days ago):")
+        print(render_trends(msgspec.convert(api.trends(trend), TrendsResult)))
         print()
         print(f"{sent:,} events sent through the SDK ({delivery.dropped_total:,} dropped), "
               f"{stored:,} stored in ClickHouse; demo took {time.perf_counter() - started:.1f}s")

@@ -1,4 +1,4 @@
-"""Versioned storage of definitions (experiments, metrics) as JSON documents.
+"""Versioned storage of definitions (experiments, metrics, saved insights) as JSON documents.
 
 The collector stores and serves them (SDKs fetch them); `experiments` gives them meaning.
 Every save appends a new version, so the history of a definition is kept. Each kind has
@@ -17,7 +17,7 @@ from collector.storage.clickhouse import Client, per_thread
 
 __all__ = ["StoredDefinition", "DefinitionStore", "DefinitionKind"]
 
-DefinitionKind = Literal["experiment", "metric"]
+DefinitionKind = Literal["experiment", "metric", "insight"]
 
 
 @dataclass(frozen=True)

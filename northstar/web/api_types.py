@@ -8,7 +8,7 @@ a route's description is its types. Field names are the JSON names.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -16,13 +16,14 @@ from collector.events import UnitId
 from collector.persons.store import Person
 from experiments.definitions import ExperimentDefinition
 from experiments.metrics import MetricDefinition
+from insights.saved import SavedInsight
 
 __all__ = [
     "ErrorBody", "IngestionAnswer", "RejectedEvent", "SegmentBatch", "IngestionQuery", "SavedExperiment",
     "SavedMetric", "ExperimentList", "MetricList", "ExperimentHistory", "HistoryVersion", "PutExperimentQuery",
     "ResultsQuery", "PhaseRequest", "IngestionStatus", "Health", "Readiness", "EventsQuery", "StoredEvents",
     "VerifyRequest", "VerifyAnswer", "AssignRequest", "AssignAnswer", "AssignmentAnswer", "SdkDefinitions",
-    "SdkExperiment",
+    "SdkExperiment", "CatalogPropertiesQuery", "SavedInsightAnswer", "SavedInsightList",
 ]
 
 
@@ -270,3 +271,24 @@ class PersonList(msgspec.Struct, frozen=True):
     """Persons, latest activity first (`merge_refusals` is counted on a person's own page only)."""
 
     persons: list[Person]
+
+
+class CatalogPropertiesQuery(msgspec.Struct, frozen=True):
+    """`event`: one event's properties (none: every event's); `type=person`: person properties instead."""
+
+    event: str | None = None
+    type: Literal["event", "person"] | None = None
+
+
+class SavedInsightAnswer(msgspec.Struct, frozen=True):
+    """The saved insight's new version."""
+
+    success: bool
+    key: str
+    version: int
+
+
+class SavedInsightList(msgspec.Struct, frozen=True):
+    """Every saved insight's latest version, by key."""
+
+    insights: list[SavedInsight]

@@ -22,6 +22,9 @@ from experiments.evaluation import MetricGone
 from experiments.metric_catalog import UnknownMetric
 from experiments.metrics import MetricError
 from experiments.service import UnknownExperiment
+from insights.limits import QueryBusy, QueryLimitExceeded, QueryRefused
+from insights.query import InsightError
+from insights.saved import UnknownInsight
 from northstar.web.bodies import PayloadTooLarge
 from northstar.web.dashboard.pages import not_found_page
 from northstar.web.responses import error_response, field_error_response
@@ -62,6 +65,22 @@ async def _invalid_field(request: Request, error: Exception) -> Response:
     return field_error_response(field, str(error))
 
 
+async def _query_busy(request: Request, error: Exception) -> Response:
+    """Every analytical slot is taken: try again shortly (ingestion is never queued behind insights)."""
+    retry_after: int = getattr(error, "retry_after")
+    return error_response(429, str(error), {"Retry-After": str(retry_after)})
+
+
+async def _query_cut_off(request: Request, error: Exception) -> Response:
+    """ClickHouse stopped the query at its time or memory limit (`AnalyticsLimits`)."""
+    retry_after: int = getattr(error, "retry_after")
+    return error_response(503, str(error), {"Retry-After": str(retry_after)})
+
+
+async def _query_refused(request: Request, error: Exception) -> Response:
+    return field_error_response("filters", str(error))
+
+
 async def _too_large(request: Request, error: Exception) -> Response:
     """Every route reads its body with a limit (`read_limited`); past it, a 413."""
     return error_response(413, str(error))
@@ -74,6 +93,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     MetricGone: _metric_gone,
     DefinitionError: _invalid_field,
     MetricError: _invalid_field,
+    InsightError: _invalid_field,
+    UnknownInsight: _not_found("saved insight"),
+    QueryBusy: _query_busy,
+    QueryLimitExceeded: _query_cut_off,
+    QueryRefused: _query_refused,
     PayloadTooLarge: _too_large,
 }
 

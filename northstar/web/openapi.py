@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the HTTP API, generated from the routes' declared types.
 
 Every `ApiRoute` outside the dashboard (HTML pages, not API) becomes an operation: its path
-parameters (keys, `experiments.documents.KEY_PATTERN`), its `query` Struct's fields, its
+parameters (keys, `collector.documents.KEY_PATTERN`), its `query` Struct's fields, its
 `body` type, its `answers`, the refusals every route of its kind can give (`ErrorBody`:
 400 for a body or query, 401 behind a credential, 404 for a keyed path, 413 for a body),
 and the credential it needs as a security scheme. JSON Schemas come from msgspec
@@ -18,7 +18,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from experiments.documents import KEY_PATTERN
+from collector.documents import KEY_PATTERN
 from northstar.web.api_types import ErrorBody
 from northstar.web.auth import ApiRoute, Credential
 

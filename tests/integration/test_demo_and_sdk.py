@@ -16,7 +16,8 @@ from northstar.admin_client import AdminClient
 def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent() -> None:
     """README command 1 (default users and seed): the live experiment, read at a small share of
     its planned sample, says keep running; the one with two weeks of history at its planned
-    sample says ship; every table row is what was simulated."""
+    sample says ship; every table row is what was simulated; the signup trend counts each
+    signed-up user once, every day present."""
     completed = subprocess.run(
         [sys.executable, "-m", "northstar", "demo"], capture_output=True, text=True, timeout=180,
     )
@@ -45,6 +46,11 @@ def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent(
             assert row, f"results for {variant} differ from what was simulated ({fraction})"
         signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", block)
         assert signed_up and all(int(n.replace(",", "")) > 0 for n in signed_up.groups())  # one unit each above
+    trend = output.split("Signups by plan")[1].split(" events sent through the SDK")[0]
+    rows = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){3})$", trend, re.MULTILINE)
+    assert len(rows) == 14  # every day of the two weeks, zeros included
+    assert sum(int(n.replace(",", "")) for _, cells in rows for n in cells.split()) == 10_000  # each signed up once
+    assert [int(cells.split()[2]) for _, cells in rows[:7]] == [0] * 7  # the team plan came with the launch
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(

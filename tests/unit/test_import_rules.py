@@ -1,4 +1,4 @@
-"""The direction of imports (DESIGN.md): sdk ← collector ← experiments ← the edge (northstar).
+"""The direction of imports (DESIGN.md): sdk ← collector ← insights ← experiments ← the edge (northstar).
 
 Read from the source with `ast`, so an import inside a function counts as much as one at the top.
 """
@@ -45,7 +45,7 @@ def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("package", ["sdk", "collector", "experiments"])
+@pytest.mark.parametrize("package", ["sdk", "collector", "insights", "experiments"])
 def test_domain_packages_import_no_web_framework(package: str) -> None:
     assert offenders(package, WEB_FRAMEWORKS) == []
 
@@ -64,11 +64,15 @@ def test_collector_imports_nothing_of_experiments_or_the_edge() -> None:
     assert offenders("collector", ("experiments", "northstar", "insights", "loadtests", "tests")) == []
 
 
+def test_insights_import_nothing_of_experiments_or_the_edge() -> None:
+    assert offenders("insights", ("experiments", "northstar", "loadtests", "tests")) == []
+
+
 def test_experiments_import_nothing_of_the_edge() -> None:
     assert offenders("experiments", ("northstar", "loadtests", "tests")) == []
 
 
-@pytest.mark.parametrize("package", ["sdk", "collector", "experiments", "northstar"])
+@pytest.mark.parametrize("package", ["sdk", "collector", "insights", "experiments", "northstar"])
 def test_the_product_imports_no_test_or_benchmark_helper(package: str) -> None:
     assert offenders(package, ("loadtests", "tests")) == []
 
@@ -89,7 +93,7 @@ def test_statistics_load_no_other_module_of_ours() -> None:
     assert [m for m in modules if m != "experiments" and not m.startswith("experiments.stats")] == []
 
 
-@pytest.mark.parametrize("package", ["collector", "experiments", "northstar"])
+@pytest.mark.parametrize("package", ["collector", "insights", "experiments", "northstar"])
 def test_package_init_files_load_nothing_else(package: str) -> None:
     assert modules_of_ours_loaded_by(package) == [package]
 

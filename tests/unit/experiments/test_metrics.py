@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from experiments.metrics import MetricError, parse_metric
@@ -47,3 +48,16 @@ def test_invalid_metrics_name_the_field(changes: dict, field: str) -> None:
     with pytest.raises(MetricError) as error:
         _parse(**changes)
     assert error.value.field == field
+
+
+def test_legacy_filters_are_read_as_the_shared_filter_shape_and_new_ones_parse() -> None:
+    legacy = _parse(filters=[{"property": "currency", "equals": "EUR"}],
+                    kind="ratio", denominator={"event": "S", "filters": [{"property": "plan", "in": ["pro", 3]}]})
+    assert [(f.operator, f.value) for f in legacy.filters] == [("equals", "EUR")]
+    assert [(f.operator, f.values) for f in legacy.denominator.filters] == [("in", ["pro", "3"])]
+    shared = _parse(filters=[{"property": "amount", "operator": "gte", "value": 10},
+                             {"property": "coupon", "operator": "is_not_set"}])
+    assert parse_metric(json.dumps(json.loads(msgspec.json.encode(shared)))) == shared  # stored as it reads back
+    with pytest.raises(MetricError) as person:
+        _parse(filters=[{"property": "plan", "operator": "equals", "value": "pro", "type": "person"}])
+    assert person.value.field == "filters[0].type"

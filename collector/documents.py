@@ -1,4 +1,4 @@
-"""Decoding JSON documents (definitions, metrics) into typed structs, errors naming the field,
+"""Decoding JSON documents (definitions, metrics, saved insights) into typed structs, errors naming the field,
 and the one rule for the keys they are stored and addressed by (URLs, SQL parameters, files)."""
 
 from __future__ import annotations
