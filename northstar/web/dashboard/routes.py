@@ -8,8 +8,8 @@ redirect to the login form and show no data. Signing out ends the session on the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import datetime as dt
+from collections.abc import Callable
 from importlib.resources import files
 from urllib.parse import parse_qs
 
