@@ -5,10 +5,16 @@ simulated users get their variant from the SDK's `get_variant` (evaluated locall
 definitions the SDK fetched, logging the exposure) and send events over HTTP (the treatment
 has a true lift on conversion); then it waits until every event is in ClickHouse and prints
 the results the API serves.
+
+Before the experiment, the same users signed up over the last two weeks, through a launch a
+week ago that doubled signups and brought in the team plan (`Signed Up` with their `plan`,
+dated on their signup day): the demo prints that trend, persons per day by plan, as the
+insights API answers it, and saves it as an insight the dashboard lists.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import shutil
 import signal
@@ -18,14 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import msgspec
+
 import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
 from experiments.report import render_table
+from insights.report import render_trends
+from insights.trends import TrendsResult
 from northstar.admin_client import AdminClient
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
-__all__ = ["run_demo", "simulate_experiment", "DemoExperiment", "DEMO_EXPERIMENT", "REVENUE_METRIC"]
+__all__ = ["run_demo", "simulate_experiment", "simulate_signups", "signup_trend_query", "DemoExperiment",
+           "DEMO_EXPERIMENT", "REVENUE_METRIC", "SIGNUP_DAYS", "LAUNCH_DAY"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,36 @@ def simulate_experiment(
     return sent
 
 
+SIGNUP_DAYS = 14
+LAUNCH_DAY = 7
+"""Signups span the last `SIGNUP_DAYS` days (today included); the launch was `LAUNCH_DAY` days ago."""
+
+
+def simulate_signups(client: sdk.Client, users: int, seed: int, today: dt.date) -> None:
+    """Each user signed up on one of the last `SIGNUP_DAYS` days: twice as likely per day since the
+    launch, which also brought the team plan; identified with the plan they chose."""
+    rng = random.Random(seed + 1)
+    days = [today - dt.timedelta(days=n) for n in range(SIGNUP_DAYS)]
+    weights = [2.0 if n < LAUNCH_DAY else 1.0 for n in range(SIGNUP_DAYS)]
+    for number in range(users):
+        user_id = f"demo-user-{number}"
+        day = rng.choices(days, weights)[0]
+        launched = (today - day).days < LAUNCH_DAY
+        plan = rng.choices(["free", "pro", "team"], [6, 3, 2 if launched else 0])[0]
+        at = dt.datetime.combine(day, dt.time(9), dt.timezone.utc) + dt.timedelta(seconds=rng.randrange(12 * 3600))
+        at = min(at, dt.datetime.now(dt.timezone.utc))
+        client.identify(user_id, {"plan": plan}, timestamp=at)
+        client.track(user_id, "Signed Up", {"plan": plan, "source": rng.choice(["ads", "search", "referral"])},
+                     timestamp=at)
+
+
+def signup_trend_query(today: dt.date) -> dict[str, object]:
+    """The demo's trend: persons signing up per day over the last two weeks, by plan."""
+    return {"series": [{"event": "Signed Up", "math": "persons"}], "interval": "day",
+            "date_from": (today - dt.timedelta(days=SIGNUP_DAYS - 1)).isoformat(), "date_to": today.isoformat(),
+            "breakdown": {"property": "plan"}}
+
+
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     """Run the demo; 0 when every simulated event was stored. Its temporary directory is
     removed however it ends (`keep`: serve until Ctrl-C or SIGTERM first)."""
@@ -114,6 +155,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         # The queue holds the whole simulation: a tight loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=4 * users)
         client.wait_for_definitions(timeout=30)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        simulate_signups(client, users, seed, today)
         simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
         client.flush()
         delivery = client.stats()
@@ -121,6 +164,11 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         client.shutdown()
         api.wait_until_stored()
         stored = api.events(limit=0)["total"]
+        print()
+        trend = signup_trend_query(today)
+        api.save_insight({"key": "signups-by-plan", "name": "Signups by plan", "query": trend})
+        print(f"Signups by plan (persons per day; the launch was {LAUNCH_DAY} days ago):")
+        print(render_trends(msgspec.convert(api.trends(trend), TrendsResult)))
         print()
         print(render_table(api.result_document(DEMO_EXPERIMENT.key)))
         print()

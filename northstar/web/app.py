@@ -105,7 +105,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *experiment_routes(experiments, evaluation),
         *metric_routes(evaluation.catalog),
         *insight_routes(queries, catalog, saved_insights),
-        *dashboard_routes(evaluation, guards.dashboard),
+        *dashboard_routes(evaluation, guards.dashboard, queries, catalog, saved_insights),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
     ]

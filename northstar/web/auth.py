@@ -30,6 +30,7 @@ import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -264,8 +265,9 @@ class Guards:
 
         async def page(request: Request) -> Response:
             token = request.query_params.get("token")
-            if token is not None:
-                return session.sign_in(request, token, then=request.url.path)
+            if token is not None:  # back to the same view (an Insights URL holds its query), without the token
+                kept = urlencode([(name, value) for name, value in request.query_params.multi_items() if name != "token"])
+                return session.sign_in(request, token, then=request.url.path + (f"?{kept}" if kept else ""))
             if not session.signed_in(request):
                 bearer = session.check(request, bearer_token(request))
                 if bearer.outcome == "throttled":

@@ -1,5 +1,5 @@
-"""The dashboard in real headless chromium: sign in, list, results; numbers equal the JSON API,
-and a harmed guardrail shows a red "do not ship" banner."""
+"""The dashboard in real headless chromium: sign in, list, results; numbers (and the ECharts
+charts' data) equal the JSON API, and a harmed guardrail shows a red "do not ship" banner."""
 
 from __future__ import annotations
 
@@ -95,8 +95,11 @@ def test_dashboard_shows_the_api_numbers_without_console_errors(collector: Colle
             assert cells[5] == format_p(comparison["p_value"])
             assert cells[7] == comparison["verdict"]
         assert section.locator("h2").inner_text().startswith("Guardrail: Errors per user")
-        assert page.locator("#forest svg circle").count() == 3
-        assert page.locator("#exposures svg[role=img] rect").count() == 2 * len(document["timeline"]["days"])
+        page.wait_for_selector("#forest-chart canvas")
+        series = "id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series"
+        assert page.evaluate(f"{series}[1].data.length", "forest-chart") == 3
+        assert page.evaluate(f"{series}.map(s => s.data)", "exposure-chart") == list(
+            document["timeline"]["exposures"].values())
         page.screenshot(path=SCREENSHOT, full_page=True)
         browser.close()
     assert errors == []

@@ -27,6 +27,11 @@ def test_demo_prints_results_for_every_event_it_sent() -> None:
     assert re.search(r"^control\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+\(control\)", output, re.MULTILINE)
     assert re.search(r"^treatment\s+[\d,]+\s+[\d,]+\s+[\d.]+%\s+[+-][\d.]+pp \[", output, re.MULTILINE)
     assert "Verdict:" in output
+    trend = output.split("Signups by plan")[1].split("Experiment ")[0]
+    rows = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){3})$", trend, re.MULTILINE)
+    assert len(rows) == 14  # every day of the two weeks, zeros included
+    assert sum(int(n) for _, cells in rows for n in cells.split()) == 600  # each user signed up once
+    assert [int(cells.split()[2]) for _, cells in rows[:7]] == [0] * 7  # the team plan came with the launch
     simulated = dict(re.findall(r"(control|treatment) ([\d,]*\d/[\d,]*\d)", output.split("Simulated")[1]))
     for variant, fraction in simulated.items():
         conversions, units = fraction.split("/")

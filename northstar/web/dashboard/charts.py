@@ -1,24 +1,21 @@
-"""Inline SVG charts drawn on the server: they render offline, with no script and no CDN.
+"""Charts drawn in the browser by Apache ECharts (vendored, served from the dashboard's origin).
 
-Each function takes plain numbers (already in the results document) and returns an SVG
-element as `Html`, built by the dashboard's one escaping renderer. Colours and fonts are SVG
-presentation attributes, not `style`, so the pages need no inline styles under their CSP.
+Each function takes plain numbers (already in a document the API serves) and returns a chart
+element plus its data as JSON in a `<script type="application/json">` element
+(`html.json_script`); `static/charts.js` draws every such element. No request is made for
+data, and nothing is inline script or style, so the pages keep their CSP.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from experiments.result_document import LiftPointDocument
-from northstar.web.dashboard.html import Html, html, join
+from insights.trends import TrendsResult
+from northstar.web.dashboard.html import Html, html, json_script
 
-__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "swatch", "PALETTE"]
-
-PALETTE = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
-_VERDICT_COLOURS = {"win": "#16a34a", "loss": "#dc2626", "inconclusive": "#64748b", "suppressed": "#94a3b8"}
-_FONT = Html("font-family='system-ui, sans-serif' font-size='12' fill='#334155'")
+__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "trend_chart"]
 
 
 @dataclass(frozen=True)
@@ -33,116 +30,38 @@ class ForestRow:
     verdict: str
 
 
-def _span(values: Sequence[float | None], floor: float) -> float:
-    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
-    return max([floor, *finite]) * 1.1
+def _chart(element_id: str, label: str, spec: Mapping[str, object]) -> Html:
+    return html("<div class='chart' id='{id}' data-chart='{id}-data' role='img' aria-label='{label}'></div>{data}",
+                id=element_id, label=label, data=json_script(f"{element_id}-data", spec))
 
 
-def forest_chart(rows: Sequence[ForestRow], width: int = 1000) -> Html:
+def forest_chart(rows: Sequence[ForestRow]) -> Html:
     """Relative lift and interval per (metric, variant), around a zero line."""
-    row_height, left, right = 30, 340, 30
-    height = row_height * len(rows) + 40
-    span = min(_span([v for r in rows for v in (r.estimate, r.low, r.high)], 0.02), 5.0)
-    plot = width - left - right
-
-    def x(value: float) -> float:
-        return left + plot * (max(-span, min(span, value)) + span) / (2 * span)
-
-    parts = [html("<line x1='{x:.1f}' y1='10' x2='{x:.1f}' y2='{bottom}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
-                  x=x(0), bottom=height - 25)]
-    for tick in (-span / 1.1, 0.0, span / 1.1):
-        parts.append(html("<text x='{x:.1f}' y='{y}' text-anchor='middle' {font}>{tick:+.1%}</text>",
-                          x=x(tick), y=height - 8, font=_FONT, tick=tick))
-    for index, row in enumerate(rows):
-        y = 20 + index * row_height
-        colour = _VERDICT_COLOURS.get(row.verdict, "#64748b")
-        label = row.label if len(row.label) <= 48 else row.label[:47] + "…"
-        parts.append(html("<text x='8' y='{y}' {font}>{label}</text>", y=y + 4, font=_FONT, label=label))
-        if row.low is not None and row.high is not None:
-            parts.append(html("<line x1='{low:.1f}' y1='{y}' x2='{high:.1f}' y2='{y}' stroke='{colour}' "
-                              "stroke-width='3' stroke-linecap='round'/>",
-                              low=x(row.low), high=x(row.high), y=y, colour=colour))
-        if row.estimate is not None:
-            parts.append(html("<circle cx='{cx:.1f}' cy='{y}' r='5' fill='{colour}'/>",
-                              cx=x(row.estimate), y=y, colour=colour))
-    return _svg(width, height, "Relative lift with intervals", parts)
+    return _chart("forest-chart", "Relative lift with intervals", {
+        "kind": "forest",
+        "rows": [{"label": r.label, "estimate": r.estimate, "low": r.low, "high": r.high, "verdict": r.verdict}
+                 for r in rows]})
 
 
-def lift_chart(days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocument]], width: int = 640, height: int = 200) -> Html:
+def lift_chart(element_id: str, days: Sequence[str], series: Mapping[str, Sequence[LiftPointDocument]]) -> Html:
     """Cumulative relative lift per day for each treatment, with its interval as a band."""
-    left, right, top, bottom = 56, 16, 12, 28
-    values = [v for points in series.values() for p in points
-              for v in (p.relative_effect, *p.relative_ci)]
-    span = min(_span(values, 0.02), 5.0)
-    plot_w, plot_h = width - left - right, height - top - bottom
-    count = max(len(days) - 1, 1)
-
-    def x(index: int) -> float:
-        return left + plot_w * index / count
-
-    def y(value: float) -> float:
-        return top + plot_h * (span - max(-span, min(span, value))) / (2 * span)
-
-    parts = [html("<line x1='{left}' y1='{y:.1f}' x2='{right}' y2='{y:.1f}' stroke='#94a3b8' stroke-dasharray='4 3'/>",
-                  left=left, right=width - right, y=y(0)),
-             *(html("<text x='{x}' y='{y:.1f}' text-anchor='end' {font}>{tick:+.0%}</text>",
-                    x=left - 6, y=y(t) + 4, font=_FONT, tick=t)
-               for t in (-span / 1.1, 0.0, span / 1.1))]
-    parts += _day_labels(days, left, width - right, height - 8)
-    for colour, (variant, points) in zip(PALETTE[1:], series.items()):
-        band = [(i, (p.relative_ci[0], p.relative_ci[1])) for i, p in enumerate(points)
-                if p.relative_ci[0] is not None and p.relative_ci[1] is not None]
-        if band:
-            outline = [f"{x(i):.1f},{y(ci[1]):.1f}" for i, ci in band]
-            outline += [f"{x(i):.1f},{y(ci[0]):.1f}" for i, ci in reversed(band)]
-            parts.append(html("<polygon points='{points}' fill='{colour}' fill-opacity='0.15'/>",
-                              points=" ".join(outline), colour=colour))
-        line = [f"{x(i):.1f},{y(p.relative_effect):.1f}" for i, p in enumerate(points) if p.relative_effect is not None]
-        if line:
-            parts.append(html("<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'>"
-                              "<title>{variant}</title></polyline>", points=" ".join(line), colour=colour, variant=variant))
-    return _svg(width, height, "Cumulative relative lift by day", parts)
+    return _chart(element_id, "Cumulative relative lift by day", {
+        "kind": "lift", "days": list(days),
+        "series": [{"name": variant, "effect": [p.relative_effect for p in points],
+                    "low": [p.relative_ci[0] for p in points], "high": [p.relative_ci[1] for p in points]}
+                   for variant, points in series.items()]})
 
 
-def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]], width: int = 640, height: int = 180) -> Html:
+def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]]) -> Html:
     """Units first exposed per day, one bar per variant and day."""
-    left, right, top, bottom = 56, 16, 12, 28
-    peak = max([1, *(n for counts in exposures.values() for n in counts)])
-    plot_w, plot_h = width - left - right, height - top - bottom
-    slot = plot_w / max(len(days), 1)
-    bar = max(slot * 0.8 / max(len(exposures), 1), 1.0)
-    parts = [html("<text x='{x}' y='{y}' text-anchor='end' {font}>{peak:,}</text>", x=left - 6, y=top + 4, font=_FONT, peak=peak),
-             html("<text x='{x}' y='{y}' text-anchor='end' {font}>0</text>", x=left - 6, y=top + plot_h, font=_FONT),
-             html("<line x1='{left}' y1='{y}' x2='{right}' y2='{y}' stroke='#cbd5e1'/>",
-                  left=left, right=width - right, y=top + plot_h)]
-    parts += _day_labels(days, left, width - right, height - 8)
-    for number, (colour, (variant, counts)) in enumerate(zip(PALETTE, exposures.items())):
-        for day_index, units in enumerate(counts):
-            bar_height = plot_h * units / peak
-            parts.append(html(
-                "<rect x='{x:.1f}' y='{y:.1f}' width='{width:.1f}' height='{height:.1f}' fill='{colour}'>"
-                "<title>{variant} {day}: {units:,}</title></rect>",
-                x=left + day_index * slot + slot * 0.1 + number * bar, y=top + plot_h - bar_height, width=bar,
-                height=bar_height, colour=colour, variant=variant, day=days[day_index], units=units,
-            ))
-    return _svg(width, height, "Units first exposed per day and variant", parts)
+    return _chart("exposure-chart", "Units first exposed per day and variant", {
+        "kind": "bars", "days": list(days),
+        "series": [{"name": variant, "values": list(counts)} for variant, counts in exposures.items()]})
 
 
-def swatch(colour: str) -> Html:
-    """A small square of `colour`, for a legend."""
-    return html("<svg class='swatch' viewBox='0 0 10 10' width='10' height='10' aria-hidden='true'>"
-                "<rect width='10' height='10' rx='2' fill='{colour}'/></svg>", colour=colour)
-
-
-def _day_labels(days: Sequence[str], left: int, right: int, y: int) -> list[Html]:
-    """The first and last day under a time axis."""
-    if not days:
-        return []
-    return [html("<text x='{x}' y='{y}' {font}>{day}</text>", x=left, y=y, font=_FONT, day=days[0]),
-            html("<text x='{x}' y='{y}' text-anchor='end' {font}>{day}</text>", x=right, y=y, font=_FONT, day=days[-1])]
-
-
-def _svg(width: int, height: int, title: str, parts: list[Html]) -> Html:
-    return html("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='100%' "
-                "role='img' aria-label='{title}'><title>{title}</title>{body}</svg>",
-                width=width, height=height, title=title, body=join(parts))
+def trend_chart(result: TrendsResult) -> Html:
+    """A line per series (and breakdown value) over the result's intervals."""
+    dates = result.series[0].dates if result.series else []
+    return _chart("trend-chart", "Trends", {
+        "kind": "trend", "dates": dates,
+        "series": [{"name": f"{s.label} ({s.math})", "values": s.values} for s in result.series]})

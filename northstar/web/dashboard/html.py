@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-__all__ = ["Html", "html", "join"]
+import msgspec
+
+__all__ = ["Html", "html", "join", "json_script"]
 
 
 class Html(str):
@@ -44,3 +46,14 @@ def join(parts: Iterable[object], separator: str = "") -> Html:
     """Fragments side by side: `Html` parts as they are, any other text (and `separator`) escaped."""
     return Html(escape(separator, quote=True).join(
         part if isinstance(part, Html) else escape(str(part), quote=True) for part in parts))
+
+
+def json_script(element_id: str, document: object) -> Html:
+    """`document` as JSON in a `<script type="application/json">` element, for the page's own script to read.
+
+    `<`, `>` and `&` are written as JSON escapes, so no value can close the element or open
+    markup; the browser never runs it (not a script type), and CSP's script-src does not apply.
+    """
+    text = msgspec.json.encode(document).decode()
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Html(html("<script type='application/json' id='{id}'>", id=element_id) + text + "</script>")

@@ -21,17 +21,10 @@ from experiments.formatting import (
 )
 from experiments.report import ROLE_TITLES, guardrail_warnings
 from experiments.result_document import AnalysisDocument, MetricDocument, ResultDocument, SampleSizeDocument
-from northstar.web.dashboard.charts import (
-    PALETTE,
-    ForestRow,
-    exposure_chart,
-    forest_chart,
-    lift_chart,
-    swatch,
-)
+from northstar.web.dashboard.charts import ForestRow, exposure_chart, forest_chart, lift_chart
 from northstar.web.dashboard.html import Html, html, join
 
-__all__ = ["login_page", "list_page", "results_page", "not_found_page"]
+__all__ = ["login_page", "list_page", "results_page", "not_found_page", "page"]
 
 _BASE = (files(__package__) / "base.html").read_text(encoding="utf-8")
 """A template for `html`: `{title}`, `{logout}` and `{body}`."""
@@ -61,8 +54,8 @@ def not_found_page(kind: str, key: str) -> str:
                                    "<p><a href='/dashboard'>All experiments</a></p>", kind=kind, key=repr(key)))
 
 
-def list_page(experiments: list[ExperimentDefinition]) -> str:
-    """The experiment list, every value from a definition escaped."""
+def list_page(experiments: list[ExperimentDefinition], saved: Html) -> str:
+    """The home page: the experiment list (every value from a definition escaped), then `saved` (insights)."""
     rows = join(
         html("<tr><td><a href='/dashboard/experiments/{path}'>{key}</a></td><td>{name}</td><td>{status}</td>"
              "<td>{variants}</td><td>{metrics}</td></tr>",
@@ -71,12 +64,18 @@ def list_page(experiments: list[ExperimentDefinition]) -> str:
         for e in experiments
     )
     body = html(
+        "<nav class='sections'><a href='/dashboard/insights' id='insights-link'>Insights: trends</a></nav>"
         "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
         "<section class='card'><table id='experiments'><thead><tr><th>Key</th><th>Name</th><th>Status</th>"
-        "<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>",
-        count=len(experiments), plural="s" * (len(experiments) != 1), rows=rows,
+        "<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>{saved}",
+        count=len(experiments), plural="s" * (len(experiments) != 1), rows=rows, saved=saved,
     )
     return _page("Experiments", body)
+
+
+def page(title: str, body: Html) -> str:
+    """A signed-in page of the dashboard around `body`."""
+    return _page(title, body)
 
 
 def _metric_keys(experiment: ExperimentDefinition) -> list[str]:
@@ -174,17 +173,13 @@ def _charts(document: ResultDocument) -> Html:
     ]
     lifts = join(
         html("<h2>{name}</h2>{chart}", name=metric.name,
-             chart=lift_chart(timeline.days, timeline.cumulative_lift[metric.key]))
-        for metric in document.metrics
+             chart=lift_chart(f"lift-chart-{index}", timeline.days, timeline.cumulative_lift[metric.key]))
+        for index, metric in enumerate(document.metrics)
     )
-    legend = join(html("<span>{swatch}{variant}</span>", swatch=swatch(colour), variant=variant)
-                  for colour, variant in zip(PALETTE, timeline.exposures))
     return html(
         "<section class='card' id='forest'><h2>Relative lift by metric</h2>{forest}</section>"
         "<div class='grid'>"
         "<section class='card' id='lift'><h2>Cumulative lift over time</h2>{lifts}</section>"
-        "<section class='card' id='exposures'><h2>Exposures per day</h2><p class='legend'>{legend}</p>"
-        "{exposures}</section></div>",
-        forest=forest_chart(forest), lifts=lifts, legend=legend,
-        exposures=exposure_chart(timeline.days, timeline.exposures),
+        "<section class='card' id='exposures'><h2>Exposures per day</h2>{exposures}</section></div>",
+        forest=forest_chart(forest), lifts=lifts, exposures=exposure_chart(timeline.days, timeline.exposures),
     )

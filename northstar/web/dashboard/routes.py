@@ -1,4 +1,5 @@
-"""Dashboard routes: experiment list and results pages, behind the dashboard session.
+"""Dashboard routes: home (experiments, saved insights), results and Insights pages, behind the
+dashboard session; the stylesheet and scripts (vendored ECharts) are public static files.
 
 Signing in (the login form, or `?token=<admin secret>` on any page) starts a session
 (`northstar.web.auth.DashboardSession`); a bearer header works too. Without either, pages
@@ -7,6 +8,7 @@ redirect to the login form and show no data. Signing out ends the session on the
 
 from __future__ import annotations
 
+import datetime as dt
 from importlib.resources import files
 from urllib.parse import parse_qs
 
@@ -16,19 +18,31 @@ from starlette.responses import HTMLResponse, Response
 
 from experiments.evaluation import Evaluation
 from experiments.result_document import result_document
-from northstar.web.auth import ApiRoute, Credential, DashboardSession
+from insights.catalog import EventCatalog
+from insights.limits import AnalyticalQueries
+from insights.query import InsightError
+from insights.saved import SavedInsights
+from insights.trends import TrendsQuery, trends
+from northstar.web.auth import ApiRoute, Credential, DashboardSession, Handler
 from northstar.web.bodies import read_limited
-from northstar.web.dashboard.pages import list_page, login_page, results_page
+from northstar.web.dashboard.insights_page import insights_body, query_from_form, saved_insights_section
+from northstar.web.dashboard.pages import list_page, login_page, page, results_page
 
 __all__ = ["dashboard_routes"]
 
 _STYLESHEET = (files(__package__) / "dashboard.css").read_bytes()
 """Read through importlib.resources, like the page template: it works from any install."""
+ECHARTS = "echarts-5.6.0.min.js"
+"""Apache ECharts 5.6.0 (`dist/echarts.min.js` of the npm package), Apache-2.0: `static/ECHARTS-LICENSE`."""
+_STATIC = {name: ((files(__package__) / "static" / name).read_bytes(), media_type) for name, media_type in (
+    (ECHARTS, "text/javascript"), ("charts.js", "text/javascript"),
+    ("ECHARTS-LICENSE", "text/plain"), ("ECHARTS-NOTICE", "text/plain"))}
 _MAX_LOGIN_BYTES = 4096
 
 
-def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[ApiRoute]:
-    """The dashboard's pages: sign-in and stylesheet public, everything with data behind the session."""
+def dashboard_routes(evaluation: Evaluation, session: DashboardSession, queries: AnalyticalQueries,
+                     catalog: EventCatalog, saved: SavedInsights) -> list[ApiRoute]:
+    """The dashboard's pages: sign-in and static files public, everything with data behind the session."""
     async def login_form(request: Request) -> Response:
         return HTMLResponse(login_page())
 
@@ -41,7 +55,36 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[
 
     async def experiments(request: Request) -> Response:
         definitions = await run_in_threadpool(evaluation.experiments.list)
-        return HTMLResponse(list_page(definitions))
+        insights = await run_in_threadpool(saved.list)
+        return HTMLResponse(list_page(definitions, saved_insights_section(insights)))
+
+    def insights_page(form: dict[str, list[str]]) -> str:
+        events = catalog.events().events
+        title = "Insights"
+        try:
+            if "saved" in form:
+                insight = saved.get(form["saved"][0])
+                query, title = insight.query, insight.label
+            else:
+                query = query_from_form(form, events[0].name if events else "", dt.date.today())
+        except InsightError as error:
+            query, result, message = _blank(events[0].name if events else "x"), None, str(error)
+        else:  # no event stored yet: the form alone
+            result, message = (trends(queries.rows, query) if query.series[0].event else None), ""
+        return page(title, insights_body(query, result, message, events, catalog.properties(None).properties,
+                                         catalog.properties(None, "person").properties, title))
+
+    async def insights(request: Request) -> Response:
+        form = parse_qs(request.url.query, keep_blank_values=True)
+        return HTMLResponse(await run_in_threadpool(insights_page, form))
+
+    def static(name: str) -> Handler:
+        body, media_type = _STATIC[name]
+
+        async def serve(request: Request) -> Response:
+            return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"})
+
+        return serve
 
     async def results(request: Request) -> Response:
         result = await run_in_threadpool(evaluation.result, request.path_params["key"])
@@ -56,6 +99,14 @@ def dashboard_routes(evaluation: Evaluation, session: DashboardSession) -> list[
         ApiRoute("/dashboard/login", ("POST",), login, public),
         ApiRoute("/dashboard/logout", ("POST",), logout, public),
         ApiRoute("/dashboard/static/dashboard.css", ("GET",), stylesheet, public),
+        *(ApiRoute(f"/dashboard/static/{name}", ("GET",), static(name), public) for name in _STATIC),
+        ApiRoute("/dashboard/insights", ("GET",), insights, signed_in),
         ApiRoute("/dashboard", ("GET",), experiments, signed_in),
         ApiRoute("/dashboard/experiments/{key}", ("GET",), results, signed_in),
     ]
+
+
+def _blank(event: str) -> TrendsQuery:
+    """The form's starting point when the URL's query is refused: the last 14 days of `event`."""
+    today = dt.date.today()
+    return query_from_form({"event": [event]}, event, today)

@@ -4,10 +4,13 @@ A pure ASGI middleware (not per route), so responses made by the exception table
 Starlette's own 404/405 and by the guards' redirects carry the headers too. It looks at the
 path only and costs nothing on other routes (the ingestion hot path).
 
-The policy: no script at all (`script-src 'none'`: the dashboard has none, so an injected
-`<script>` or `onerror=` cannot run even if a value escaped the renderer), styles only from
-the dashboard's own stylesheet (the pages carry no `style` attributes: charts use SVG
-presentation attributes, bars are `<progress>`), images only from the origin or `data:`
+The policy: scripts only from the origin (`script-src 'self'`: the vendored ECharts file and
+the dashboard's `charts.js`; no inline script, no eval, so an injected `<script>` or
+`onerror=` cannot run even if a value escaped the renderer; chart data is JSON in
+`<script type="application/json">`, which never runs), styles only from the dashboard's own
+stylesheet (`style-src 'self'`: the pages carry no `style` attributes or `<style>` elements;
+ECharts draws on a canvas and sets element styles through the CSSOM, which CSP does not
+govern, and its tooltips use rich text, not HTML), images only from the origin or `data:`
 (the empty favicon), forms only to the origin, no framing (clickjacking), no `<base>`
 rewriting; `nosniff`, and no referrer, so a `?token=` URL never leaks.
 """
@@ -19,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["CONTENT_SECURITY_POLICY", "DashboardSecurityHeaders", "SECURITY_HEADERS", "is_dashboard_path"]
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -18,8 +18,10 @@ PYPROJECT = Path(__file__).parents[5] / "pyproject.toml"
 
 def test_every_dashboard_asset_is_package_data_and_found_through_importlib_resources() -> None:
     patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"][PACKAGE]
-    assets = [entry for entry in files(PACKAGE).iterdir() if entry.is_file() and not entry.name.endswith(".py")]
-    assert {entry.name for entry in assets} >= {"base.html", "dashboard.css"}
+    root = files(PACKAGE)
+    assets = [entry.name for entry in root.iterdir() if entry.is_file() and not entry.name.endswith(".py")]
+    assets += [f"static/{entry.name}" for entry in (root / "static").iterdir() if entry.is_file()]
+    assert set(assets) >= {"base.html", "dashboard.css", "static/charts.js", "static/ECHARTS-LICENSE"}
     for asset in assets:
-        assert any(fnmatch.fnmatch(asset.name, pattern) for pattern in patterns), asset.name
-        assert (files(PACKAGE) / asset.name).read_text(encoding="utf-8").strip()
+        assert any(fnmatch.fnmatch(asset, pattern) for pattern in patterns), asset
+        assert (root / asset).read_text(encoding="utf-8").strip()
