@@ -37,7 +37,7 @@ def person_events(param: Parameters, condition: str, start: dt.datetime | None, 
     """A subquery of the events in [start, end) (no lower bound when `start` is None) satisfying
     `condition` (SQL over the events table) and every filter.
 
-    Columns: `person` (UInt64 person key), `distinct_id`, `timestamp`, `event`, `name`,
+    Columns: `person` (UInt64 person key), `distinct_id`, `timestamp`, `type`, `event`, `name`,
     `properties`, and `person_properties` (the person's latest, '' when none) when asked for
     or when a person filter needs it.
     """
@@ -47,7 +47,7 @@ def person_events(param: Parameters, condition: str, start: dt.datetime | None, 
     where += [filter_condition(f, "properties", param) for f in filters if f.type == "event"]
     person_conditions = [filter_condition(f, "person_properties", param) for f in filters if f.type == "person"]
     person_conditions += [f"person IN ({cohorts(f.key or '', param)})" for f in filters if f.type == "cohort"]
-    inner = (f"SELECT {person_key()} AS person, {DISTINCT_ID} AS distinct_id, timestamp, event, name, properties"
+    inner = (f"SELECT {person_key()} AS person, {DISTINCT_ID} AS distinct_id, timestamp, type, event, name, properties"
              f" FROM events FINAL WHERE {' AND '.join(where)}")
     if person_properties or any(f.type == "person" for f in filters):
         inner = (f"SELECT e.*, ifNull(pp.properties, '') AS person_properties FROM ({inner}) AS e"

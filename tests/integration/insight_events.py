@@ -12,7 +12,7 @@ from collector.storage.events import EVENT_COLUMNS
 def event_row(message: dict[str, Any]) -> list[Any]:
     """The `events` row the collector would store for `message` (its time taken as sent)."""
     at = message["timestamp"]
-    return [message["messageId"], message["type"], message.get("event", ""), "", message.get("userId", ""),
+    return [message["messageId"], message["type"], message.get("event", ""), message.get("name", ""), message.get("userId", ""),
             message.get("anonymousId", ""), "", "", at, at, at, at, json.dumps(message.get("properties", {})),
             json.dumps(message.get("traits", {})), "{}", "", ""]
 
