@@ -24,11 +24,15 @@ from experiments.evaluation import Evaluation
 from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from insights.catalog import EventCatalog
+from insights.cohorts import Cohorts
 from insights.limits import AnalyticalQueries
 from insights.saved import SavedInsights
+from insights.surveys import Surveys
+from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes
+from northstar.web.customer import customer_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes
@@ -80,6 +84,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     queries = AnalyticalQueries(connect_store, settings.analytics)
     catalog = EventCatalog(queries.rows)
     saved_insights = SavedInsights(connect_store)
+    cohorts = Cohorts(connect_store, queries.rows)
     stop_catalog = threading.Event()
 
     @contextlib.asynccontextmanager
@@ -104,7 +109,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *explorer_routes(connect_store),
         *experiment_routes(experiments, evaluation),
         *metric_routes(evaluation.catalog),
-        *insight_routes(queries, catalog, saved_insights),
+        *insight_routes(queries, catalog, saved_insights, cohorts.members_sql),
+        *customer_routes(queries, cohorts, Surveys(connect_store), TargetStore(connect_store)),
         *dashboard_routes(evaluation, guards.dashboard, queries, catalog, saved_insights),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
