@@ -30,9 +30,9 @@ from insights.saved import SavedInsights
 from insights.surveys import Surveys
 from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Guards
+from northstar.web.customer import customer_routes
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes
-from northstar.web.customer import customer_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
 from northstar.web.errors import EXCEPTION_HANDLERS, AbortedRequests
 from northstar.web.experiments import experiment_routes

@@ -20,8 +20,14 @@ from starlette.responses import Response
 
 from collector.documents import decode_document
 from insights.cohorts import Cohort, CohortDetail, CohortMembersPage, Cohorts, parse_cohort, static_ids_from_csv
-from insights.lifecycle import LifecycleQuery, LifecycleResult, StickinessResult, lifecycle, parse_lifecycle_query
-from insights.lifecycle import stickiness
+from insights.lifecycle import (
+    LifecycleQuery,
+    LifecycleResult,
+    StickinessResult,
+    lifecycle,
+    parse_lifecycle_query,
+    stickiness,
+)
 from insights.limits import AnalyticalQueries
 from insights.paths import PathPersons, PathsQuery, PathsResult, parse_paths_query, path_persons, paths
 from insights.query import InsightError

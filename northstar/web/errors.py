@@ -21,9 +21,9 @@ from experiments.evaluation import MetricGone
 from experiments.metric_catalog import UnknownMetric
 from experiments.metrics import MetricError
 from experiments.service import UnknownExperiment
+from insights.cohorts import UnknownCohort
 from insights.limits import QueryBusy, QueryLimitExceeded, QueryRefused
 from insights.query import InsightError
-from insights.cohorts import UnknownCohort
 from insights.saved import UnknownInsight
 from insights.surveys import UnknownSurvey
 from northstar.web.bodies import PayloadTooLarge

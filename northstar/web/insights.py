@@ -13,8 +13,8 @@ from starlette.responses import Response
 from insights.catalog import CatalogEvents, CatalogProperties, EventCatalog
 from insights.limits import AnalyticalQueries
 from insights.query import InsightError
-from insights.scan import CohortMembers, no_cohorts
 from insights.saved import SavedInsight, SavedInsights, parse_saved_insight
+from insights.scan import CohortMembers, no_cohorts
 from insights.trends import TrendsQuery, TrendsResult, parse_trends_query, trends
 from northstar.web.api_types import CatalogPropertiesQuery, SavedInsightAnswer, SavedInsightList
 from northstar.web.auth import ApiRoute, Credential

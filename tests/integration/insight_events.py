@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from collector.storage.clickhouse import Client
@@ -23,3 +24,10 @@ def load(client: Client, messages: list[dict[str, Any]], *, replace: bool = True
         client.command("TRUNCATE TABLE events")
     if messages:
         client.insert("events", [event_row(m) for m in messages], column_names=EVENT_COLUMNS)
+
+
+def rows_of(client: Client) -> Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]:
+    """The `rows` function an engine takes, over `client` (no analytical limits)."""
+    def rows(sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return list(client.query(sql, parameters=parameters).result_rows)
+    return rows

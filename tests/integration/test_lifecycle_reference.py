@@ -5,8 +5,6 @@ and the fixed example of the issue (100 active, 12 lost: churn 12%)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
-from insight_events import load
+from insight_events import load, rows_of
 from insights.lifecycle import lifecycle, parse_lifecycle_query, stickiness
 from tests.reference import lifecycle as reference
 
@@ -24,20 +21,6 @@ T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)  # the US (Mar 8) and EU (M
 SPAN_HOURS = 40 * 24
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
 USERS = [f"u{n}" for n in range(8)]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    store = connect(f"chdb://{Path(tmp_path_factory.mktemp('lifecycle'))}")
-    migrate(store)
-    yield store
-    store.close()
-
-
-def rows_of(client: Client) -> Any:
-    def rows(sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return list(client.query(sql, parameters=parameters).result_rows)
-    return rows
 
 
 @st.composite
@@ -81,17 +64,17 @@ def _parsed(query: dict[str, Any]) -> Any:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(events=messages(), query=queries())
-def test_lifecycle_and_stickiness_equal_the_reference(client: Client, events: list[dict[str, Any]],
+def test_lifecycle_and_stickiness_equal_the_reference(events_store: Client, events: list[dict[str, Any]],
                                                       query: dict[str, Any]) -> None:
-    load(client, events)
-    found = msgspec.to_builtins(lifecycle(rows_of(client), _parsed(query)))["points"]
+    load(events_store, events)
+    found = msgspec.to_builtins(lifecycle(rows_of(events_store), _parsed(query)))["points"]
     expected = reference.lifecycle(events, query)
     assert found == [{**point, "churn_rate": pytest.approx(point["churn_rate"])} for point in expected]
-    sticky = msgspec.to_builtins(stickiness(rows_of(client), _parsed(query)))
+    sticky = msgspec.to_builtins(stickiness(rows_of(events_store), _parsed(query)))
     assert {"exactly": sticky["exactly"], "at_least": sticky["at_least"]} == reference.stickiness(events, query)
 
 
-def test_churn_is_those_lost_over_those_active_before(client: Client) -> None:
+def test_churn_is_those_lost_over_those_active_before(events_store: Client) -> None:
     """100 customers active on day 1; 88 of them come back on day 2, 12 do not: churn 12%."""
     day1, day2 = dt.datetime(2026, 5, 4, 9, tzinfo=dt.timezone.utc), dt.datetime(2026, 5, 5, 9, tzinfo=dt.timezone.utc)
     events = [{"type": "track", "event": "Use", "userId": f"c{n}", "messageId": f"a{n}", "timestamp": day1}
@@ -100,12 +83,12 @@ def test_churn_is_those_lost_over_those_active_before(client: Client) -> None:
                for n in range(88)]
     events += [{"type": "track", "event": "Use", "userId": "c0", "messageId": "old", "timestamp": day1 - dt.timedelta(days=9)},
                {"type": "track", "event": "Use", "userId": "late", "messageId": "l0", "timestamp": day2}]
-    load(client, events)
+    load(events_store, events)
     query = {"event": "Use", "date_from": "2026-05-04", "date_to": "2026-05-05"}
-    points = msgspec.to_builtins(lifecycle(rows_of(client), _parsed(query)))["points"]
+    points = msgspec.to_builtins(lifecycle(rows_of(events_store), _parsed(query)))["points"]
     assert points[0] == {"date": "2026-05-04", "new": 99, "returning": 0, "resurrecting": 1, "dormant": 0,
                          "active": 100, "churn_rate": None}
     assert points[1] == {"date": "2026-05-05", "new": 1, "returning": 88, "resurrecting": 0, "dormant": 12,
                          "active": 89, "churn_rate": 0.12}
-    sticky = msgspec.to_builtins(stickiness(rows_of(client), _parsed(query)))
+    sticky = msgspec.to_builtins(stickiness(rows_of(events_store), _parsed(query)))
     assert (sticky["exactly"], sticky["at_least"]) == ([13, 88], [101, 88])

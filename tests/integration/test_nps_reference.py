@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.storage.clickhouse import Client
-from insight_events import load
+from insight_events import load, rows_of
 from insights.surveys import nps, parse_nps_query
-from test_lifecycle_reference import ZONES, client, rows_of  # noqa: F401  (the module's store fixture)
+from test_lifecycle_reference import ZONES
 from tests.reference import surveys as reference
 
 T0 = dt.datetime(2026, 3, 20, tzinfo=dt.timezone.utc)
@@ -70,8 +70,8 @@ def queries(draw: st.DrawFn) -> dict[str, Any]:
     return query
 
 
-def engine(client: Client, query: dict[str, Any]) -> dict[str, Any]:
-    return msgspec.to_builtins(nps(rows_of(client), parse_nps_query(msgspec.json.encode(query))))
+def engine(events_store: Client, query: dict[str, Any]) -> dict[str, Any]:
+    return msgspec.to_builtins(nps(rows_of(events_store), parse_nps_query(msgspec.json.encode(query))))
 
 
 def approx(value: Any) -> Any:
@@ -84,9 +84,9 @@ def approx(value: Any) -> Any:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(events=responses(), query=queries())
-def test_nps_equals_the_reference(client: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
-    load(client, events)
-    found = engine(client, query)
+def test_nps_equals_the_reference(events_store: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
+    load(events_store, events)
+    found = engine(events_store, query)
     expected = reference.nps(events, query)
     assert found["total"] == approx(expected["total"])
     assert found["dates"] == approx(expected.get("dates", []))
@@ -97,11 +97,11 @@ def test_nps_equals_the_reference(client: Client, events: list[dict[str, Any]], 
     ([10, 9, 9, 8, 7, 6, 5, 0, 10, 3], 0, 55.4),
     ([10, 10, 9, 7, 0], 40, 70.1),
 ])
-def test_the_fixed_examples(client: Client, scores: list[int], score: float, margin: float) -> None:
+def test_the_fixed_examples(events_store: Client, scores: list[int], score: float, margin: float) -> None:
     at = dt.datetime(2026, 4, 2, 12, tzinfo=dt.timezone.utc)
-    load(client, [response(n, f"p{n}", at, value, answer="great" if value >= 9 else None, posthog=value < 9)
+    load(events_store, [response(n, f"p{n}", at, value, answer="great" if value >= 9 else None, posthog=value < 9)
                   for n, value in enumerate(scores)])
-    found = engine(client, {"survey": "nps", "date_from": "2026-04-02", "date_to": "2026-04-02"})
+    found = engine(events_store, {"survey": "nps", "date_from": "2026-04-02", "date_to": "2026-04-02"})
     total = found["total"]
     assert (total["responses"], total["nps"]) == (len(scores), pytest.approx(score))
     assert total["nps_margin"] == pytest.approx(margin, abs=0.05)
@@ -110,10 +110,10 @@ def test_the_fixed_examples(client: Client, scores: list[int], score: float, mar
     assert len(found["answers"]) == sum(1 for value in scores if value >= 9)
 
 
-def test_each_persons_last_response_counts_by_default(client: Client) -> None:
+def test_each_persons_last_response_counts_by_default(events_store: Client) -> None:
     at = dt.datetime(2026, 4, 2, 12, tzinfo=dt.timezone.utc)
-    load(client, [response(0, "a", at, 2), response(1, "a", at + dt.timedelta(hours=1), 10), response(2, "b", at, 9)])
+    load(events_store, [response(0, "a", at, 2), response(1, "a", at + dt.timedelta(hours=1), 10), response(2, "b", at, 9)])
     query = {"survey": "nps", "date_from": "2026-04-02", "date_to": "2026-04-02"}
-    assert engine(client, query)["total"]["nps"] == pytest.approx(100)
-    all_of_them = engine(client, {**query, "responses": "all"})["total"]
+    assert engine(events_store, query)["total"]["nps"] == pytest.approx(100)
+    all_of_them = engine(events_store, {**query, "responses": "all"})["total"]
     assert (all_of_them["responses"], all_of_them["detractors"]) == (3, 1)

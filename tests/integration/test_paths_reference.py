@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.storage.clickhouse import Client
-from insight_events import load
+from insight_events import load, rows_of
 from insights.paths import parse_paths_query, path_persons, paths
 from insights.query import InsightError
-from test_lifecycle_reference import ZONES, client, rows_of  # noqa: F401  (the module's store fixture)
+from test_lifecycle_reference import ZONES
 from tests.reference import paths as reference
 
 T0 = dt.datetime(2026, 3, 28, 20, tzinfo=dt.timezone.utc)
@@ -64,29 +64,29 @@ def _parsed(query: dict[str, Any]) -> Any:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(events=messages(), query=queries())
-def test_paths_equal_the_reference(client: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
-    load(client, events)
-    found = msgspec.to_builtins(paths(rows_of(client), _parsed(query)))["edges"]
+def test_paths_equal_the_reference(events_store: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
+    load(events_store, events)
+    found = msgspec.to_builtins(paths(rows_of(events_store), _parsed(query)))["edges"]
     expected = reference.paths(events, query)
     assert found == [{**edge, "mean_seconds": pytest.approx(edge["mean_seconds"])} for edge in expected]
     if expected:
         node = expected[0]["target"]
-        persons = msgspec.to_builtins(path_persons(rows_of(client), _parsed({**query, "node": node})))
+        persons = msgspec.to_builtins(path_persons(rows_of(events_store), _parsed({**query, "node": node})))
         assert persons["total"] == len(reference.node_persons(events, {**query, "node": node}))
 
 
-def test_a_journey_is_cut_by_idle_time(client: Client) -> None:
+def test_a_journey_is_cut_by_idle_time(events_store: Client) -> None:
     minutes = [0, 2, 5, 50, 52]  # 45 minutes idle after the third: a new session
     names = ["Signup", "home", "Checkout", "Signup", "Checkout"]
-    load(client, [{"type": "track" if n not in ("home",) else "page", **({"event": n} if n != "home" else {"name": n}),
+    load(events_store, [{"type": "track" if n not in ("home",) else "page", **({"event": n} if n != "home" else {"name": n}),
                    "userId": f"p{person}", "messageId": f"{person}-{i}", "timestamp": T0 + dt.timedelta(minutes=m + person)}
                   for person in range(3) for i, (m, n) in enumerate(zip(minutes, names))])
     query = {"date_from": "2026-03-28", "date_to": "2026-03-28", "start_event": "Signup"}
-    edges = msgspec.to_builtins(paths(rows_of(client), _parsed(query)))["edges"]
+    edges = msgspec.to_builtins(paths(rows_of(events_store), _parsed(query)))["edges"]
     assert edges == [{"source": "1_Signup", "target": "2_Checkout", "persons": 3, "mean_seconds": 120.0},
                      {"source": "1_Signup", "target": "2_home", "persons": 3, "mean_seconds": 120.0},
                      {"source": "2_home", "target": "3_Checkout", "persons": 3, "mean_seconds": 180.0}]
-    backwards = msgspec.to_builtins(paths(rows_of(client), _parsed({**query, "start_event": None, "end_event": "Checkout",
+    backwards = msgspec.to_builtins(paths(rows_of(events_store), _parsed({**query, "start_event": None, "end_event": "Checkout",
                                                                      "steps": 2})))["edges"]
     assert [(e["source"], e["target"], e["persons"]) for e in backwards] == [("1_Signup", "2_Checkout", 3),
                                                                               ("1_home", "2_Checkout", 3)]

@@ -12,8 +12,16 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.reference.trends import Message, Persons, bucket, distinct_id, each_distinct_id_alone, labels, matches
-from tests.reference.trends import person_properties
+from tests.reference.trends import (
+    Message,
+    Persons,
+    bucket,
+    distinct_id,
+    each_distinct_id_alone,
+    labels,
+    matches,
+    person_properties,
+)
 
 
 def matching(messages: list[Message], query: dict[str, Any], persons: Persons = each_distinct_id_alone,

@@ -10,8 +10,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.reference.lifecycle import matching
-from tests.reference.trends import Message, Persons, bucket, each_distinct_id_alone, labels, number, present, text
-from tests.reference.trends import person_properties
+from tests.reference.trends import (
+    Message,
+    Persons,
+    bucket,
+    each_distinct_id_alone,
+    labels,
+    number,
+    person_properties,
+    present,
+    text,
+)
 
 Z95 = 1.959963984540054
 
