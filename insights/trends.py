@@ -174,29 +174,38 @@ resolved AS (
     FROM grouped{person_join}
     WHERE {person_filters}
 ),
-ranked AS ({ranked})
-SELECT toString({out_bucket}) AS out_bucket, rank, if(rank = 0, '', breakdown) AS out_breakdown, {aggregate}
-FROM {source}
-WHERE {out_bucket} >= {first_bucket} AND {out_bucket} <= {last_bucket}
-GROUP BY out_bucket, rank, out_breakdown
+per_value AS (
+    SELECT {out_bucket} AS out_bucket, breakdown, sumIf(events, shift = 0 AND bucket >= {first_bucket}) AS volume,
+           {states}
+    FROM (SELECT *, {shifts} AS shift FROM resolved)
+    WHERE out_bucket >= {first_bucket} AND out_bucket <= {last_bucket}
+    GROUP BY out_bucket, breakdown
+),
+ranked AS (
+    SELECT *, dense_rank() OVER (ORDER BY total DESC, breakdown) AS position
+    FROM (SELECT *, sum(volume) OVER (PARTITION BY breakdown) AS total FROM per_value)
+)
+SELECT toString(out_bucket) AS bucket_text, if(total > 0 AND position <= {limit}, position, 0) AS rank,
+       if(rank = 0, '', breakdown) AS key, {merged}
+FROM ranked
+GROUP BY bucket_text, rank, key
 """
-# A breakdown value travels as one String key: '1' for a missing property, '0' + its text
-# otherwise (one String groups several times faster than a (missing, text) tuple; measured
-# 0.32 s against 0.13 s for 1M events), and sorts missing last.
-_RANKED = """
-    SELECT *, indexOf(top, breakdown) AS rank
-    FROM resolved, (
-        SELECT groupArray(breakdown) AS top FROM (
-            SELECT breakdown FROM resolved WHERE bucket >= {first_bucket}
-            GROUP BY breakdown ORDER BY sum(events) DESC, breakdown LIMIT {limit}
-        )
-    ) AS tops
-"""
+# One pass over the events: the aggregate of each (interval, breakdown value) is kept as a
+# state (`uniqExactState`, ...), values are ranked by volume over those few rows (window
+# functions), and the states of values outside the top are merged into `$other`, so its
+# persons are counted once however many values they had. A breakdown value travels as one
+# String key, '1' for a missing property and '0' + its text otherwise: one String groups
+# several times faster than a (missing, text) tuple (0.32 s against 0.13 s for 1M events)
+# and sorts a missing value last.
 
 
 def build_series_query(query: TrendsQuery, series: Series,
                        cohorts: CohortMembers = no_cohorts) -> tuple[str, dict[str, Any]]:
-    """The SQL and parameters of one series: rows (bucket text, rank (0: `$other`), breakdown key, value)."""
+    """The SQL and parameters of one series: rows (bucket text, rank (0: `$other`), breakdown key, value).
+
+    Rolling maths (`wau`, ...) count each (day, person) on the day and the N-1 days after it
+    (`shift`); events before `date_from` are read for them but never rank a breakdown value.
+    """
     param = Parameters()
     tz = param(query.timezone, "String")
     rolling = ROLLING_DAYS.get(series.math, 0)
@@ -236,12 +245,11 @@ def build_series_query(query: TrendsQuery, series: Series,
         person_filters=" AND ".join(person_conditions) or "1",
         first_bucket=first,
         last_bucket=last,
-        ranked=_RANKED.format(first_bucket=first, limit=param(query.breakdown_limit, "UInt32"))
-        if breakdown is not None else "SELECT *, toUInt64(1) AS rank FROM resolved",
-        out_bucket="day" if rolling else "bucket",
-        aggregate=_aggregate(series),
-        source=(f"(SELECT *, arrayJoin(arrayMap(shift -> bucket + shift, range({rolling}))) AS day FROM ranked)"
-                if rolling else "ranked"),
+        limit=param(query.breakdown_limit if breakdown is not None else 1, "UInt32"),
+        shifts=f"arrayJoin(range({rolling}))" if rolling else "0",
+        out_bucket="bucket + shift" if rolling else "bucket",
+        states=", ".join(f"{state} AS s{index}" for index, (state, _) in enumerate(_aggregates(series))),
+        merged=_merged(series),
     )
     return sql, param.values
 
@@ -266,19 +274,29 @@ def _breakdown_key(property_name: str, json_column: str, param: Parameters) -> s
     return f"if({property_present(json_column, key)}, concat('0', {property_text(json_column, key)}), '1')"
 
 
-def _aggregate(series: Series) -> str:
+def _aggregates(series: Series) -> list[tuple[str, str]]:
+    """(state per interval and value, how states merge) of each part of the series' math."""
     math_ = series.math
     if math_ == "total":
-        return "toFloat64(sum(events))"
+        return [("sum(events)", "sum")]
     if math_ in ("persons", "dau", "wau", "mau"):
-        return "toFloat64(uniqExact(person))"
+        return [("uniqExactState(person)", "uniqExactMerge")]
     if math_ == "per_person_avg":
-        return "sum(events) / uniqExact(person)"
+        return [("sum(events)", "sum"), ("uniqExactState(person)", "uniqExactMerge")]
     if math_ == "sum":
-        return "sumArray(numbers)"
+        return [("sumArray(numbers)", "sum")]
+    if math_ == "avg":
+        return [("sumArray(numbers)", "sum"), ("sum(length(numbers))", "sum")]
     if math_ in _QUANTILES:
-        return f"quantileExactInclusiveArray({_QUANTILES[math_]})(numbers)"
-    return f"{math_}Array(numbers)"  # avg, min, max
+        level = _QUANTILES[math_]
+        return [(f"quantileExactInclusiveArrayState({level})(numbers)", f"quantileExactInclusiveArrayMerge({level})")]
+    return [(f"{math_}ArrayState(numbers)", f"{math_}ArrayMerge")]  # min, max
+
+
+def _merged(series: Series) -> str:
+    """The series' value from the merged states (a ratio for averages: 0/0 is NaN, answered 0)."""
+    parts = [f"{merge}(s{index})" for index, (_, merge) in enumerate(_aggregates(series))]
+    return "toFloat64(" + (" / ".join(parts)) + ")"
 
 
 def _assemble(query: TrendsQuery, series: Series, labels: list[str], rows: list[tuple[Any, ...]]) -> list[TrendSeries]:

@@ -1,4 +1,5 @@
-"""Apps sending SDK-shaped batches to the collector, and a PM reading experiment results.
+"""Apps sending SDK-shaped batches to the collector, a PM reading experiment results, and PMs
+running product insights (trends, the event catalog).
 
     python -m locust -f loadtests/locustfile.py --headless --host URL -u 20 -r 5 -t 60s \\
         --tags ingest|mixed --csv PREFIX
@@ -13,8 +14,9 @@
   (default `loadtest-checkout`);
 - NORTHSTAR_LOADTEST_MAX_WAIT: an app's longest pause between two batches, seconds (0.2).
 
-Scenarios are locust tags: `ingest` runs only the apps' batches; `mixed` adds the PM's reads
-and, with an SDK key and when the collector serves it, the SDKs' polling of experiment definitions. An app
+Scenarios are locust tags: `ingest` runs only the apps' batches; `mixed` adds the PMs' reads
+(results, events, trends with breakdowns, the catalog: insights past their limits answer
+429/503, which counts as the shedding it is, not a failure) and, with an SDK key and when the collector serves it, the SDKs' polling of experiment definitions. An app
 behaves as the SDK does: 503/429/5xx/no answer → wait (Retry-After) and send the same bytes
 again; and ~5% of acknowledged batches are resent unchanged, as after a client timeout.
 """
@@ -26,6 +28,7 @@ import os
 import random
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,7 @@ from locust.env import Environment
 from locust.user.task import filter_tasks_by_tags
 
 from loadtests.acks import ACK_DIR_ENV, AckWriter
-from loadtests.traffic import DEFINITIONS_PATH, Batch, BatchFactory
+from loadtests.traffic import CONVERSION_EVENT, DEFINITIONS_PATH, Batch, BatchFactory
 
 RESEND_SHARE = 0.05
 _MAX_RETRY_SECONDS = 30.0
@@ -116,6 +119,38 @@ class ProductManager(FastHttpUser):
 
     def _bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {_admin_secret}"}
+
+
+class InsightAnalyst(FastHttpUser):
+    """A PM exploring trends of the traffic being ingested (the analytical limits bound them)."""
+
+    fixed_count = 2
+    wait_time = between(0.5, 2.0)
+
+    @tag("mixed")
+    @task(3)
+    def persons_by_day(self) -> None:
+        self._trends({"series": [{"event": "Product Viewed", "math": "persons"},
+                                 {"event": CONVERSION_EVENT, "math": "total"}],
+                      "breakdown": {"property": "category"}}, "/v1/insights/trends (persons by category)")
+
+    @tag("mixed")
+    @task(1)
+    def weekly_actives(self) -> None:
+        self._trends({"series": [{"event": "Search Performed", "math": "wau"}]}, "/v1/insights/trends (wau)")
+
+    @tag("mixed")
+    @task(1)
+    def catalog(self) -> None:
+        self.client.get("/v1/catalog/events", headers={"Authorization": f"Bearer {_admin_secret}"})
+
+    def _trends(self, query: dict[str, Any], name: str) -> None:
+        today = datetime.now(timezone.utc).date()
+        body = {**query, "date_from": (today - timedelta(days=6)).isoformat(), "date_to": today.isoformat()}
+        with self.client.post("/v1/insights/trends", json=body, headers={"Authorization": f"Bearer {_admin_secret}"},
+                              name=name, catch_response=True) as response:
+            if response.status_code in (429, 503):  # shed by the analytical limits, as designed
+                response.success()
 
 
 def _retry_delay(response: FastResponse, attempt: int) -> float:
