@@ -5,6 +5,7 @@ paths, NPS and targets equal the references; bad input names the field; unknown 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -128,3 +129,28 @@ def test_unknown_cohorts_and_surveys_are_not_found(api: AdminClient) -> None:
     for call in (lambda: api.get_cohort("never-defined"), lambda: api.cohort_persons("never-defined")):
         with pytest.raises(ApiError, match="HTTP 404"):
             call()
+
+
+def test_the_cli_prints_the_apis_numbers(api: AdminClient, sent: tuple[str, list[dict[str, Any]]],
+                                         collector: CollectorProcess, tmp_path: Any) -> None:
+    from test_cli import northstar
+
+    tag, _ = sent
+    days = ["--from", DAYS["date_from"], "--to", DAYS["date_to"]]
+    table = northstar(collector, "insights", "lifecycle", f"{tag} Open", *days)
+    assert table.returncode == 0, table.stderr
+    points = api.insight("lifecycle", {"event": f"{tag} Open", **DAYS})["points"]
+    last = table.stdout.splitlines()[-1].split()
+    assert last[:6] == [points[-1]["date"], *(str(points[-1][k]) for k in ("new", "returning", "resurrecting",
+                                                                           "dormant", "active"))]
+    score = northstar(collector, "insights", "nps", f"nps-{tag}", *days)
+    assert score.returncode == 0 and "+40 ± 70" in score.stdout, score.stdout + score.stderr
+    ids = tmp_path / "ids.csv"
+    ids.write_text(f"id\n{tag}-c3\n")
+    assert northstar(collector, "insights", "cohort-upload", f"cli-{tag}", str(ids)).returncode == 0
+    shown = northstar(collector, "insights", "cohorts", f"cli-{tag}", "--days", "1")
+    assert "persons now: 1" in shown.stdout, shown.stdout + shown.stderr
+    paths = northstar(collector, "insights", "paths", "--start", f"{tag} Open", *days, "--json")
+    assert json.loads(paths.stdout)["edges"] == api.insight("paths", {**DAYS, "start_event": f"{tag} Open"})["edges"]
+    bad = northstar(collector, "insights", "paths", "--steps", "99", *days)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "steps" in bad.stderr
