@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +180,7 @@ def _targets(api: AdminClient, args: argparse.Namespace) -> None:
         print(f"{target['metric']}\t{sign} {target['value']:g}\t{target.get('label', '')}".rstrip())
 
 
-CUSTOMER_ACTIONS = {
+CUSTOMER_ACTIONS: dict[tuple[str, str | None], Callable[[AdminClient, argparse.Namespace], None]] = {
     ("insights", "lifecycle"): _lifecycle,
     ("insights", "stickiness"): _lifecycle,
     ("insights", "paths"): _paths,
