@@ -33,7 +33,8 @@ from insights.scan import CohortMembers, no_cohorts, person_events
 from insights.sql import Parameters
 
 __all__ = [
-    "LifecycleQuery", "LifecyclePoint", "LifecycleResult", "StickinessResult", "parse_lifecycle_query", "lifecycle",
+    "ActivityResult", "LifecycleQuery", "LifecyclePoint", "LifecycleResult", "StickinessResult", "activity",
+    "parse_lifecycle_query", "lifecycle",
     "stickiness", "previous_start",
 ]
 
@@ -208,3 +209,41 @@ def stickiness(rows: Rows, query: LifecycleQuery, cohorts: CohortMembers = no_co
         exactly[int(intervals) - 1] = int(persons)
     at_least = [sum(exactly[k:]) for k in range(len(labels))]
     return StickinessResult(query.event, query.interval, query.timezone, len(labels), exactly, at_least)
+
+
+class ActivityResult(msgspec.Struct, frozen=True):
+    """Active persons on each day: `dau`/`wau`/`mau` did the event (any event: None) in the 1/7/30 days ending then."""
+
+    event: str | None
+    timezone: str
+    dates: list[str]
+    dau: list[int]
+    wau: list[int]
+    mau: list[int]
+
+
+_ACTIVITY = """
+SELECT toString(day) AS at, uniqExactIf(person, shift < 1) AS dau, uniqExactIf(person, shift < 7) AS wau,
+       uniqExact(person) AS mau
+FROM (SELECT person, bucket + shift AS day, shift
+      FROM (SELECT DISTINCT person, {bucket} AS bucket FROM ({events})) ARRAY JOIN range(30) AS shift)
+WHERE day >= {first} AND day <= {last}
+GROUP BY at
+"""
+
+
+def activity(rows: Rows, query: LifecycleQuery, cohorts: CohortMembers = no_cohorts) -> ActivityResult:
+    """Daily, weekly and monthly active persons on each day of the range (the query's interval is not used):
+    the same numbers as trends' `dau`/`wau`/`mau` of one event, here also for any event."""
+    param = Parameters()
+    tz = zone(query.timezone)
+    labels = interval_labels("day", query.date_range)
+    start = dt.datetime.combine(query.date_from - dt.timedelta(days=29), dt.time(), tz)
+    _, end = query.date_range.bounds()
+    sql = _ACTIVITY.format(bucket=bucket_sql("day", "timestamp", param(query.timezone, "String")),
+                           events=person_events(param, _condition(query, param), start, end, query.filters, cohorts),
+                           first=_bucket_literal("day", labels[0]), last=_bucket_literal("day", labels[-1]))
+    found = {at: (int(d), int(w), int(m)) for at, d, w, m in rows(sql, param.values)}
+    counts = [found.get(label, (0, 0, 0)) for label in labels]
+    return ActivityResult(query.event, query.timezone, labels, [c[0] for c in counts], [c[1] for c in counts],
+                          [c[2] for c in counts])

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from collector.storage.clickhouse import Client
 from insight_events import load, rows_of
-from insights.lifecycle import lifecycle, parse_lifecycle_query, stickiness
+from insights.lifecycle import activity, lifecycle, parse_lifecycle_query, stickiness
 from tests.reference import lifecycle as reference
+from tests.reference import trends as trends_reference
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)  # the US (Mar 8) and EU (Mar 29) spring-forward inside the span
 SPAN_HOURS = 40 * 24
@@ -92,3 +93,15 @@ def test_churn_is_those_lost_over_those_active_before(events_store: Client) -> N
                          "active": 89, "churn_rate": 0.12}
     sticky = msgspec.to_builtins(stickiness(rows_of(events_store), _parsed(query)))
     assert (sticky["exactly"], sticky["at_least"]) == ([13, 88], [101, 88])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(events=messages(), query=queries())
+def test_daily_weekly_monthly_actives_equal_trends_reference(events_store: Client, events: list[dict[str, Any]],
+                                                             query: dict[str, Any]) -> None:
+    load(events_store, events)
+    query = {**query, "interval": "day", "event": query.get("event") or "A"}
+    found = msgspec.to_builtins(activity(rows_of(events_store), _parsed(query)))
+    for math in ("dau", "wau", "mau"):
+        series = {"series": [{"event": query["event"], "math": math}], **query}
+        assert found[math] == trends_reference.trends(events, series)[0]["values"], math
