@@ -31,6 +31,7 @@ from insights.surveys import Surveys
 from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.customer import customer_routes
+from northstar.web.dashboard.customer_routes import customer_dashboard_routes
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
@@ -85,6 +86,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     catalog = EventCatalog(queries.rows)
     saved_insights = SavedInsights(connect_store)
     cohorts = Cohorts(connect_store, queries.rows)
+    surveys, targets = Surveys(connect_store), TargetStore(connect_store)
     stop_catalog = threading.Event()
 
     @contextlib.asynccontextmanager
@@ -110,7 +112,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *experiment_routes(experiments, evaluation),
         *metric_routes(evaluation.catalog),
         *insight_routes(queries, catalog, saved_insights, cohorts.members_sql),
-        *customer_routes(queries, cohorts, Surveys(connect_store), TargetStore(connect_store)),
+        *customer_routes(queries, cohorts, surveys, targets),
+        *customer_dashboard_routes(queries.rows, cohorts, surveys, targets),
         *dashboard_routes(evaluation, guards.dashboard, queries, catalog, saved_insights),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
