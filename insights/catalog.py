@@ -13,16 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
+
+from insights.sql import Rows
 
 __all__ = ["CatalogEvent", "CatalogProperty", "EventCatalog", "CatalogEvents", "CatalogProperties"]
 
 log = logging.getLogger("northstar.insights")
-
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
 _GRANULE_ROWS = 8192
 _MAX_EVENTS = 1000

@@ -22,7 +22,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -32,14 +32,13 @@ from collector.storage.clickhouse import Client
 from collector.storage.documents import DefinitionStore
 from insights.query import FilterOperator, FilterValue, InsightError, PropertyFilter, validate_filters, zone
 from insights.scan import time_param
-from insights.sql import Parameters, filter_condition
+from insights.sql import Parameters, Rows, filter_condition
 
 __all__ = [
     "PersonRule", "BehaviorRule", "CohortRule", "Rule", "Cohort", "CohortSize", "CohortDetail", "CohortMembersPage",
     "UnknownCohort", "Cohorts", "parse_cohort", "static_ids_from_csv", "MAX_STATIC_IDS",
 ]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 MAX_RULES = 20
 MAX_STATIC_IDS = 100_000
 MAX_DEPTH = 5

@@ -21,8 +21,6 @@ shape (event, person and cohort filters).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
@@ -30,7 +28,7 @@ from collector.documents import decode_document
 from insights.intervals import MAX_INTERVALS, Interval, bucket_label, bucket_sql, interval_labels
 from insights.query import DateRange, InsightError, PropertyFilter, validate_date_range, validate_filters, zone
 from insights.scan import CohortMembers, no_cohorts, person_events
-from insights.sql import Parameters
+from insights.sql import Parameters, Rows
 
 __all__ = [
     "ActivityResult", "LifecycleQuery", "LifecyclePoint", "LifecycleResult", "StickinessResult", "activity",
@@ -38,7 +36,6 @@ __all__ = [
     "stickiness", "previous_start",
 ]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
 
 class LifecycleQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -2,8 +2,9 @@
 
 Ingestion shares the store and the CPU, so an insight never runs unbounded: ClickHouse
 cuts a query off past `max_execution_time` / `max_memory_usage` (raised here as
-`QueryLimitExceeded`), and past `max_concurrent_queries` running a caller waits at most
-`queue_seconds` for a slot (then `QueryBusy`). Thread-safe.
+`QueryLimitExceeded`), past `max_concurrent_queries` running a caller waits at most
+`queue_seconds` for a slot (then `QueryBusy`), and the query's threads yield the CPU to
+ingestion (`os_thread_priority`). Thread-safe.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class AnalyticalQueries:
         self._settings = {
             "max_execution_time": limits.max_query_seconds,
             "max_memory_usage": limits.max_query_memory_bytes,
+            # The query's threads run at the lowest CPU priority (nice 19): on a busy machine the
+            # event loop, the log and the inserts get the CPU first, idle cores still go to insights.
+            "os_thread_priority": 19,
         }
 
     def rows(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -19,7 +19,6 @@ Filters are the shared shape (event, person, cohort); persons through `collector
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -28,12 +27,11 @@ from collector.documents import decode_document
 from collector.persons.resolution import person_id
 from insights.query import DateRange, InsightError, PropertyFilter, validate_date_range, validate_filters
 from insights.scan import CohortMembers, no_cohorts, person_events
-from insights.sql import Parameters
+from insights.sql import Parameters, Rows
 
 __all__ = ["PathsQuery", "PathEdge", "PathsResult", "PathPersons", "parse_paths_query", "paths", "path_persons",
            "MAX_STEPS", "MAX_EDGES"]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 MAX_STEPS = 20
 MAX_EDGES = 500
 MAX_NAMES = 100

@@ -8,11 +8,15 @@ interpolated).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from insights.query import PropertyFilter
 
-__all__ = ["Parameters", "property_text", "property_number", "filter_condition", "property_present"]
+__all__ = ["Parameters", "Rows", "property_text", "property_number", "filter_condition", "property_present"]
+
+Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+"""Runs SQL with parameters and returns its rows (`insights.limits.AnalyticalQueries.rows`)."""
 
 
 class Parameters:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -42,7 +42,7 @@ from insights.query import (
     validate_filters,
 )
 from insights.scan import CohortMembers, breakdown_sql, no_cohorts, person_events
-from insights.sql import Parameters, property_number, property_text
+from insights.sql import Parameters, Rows, property_number, property_text
 from sdk.wire import (
     POSTHOG_SURVEY_EVENT,
     POSTHOG_SURVEY_ID,
@@ -58,7 +58,6 @@ __all__ = [
     "SurveyAnswer", "NpsResult", "parse_nps_query", "nps", "summarize", "OTHER",
 ]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 OTHER = "$other"
 Z95 = 1.959963984540054
 MAX_ANSWERS = 500

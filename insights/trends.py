@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
@@ -41,7 +40,7 @@ from insights.query import (
     zone,
 )
 from insights.scan import CohortMembers, no_cohorts
-from insights.sql import Parameters, filter_condition, property_number, property_present, property_text
+from insights.sql import Parameters, Rows, filter_condition, property_number, property_present, property_text
 
 __all__ = [
     "Math", "MATHS", "Series", "TrendsQuery", "TrendSeries", "TrendsResult", "MAX_SERIES", "OTHER", "parse_trends_query",
@@ -143,10 +142,6 @@ def validate_trends_query(query: TrendsQuery) -> None:
         elif series.property_name is not None:
             raise InsightError(f"{field}.property", f"{series.math} takes no property")
         validate_filters(series.filters, f"{field}.filters")
-
-
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
-"""Runs SQL with parameters and returns its rows (`insights.limits.AnalyticalQueries.rows`)."""
 
 
 def trends(rows: Rows, query: TrendsQuery, cohorts: CohortMembers = no_cohorts) -> TrendsResult:

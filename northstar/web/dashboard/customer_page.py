@@ -11,9 +11,8 @@ Views are read from the URL (`days`, `interval`, `timezone`, `survey`, `event`),
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from insights.cohorts import CohortDetail, Cohorts
@@ -21,13 +20,13 @@ from insights.customer_report import nps_text, percent
 from insights.lifecycle import ActivityResult, LifecycleQuery, LifecycleResult, activity, lifecycle
 from insights.paths import PathsQuery, PathsResult, paths
 from insights.query import Breakdown, InsightError, zone
+from insights.sql import Rows
 from insights.surveys import NpsQuery, NpsResult, Surveys, nps
 from insights.targets import TargetSettings, TargetStore
 from northstar.web.dashboard.html import Html, html, join, json_script
 
 __all__ = ["CustomerHealth", "health_data", "health_body", "full_insight_body", "KINDS"]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 KINDS = ("actives", "lifecycle", "nps", "paths")
 MAX_SEGMENTS = 10
 

@@ -3,8 +3,6 @@ a cohort's page, behind the dashboard session (`northstar.web.dashboard.customer
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from insights.cohorts import Cohorts
 from insights.query import InsightError
+from insights.sql import Rows
 from insights.surveys import Surveys
 from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Credential
@@ -21,7 +20,6 @@ from northstar.web.dashboard.pages import page
 
 __all__ = ["customer_dashboard_routes"]
 
-Rows = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
 
 def customer_dashboard_routes(rows: Rows, cohorts: Cohorts, surveys: Surveys, targets: TargetStore) -> list[ApiRoute]:
