@@ -10,6 +10,10 @@ Before the experiment, the same users signed up over the last two weeks, through
 week ago that doubled signups and brought in the team plan (`Signed Up` with their `plan`,
 dated on their signup day): the demo prints that trend, persons per day by plan, as the
 insights API answers it, and saves it as an insight the dashboard lists.
+
+Beside them, customers use the product for four weeks, a price change drives free customers
+away and they say so in the NPS survey (`northstar.demo_customers`): the demo prints lifecycle
+with churn, NPS by plan with verbatims, the top journeys and the cohorts' sizes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from experiments.report import render_table
 from insights.report import render_trends
 from insights.trends import TrendsResult
 from northstar.admin_client import AdminClient
+from northstar.demo_customers import print_customer_story, simulate_customers
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
@@ -153,11 +158,12 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
-        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=4 * users)
+        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=8 * users)
         client.wait_for_definitions(timeout=30)
         today = dt.datetime.now(dt.timezone.utc).date()
         simulate_signups(client, users, seed, today)
         simulated = simulate_experiment(client, DEMO_EXPERIMENT, users, seed)
+        simulate_customers(client, users, seed, today)
         client.flush()
         delivery = client.stats()
         sent = delivery.sent
@@ -172,6 +178,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print()
         print(render_table(api.result_document(DEMO_EXPERIMENT.key)))
         print()
+        print_customer_story(api, today)
+        print()
         truth = ", ".join(f"{variant} {counts['conversions']:,}/{counts['units']:,}"
                           for variant, counts in simulated.items())
         print(f"Simulated conversions/users: {truth}")
@@ -180,7 +188,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         if keep:
             print(f"Serving on {server.url} (write key demo-write-key, admin secret "
                   f"{settings.admin_secret}); Ctrl-C to stop.")
-            print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}", flush=True)
+            print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}"
+                  f" (customer health: {server.url}/dashboard/customer)", flush=True)
             _wait_until_stopped()
     finally:
         if server is not None:

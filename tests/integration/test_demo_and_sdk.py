@@ -37,6 +37,16 @@ def test_demo_prints_results_for_every_event_it_sent() -> None:
         conversions, units = fraction.split("/")
         row = re.search(rf"^{variant}\s+{units}\s+{conversions}\s", output, re.MULTILINE)
         assert row, f"results for {variant} differ from what was simulated ({fraction})"
+    customers = output.split("Customers: lifecycle")[1]
+    weeks = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){5})\s+(–|[\d.]+%)$", customers.split("Churn:")[0], re.MULTILINE)
+    assert len(weeks) == 4 and weeks[0][2] == "–"  # four full weeks; nobody to lose in the first
+    before, after = (float(v) for v in re.search(r"Churn: ([\d.]+)% the week before .*, ([\d.]+)% the week after",
+                                                 customers).groups())
+    assert after > before  # the price change drove customers away
+    assert re.search(r"^all\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+[+-]\d+ ± \d+", customers, re.MULTILINE)
+    assert re.search(r"^free\s+.*\s-\d+ ± \d+", customers, re.MULTILINE)  # free customers are detractors now
+    assert "Latest answers:" in customers and re.search(r"^1_Opened App\s+2_Dashboard\s", customers, re.MULTILINE)
+    assert re.search(r"Cohort free-gone-quiet .*\npersons now: [1-9]", customers)
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(
