@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import msgspec
 
@@ -36,7 +37,7 @@ _WEEKLY_RETURN = {"free": (0.8, 0.35), "pro": (0.85, 0.85), "team": (0.9, 0.9)}
 """Chance a customer of each plan is active in a week: before the price change, since."""
 _SAY = {"promoter": ["Love the new team plan", "Exports save me hours", "Fast and clear"],
         "detractor": ["Too expensive since the price change", "The free plan lost too much", "Moving to a cheaper tool"]}
-COHORTS = [
+COHORTS: list[dict[str, Any]] = [
     {"key": "power-users", "name": "Power users", "rules": [
         {"type": "behavior", "event": "Opened App", "operator": "at_least", "count": 3, "within_days": 7 * STORY_WEEKS + 7}]},
     {"key": "free-customers", "name": "Free customers", "match": "all", "rules": [
