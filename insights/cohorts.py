@@ -284,9 +284,14 @@ class Cohorts:
                 inside = f"person IN ({self._members(other, param, as_of, (*path, rule.key))})"
                 conditions.append(f"NOT {inside}" if rule.negate else inside)
         joiner = " AND " if cohort.match == "all" else " OR "
+        scope = "type IN ('track', 'page', 'screen', 'identify')"
+        positive = [isinstance(r, BehaviorRule) and not r.negate and r.operator != "at_most" and r.count >= 1
+                    for r in cohort.rules]
+        if any(positive) if cohort.match == "all" else all(positive):  # members did one of these events: read only them
+            events = sorted({r.event for r in cohort.rules if isinstance(r, BehaviorRule)})
+            scope = f"type = 'track' AND event IN {param(events, 'Array(String)')}"
         per_person = (f"SELECT {person_key()} AS person{''.join(', ' + c for c in counts)} FROM events FINAL"
-                      f" WHERE timestamp < {moment} AND type IN ('track', 'page', 'screen', 'identify')"
-                      " GROUP BY person")
+                      f" WHERE timestamp < {moment} AND {scope} GROUP BY person")
         if needs_properties:
             per_person = (f"SELECT p.*, ifNull(pp.properties, '') AS person_properties FROM ({per_person}) AS p"
                           f" LEFT JOIN {PERSON_PROPERTIES} AS pp ON pp.person_key = p.person")

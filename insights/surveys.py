@@ -217,10 +217,12 @@ def summarize(responses: int, promoters: int, passives: int, detractors: int, to
 
 def _response_condition(query: NpsQuery, param: Parameters) -> str:
     survey = param(query.survey, "String")
-    ours = f"(event = {param(SURVEY_EVENT, 'String')} AND {property_text('properties', param(SURVEY_ID, 'String'))} = {survey})"
+    # Survey keys are JSON strings (as the SDK sends them): one JSONExtractString, half the cost of a property's text.
+    ours = f"(event = {param(SURVEY_EVENT, 'String')} AND JSONExtractString(properties, {param(SURVEY_ID, 'String')}) = {survey})"
     posthog = (f"(event = {param(POSTHOG_SURVEY_EVENT, 'String')}"
-               f" AND {property_text('properties', param(POSTHOG_SURVEY_ID, 'String'))} = {survey})")
-    return f"(type = 'track' AND ({ours} OR {posthog}))"
+               f" AND JSONExtractString(properties, {param(POSTHOG_SURVEY_ID, 'String')}) = {survey})")
+    either = param([SURVEY_EVENT, POSTHOG_SURVEY_EVENT], "Array(String)")
+    return f"(event IN {either} AND type = 'track' AND ({ours} OR {posthog}))"  # event first: the primary key
 
 
 def _score_and_answer(param: Parameters) -> tuple[str, str]:
