@@ -249,7 +249,7 @@ GROUP BY g, value
 """
 
 _LAST = """
-    SELECT person, g, argMax(score, timestamp) AS s, argMax(b, timestamp) AS bs
+    SELECT person, g, argMax(score, timestamp) AS s, {last_b} AS bs
     FROM responses WHERE score IS NOT NULL GROUP BY person, g
 """
 
@@ -274,9 +274,11 @@ def _summaries(rows: Rows, query: NpsQuery, cohorts: CohortMembers, *, by_time: 
     sql = _SUMMARY.format(
         score=score, answer=answer, group=group,
         breakdown=breakdown_sql(breakdown, param, cohorts) if breakdown is not None else "[(toUInt8(0), '')]",
+        # without a breakdown `b` is a constant: no argMax over arrays per person (measured 0.55 -> 0.2 s, 100k persons)
         events=person_events(param, _response_condition(query, param), start, end, query.filters, cohorts,
                              person_properties=needs_persons),
-        chosen=_LAST if query.responses == "last" else "SELECT person, g, score AS s, b AS bs FROM responses WHERE score IS NOT NULL",
+        chosen=(_LAST.format(last_b="argMax(b, timestamp)" if breakdown is not None else "any(b)")
+                if query.responses == "last" else "SELECT person, g, score AS s, b AS bs FROM responses WHERE score IS NOT NULL"),
     )
     return {(g, (int(value[0]), value[1])): [float(n) for n in counts] for g, value, *counts in rows(sql, param.values)}
 
