@@ -13,8 +13,9 @@ Semantics (PostHog's unless stated):
 - Persons come from `collector.persons.resolution`: every count of persons counts person keys.
 - Resent events count once (`events FINAL`: duplicates of a message id collapse).
 
-The query groups events by (interval, distinct id, breakdown value) first, so the person
-lookup (key, properties) runs on those groups rather than on every event.
+One query per series reads the events once: it groups them by (interval, distinct id,
+breakdown value) first, so the person lookup (key, properties) runs on those groups rather
+than on every event, then keeps one aggregate state per (interval, breakdown value).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class TrendSeries(msgspec.Struct, frozen=True):
     """One line of the answer: a value for every interval in `dates` (zeros where nothing happened).
 
     `breakdown_value` is the property's text, None for a missing property, `"$other"` for the
-    rest; absent without a breakdown.
+    rest; None without a breakdown.
     """
 
     label: str

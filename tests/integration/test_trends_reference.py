@@ -121,7 +121,7 @@ def assert_same(found: list[dict[str, Any]], expected: list[dict[str, Any]]) -> 
         assert one["values"] == pytest.approx(other["values"], rel=1e-9, abs=1e-9), one["label"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(events=messages(), query=queries())
 def test_trends_equal_the_reference(client: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
