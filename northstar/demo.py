@@ -188,8 +188,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         if keep:
             print(f"Serving on {server.url} (write key demo-write-key, admin secret "
                   f"{settings.admin_secret}); Ctrl-C to stop.")
-            print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}"
-                  f" (customer health: {server.url}/dashboard/customer)", flush=True)
+            print(f"Customer health (after signing in): {server.url}/dashboard/customer")
+            print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}", flush=True)
             _wait_until_stopped()
     finally:
         if server is not None:
