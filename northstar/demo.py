@@ -158,7 +158,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
         # The queue holds the whole simulation: a tight loop outruns any network.
-        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456", max_queue_size=max(8 * users, 5_000))
+        client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456",
+                            max_queue_size=max(8 * users, 5_000))
         client.wait_for_definitions(timeout=30)
         today = dt.datetime.now(dt.timezone.utc).date()
         simulate_signups(client, users, seed, today)
