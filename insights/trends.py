@@ -13,15 +13,18 @@ Semantics (PostHog's unless stated):
 - Persons come from `collector.persons.resolution`: every count of persons counts person keys.
 - Resent events count once (`events FINAL`: duplicates of a message id collapse).
 
-One query per series reads the events once: it groups them by (interval, distinct id,
-breakdown value) first, so the person lookup (key, properties) runs on those groups rather
-than on every event, then keeps one aggregate state per (interval, breakdown value).
+One query per series reads the events once. With person filters or a person breakdown it
+groups events by (interval, distinct id, breakdown value) first, so the person lookup (key,
+properties) runs on those groups rather than on every event; otherwise it groups by
+(interval, person key, breakdown value) directly. Then it keeps one aggregate state per
+(interval, breakdown value).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -160,16 +163,16 @@ def trends(rows: Rows, query: TrendsQuery, cohorts: CohortMembers = no_cohorts) 
 _TEMPLATE = """
 WITH
 grouped AS (
-    SELECT {bucket} AS bucket, {distinct_id} AS distinct_id{event_breakdown}, count() AS events{numbers}
+    SELECT {bucket} AS bucket, {who}{event_breakdown}, {events}{numbers}
     FROM events FINAL
-    WHERE event = {event} AND timestamp >= {start} AND timestamp < {end}{event_filters}
-    GROUP BY bucket, distinct_id{event_breakdown_key}
+    WHERE event = {event} AND timestamp >= {start} AND timestamp < {end}{event_filters}{group_by}
 ),
 resolved AS (
     SELECT bucket, {person} AS person, {breakdown} AS breakdown, events{numbers_kept}
     FROM grouped{person_join}
     WHERE {person_filters}
-),
+){answer}"""
+_BROKEN_DOWN = """,
 per_value AS (
     SELECT {out_bucket} AS out_bucket, breakdown, sumIf(events, shift = 0 AND bucket >= {first_bucket}) AS volume,
            {states}
@@ -185,6 +188,12 @@ SELECT toString(out_bucket) AS bucket_text, if(total > 0 AND position <= {limit}
        if(rank = 0, '', breakdown) AS key, {merged}
 FROM ranked
 GROUP BY bucket_text, rank, key
+"""
+_WHOLE = """
+SELECT toString({out_bucket}) AS bucket_text, toUInt64(1) AS rank, '' AS key, {direct}
+FROM (SELECT *, {shifts} AS shift FROM resolved)
+WHERE {out_bucket} >= {first_bucket} AND {out_bucket} <= {last_bucket}
+GROUP BY bucket_text
 """
 # One pass over the events: the aggregate of each (interval, breakdown value) is kept as a
 # state (`uniqExactState`, ...), values are ranked by volume over those few rows (window
@@ -217,35 +226,45 @@ def build_series_query(query: TrendsQuery, series: Series,
     by_event = breakdown is not None and breakdown.type == "event"
     by_person = breakdown is not None and breakdown.type == "person"
     breakdown_name = breakdown.property_name if breakdown is not None else ""
+    # Person properties are joined on rows grouped by distinct id (fewer rows than events);
+    # without them the person key is computed per event and grouped on directly: a UInt64
+    # groups ~2.5x faster than the distinct id's String (1M events: 0.085 s against 0.21 s).
+    joins_persons = bool(person_conditions) or by_person
+    # Rolling maths expand each row to N days: on (day, person) rows, not on events. Otherwise,
+    # without a join, events are aggregated once, straight into the answer's states.
+    grouped = joins_persons or bool(rolling)
     labels = interval_labels(query.interval, query.date_range)
     first, last = _bucket_bounds(query, labels)
     numbers = series.math in PROPERTY_MATHS
     value = property_number("properties", param(series.property_name, "String")) if numbers else ""
     sql = _TEMPLATE.format(
         bucket=bucket_sql(query.interval, "timestamp", tz),
-        distinct_id=DISTINCT_ID,
+        who=f"{DISTINCT_ID} AS distinct_id" if joins_persons else f"{person_key()} AS person",
         event_breakdown=f", {_breakdown_key(breakdown_name, 'properties', param)} AS breakdown" if by_event else "",
-        event_breakdown_key=", breakdown" if by_event else "",
-        numbers=f", groupArray({value}) AS numbers" if numbers else "",
+        events="count() AS events" if grouped else "toUInt64(1) AS events",
+        group_by=(f"\n    GROUP BY bucket, {'distinct_id' if joins_persons else 'person'}{', breakdown' if by_event else ''}"
+                  if grouped else ""),
+        numbers=(f", groupArray({value}) AS numbers" if grouped
+                 else f", if(isNull({value}), [], [assumeNotNull({value})]) AS numbers") if numbers else "",
         numbers_kept=", numbers" if numbers else "",
         event=param(series.event, "String"),
         start=param(start, "DateTime64(3, 'UTC')"),
         end=param(end, "DateTime64(3, 'UTC')"),
         event_filters="".join(f"\n      AND {condition}" for condition in event_conditions),
-        person=person_key("distinct_id"),
+        person=person_key("distinct_id") if joins_persons else "person",
         breakdown=("breakdown" if by_event else _breakdown_key(breakdown_name, "person_properties", param) if by_person
                    else _cohort_keys(breakdown.cohorts, param, cohorts) if breakdown is not None else "''"),
         person_join=(f"\n    LEFT JOIN (SELECT person_key, properties AS person_properties FROM {PERSON_PROPERTIES})"
                      f" AS pp ON pp.person_key = {person_key('distinct_id')}")
-        if person_conditions or by_person else "",
+        if joins_persons else "",
         person_filters=" AND ".join(person_conditions) or "1",
-        first_bucket=first,
-        last_bucket=last,
-        limit=param(query.breakdown_limit if breakdown is not None else 1, "UInt32"),
-        shifts=f"arrayJoin(range({rolling}))" if rolling else "0",
-        out_bucket="bucket + shift" if rolling else "bucket",
-        states=", ".join(f"{state} AS s{index}" for index, (state, _) in enumerate(_aggregates(series))),
-        merged=_merged(series),
+        answer=(_BROKEN_DOWN if breakdown is not None else _WHOLE).format(
+            first_bucket=first, last_bucket=last, limit=param(query.breakdown_limit, "UInt32"),
+            shifts=f"arrayJoin(range({rolling}))" if rolling else "0",
+            out_bucket="bucket + shift" if rolling else "bucket",
+            states=", ".join(f"{state} AS s{index}" for index, (state, _) in enumerate(_aggregates(series))),
+            merged=_value(merge + f"(s{index})" for index, (_, merge) in enumerate(_aggregates(series))),
+            direct=_value(state.replace("State", "") for state, _ in _aggregates(series))),
     )
     return sql, param.values
 
@@ -271,7 +290,8 @@ def _breakdown_key(property_name: str, json_column: str, param: Parameters) -> s
 
 
 def _aggregates(series: Series) -> list[tuple[str, str]]:
-    """(state per interval and value, how states merge) of each part of the series' math."""
+    """(state per interval and value, how states merge) of each part of the series' math; without
+    a breakdown the state's function without `State` aggregates directly."""
     math_ = series.math
     if math_ == "total":
         return [("sum(events)", "sum")]
@@ -289,10 +309,9 @@ def _aggregates(series: Series) -> list[tuple[str, str]]:
     return [(f"{math_}ArrayState(numbers)", f"{math_}ArrayMerge")]  # min, max
 
 
-def _merged(series: Series) -> str:
-    """The series' value from the merged states (a ratio for averages: 0/0 is NaN, answered 0)."""
-    parts = [f"{merge}(s{index})" for index, (_, merge) in enumerate(_aggregates(series))]
-    return "toFloat64(" + (" / ".join(parts)) + ")"
+def _value(parts: Iterable[str]) -> str:
+    """The series' value from its parts (a ratio for averages: 0/0 is NaN, answered 0)."""
+    return "toFloat64(" + " / ".join(parts) + ")"
 
 
 def _assemble(query: TrendsQuery, series: Series, labels: list[str], rows: list[tuple[Any, ...]]) -> list[TrendSeries]:

@@ -157,7 +157,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         rates = ", ".join(f"{key} {rate:.0%}" for key, rate in DEMO_EXPERIMENT.conversion_rates.items())
         print(f"Experiment {DEMO_EXPERIMENT.key}: true conversion rates {rates}")
         print(f"Simulating {users:,} users through the SDK over HTTP ...")
-        # The queue holds the whole simulation: a tight loop outruns any network.
+        # The queue holds the whole simulation (up to 5 messages a user, and the customers' story): a tight
+        # loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456",
                             max_queue_size=max(8 * users, 5_000))
         client.wait_for_definitions(timeout=30)
