@@ -71,6 +71,9 @@ def test_the_customer_health_page_shows_the_apis_numbers(collector: CollectorPro
         page.screenshot(path=SCREENSHOT.format("paths"), full_page=True)
         page.goto(f"{collector.url}/dashboard/customer/cohorts/dash-{tag}")
         assert page.inner_text("#cohort-size") == f"{cohort_size:,}"
+        page.goto(f"{collector.url}/dashboard")
+        page.click("#customer-link")
+        page.wait_for_selector("#lifecycle-chart canvas")
         page.goto(f"{collector.url}/dashboard/customer?days=oops")
         assert "days" in page.inner_text("#view-error")
         browser.close()

@@ -64,7 +64,8 @@ def list_page(experiments: list[ExperimentDefinition], saved: Html) -> str:
         for e in experiments
     )
     body = html(
-        "<nav class='sections'><a href='/dashboard/insights' id='insights-link'>Insights: trends</a></nav>"
+        "<nav class='sections'><a href='/dashboard/insights' id='insights-link'>Insights: trends</a>"
+        "<a href='/dashboard/customer' id='customer-link'>Customer health</a></nav>"
         "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
         "<section class='card'><table id='experiments'><thead><tr><th>Key</th><th>Name</th><th>Status</th>"
         "<th>Variants</th><th>Metrics</th></tr></thead><tbody>{rows}</tbody></table></section>{saved}",
