@@ -18,7 +18,7 @@ from typing import Literal
 import msgspec
 
 __all__ = [
-    "Breakdown", "DateRange", "FilterOperator", "InsightError", "OPERATORS", "PropertyFilter", "PropertyType",
+    "Breakdown", "COHORT_KEY_PATTERN", "DateRange", "FilterType", "FilterOperator", "InsightError", "OPERATORS", "PropertyFilter", "PropertyType",
     "FilterValue", "MAX_FILTERS", "MAX_RANGE_DAYS", "PROPERTY_PATTERN", "validate_breakdown", "validate_date_range",
     "validate_filters", "zone",
 ]
@@ -32,6 +32,8 @@ numbers (a numeric string counts, anything else never matches); contains is
 case-insensitive; regex is RE2 (ClickHouse `match`); is_set: present and not null."""
 OPERATORS: tuple[str, ...] = FilterOperator.__args__  # type: ignore[attr-defined]
 PropertyType = Literal["event", "person"]
+FilterType = Literal["event", "person", "cohort"]
+"""What a filter or breakdown reads: an event property, a person property, or cohort membership."""
 FilterValue = str | int | float | bool | list[str | int | float | bool] | None
 
 PROPERTY_PATTERN = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.\-]{0,127}")
@@ -58,12 +60,14 @@ class PropertyFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
     """Keep events whose event (or person) `property` satisfies `operator` with `value`.
 
     `in`/`not_in` take a list; `is_set`/`is_not_set` no value; the others one value.
+    `{"type": "cohort", "key"}`: keep events of the cohort's members (no property, operator or value).
     """
 
-    property_name: str = msgspec.field(name="property")
+    property_name: str = msgspec.field(default="", name="property")
     operator: FilterOperator = "equals"
     value: FilterValue = None
-    type: PropertyType = "event"
+    type: FilterType = "event"
+    key: str | None = None
 
     @property
     def values(self) -> list[str]:
@@ -73,10 +77,15 @@ class PropertyFilter(msgspec.Struct, frozen=True, forbid_unknown_fields=True, om
 
 
 class Breakdown(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """Split each series by the text of an event (or person) property."""
+    """Split each series by the text of an event (or person) property.
 
-    property_name: str = msgspec.field(name="property")
-    type: PropertyType = "event"
+    `{"type": "cohort", "cohorts": [key, ...]}`: one value per cohort, a person counting in each
+    cohort they belong to (analyses that support it say so).
+    """
+
+    property_name: str = msgspec.field(default="", name="property")
+    type: FilterType = "event"
+    cohorts: list[str] = []
 
 
 class DateRange(msgspec.Struct, frozen=True):
@@ -130,6 +139,11 @@ def validate_filters(filters: list[PropertyFilter], field: str) -> None:
         raise InsightError(field, f"at most {MAX_FILTERS} filters")
     for index, condition in enumerate(filters):
         where = f"{field}[{index}]"
+        if condition.type == "cohort":
+            _check_cohort(condition, where)
+            continue
+        if condition.key is not None:
+            raise InsightError(f"{where}.key", "only cohort filters name a key")
         _check_property(condition.property_name, f"{where}.property")
         value = condition.value
         if condition.operator in ("is_set", "is_not_set"):
@@ -148,10 +162,30 @@ def validate_filters(filters: list[PropertyFilter], field: str) -> None:
 
 def validate_breakdown(breakdown: Breakdown | None, limit: int, field: str = "breakdown") -> None:
     """Raise InsightError unless the breakdown's property is a valid name and `limit` is 1..100."""
-    if breakdown is not None:
+    if breakdown is not None and breakdown.type == "cohort":
+        if breakdown.property_name or not 0 < len(breakdown.cohorts) <= MAX_BREAKDOWN_LIMIT:
+            raise InsightError(f"{field}.cohorts", f"a cohort breakdown lists 1 to {MAX_BREAKDOWN_LIMIT} cohort keys "
+                               "and no property")
+        for index, key in enumerate(breakdown.cohorts):
+            if not COHORT_KEY_PATTERN.fullmatch(key):
+                raise InsightError(f"{field}.cohorts[{index}]", "use 1-128 letters, digits, '_', '.' or '-'")
+    elif breakdown is not None:
+        if breakdown.cohorts:
+            raise InsightError(f"{field}.cohorts", "only a cohort breakdown lists cohorts")
         _check_property(breakdown.property_name, f"{field}.property")
     if not 0 < limit <= MAX_BREAKDOWN_LIMIT:
         raise InsightError("breakdown_limit", f"must be 1 to {MAX_BREAKDOWN_LIMIT}")
+
+
+COHORT_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+"""A cohort key (the documents' key rule)."""
+
+
+def _check_cohort(condition: PropertyFilter, where: str) -> None:
+    if condition.key is None or not COHORT_KEY_PATTERN.fullmatch(condition.key):
+        raise InsightError(f"{where}.key", "name the cohort: 1-128 letters, digits, '_', '.' or '-'")
+    if condition.property_name or condition.value is not None or condition.operator != "equals":
+        raise InsightError(f"{where}.property", "a cohort filter takes only a key")
 
 
 def _check_property(name: str, field: str) -> None:

@@ -43,6 +43,7 @@ from insights.query import (
     validate_filters,
     zone,
 )
+from insights.scan import CohortMembers, no_cohorts
 from insights.sql import Parameters, Rows, filter_condition, property_number, property_present, property_text
 
 __all__ = [
@@ -147,12 +148,14 @@ def validate_trends_query(query: TrendsQuery) -> None:
         validate_filters(series.filters, f"{field}.filters")
 
 
-def trends(rows: Rows, query: TrendsQuery) -> TrendsResult:
-    """Answer a validated query: one ClickHouse query per series."""
+def trends(rows: Rows, query: TrendsQuery, cohorts: CohortMembers = no_cohorts) -> TrendsResult:
+    """Answer a validated query: one ClickHouse query per series (cohort filters and breakdowns
+    read the members `cohorts` gives; a cohort breakdown counts a person in each listed cohort
+    they belong to, and leaves out persons in none)."""
     labels = interval_labels(query.interval, query.date_range)
     answer: list[TrendSeries] = []
     for series in query.series:
-        sql, parameters = build_series_query(query, series)
+        sql, parameters = build_series_query(query, series, cohorts)
         answer += _assemble(query, series, labels, rows(sql, parameters))
     return TrendsResult(answer, query.interval, query.timezone)
 
@@ -201,7 +204,8 @@ GROUP BY bucket_text
 # and sorts a missing value last.
 
 
-def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[str, Any]]:
+def build_series_query(query: TrendsQuery, series: Series,
+                       cohorts: CohortMembers = no_cohorts) -> tuple[str, dict[str, Any]]:
     """The SQL and parameters of one series: rows (bucket text, rank (0: `$other`), breakdown key, value).
 
     Rolling maths (`wau`, ...) count each (day, person) on the day and the N-1 days after it
@@ -217,6 +221,7 @@ def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[st
     filters = [*query.filters, *series.filters]
     event_conditions = [filter_condition(f, "properties", param) for f in filters if f.type == "event"]
     person_conditions = [filter_condition(f, "person_properties", param) for f in filters if f.type == "person"]
+    person_conditions += [f"person IN ({cohorts(f.key or '', param)})" for f in filters if f.type == "cohort"]
     breakdown = query.breakdown
     by_event = breakdown is not None and breakdown.type == "event"
     by_person = breakdown is not None and breakdown.type == "person"
@@ -248,7 +253,7 @@ def build_series_query(query: TrendsQuery, series: Series) -> tuple[str, dict[st
         event_filters="".join(f"\n      AND {condition}" for condition in event_conditions),
         person=person_key("distinct_id") if joins_persons else "person",
         breakdown=("breakdown" if by_event else _breakdown_key(breakdown_name, "person_properties", param) if by_person
-                   else "''"),
+                   else _cohort_keys(breakdown.cohorts, param, cohorts) if breakdown is not None else "''"),
         person_join=(f"\n    LEFT JOIN (SELECT person_key, properties AS person_properties FROM {PERSON_PROPERTIES})"
                      f" AS pp ON pp.person_key = {person_key('distinct_id')}")
         if joins_persons else "",
@@ -270,6 +275,12 @@ def _bucket_bounds(query: TrendsQuery, labels: list[str]) -> tuple[str, str]:
         start, end = query.date_range.bounds()
         return str(int(start.timestamp())), str(int(end.timestamp()) - 1)
     return f"toDate('{labels[0]}')", f"toDate('{labels[-1]}')"
+
+
+def _cohort_keys(keys: list[str], param: Parameters, cohorts: CohortMembers) -> str:
+    """One row per listed cohort the person belongs to, its key '0' + the cohort key (arrayJoin)."""
+    members = [f"if(person IN ({cohorts(key, param)}), {param('0' + key, 'String')}, '')" for key in keys]
+    return f"arrayJoin(arrayFilter(k -> k != '', [{', '.join(members)}]))"
 
 
 def _breakdown_key(property_name: str, json_column: str, param: Parameters) -> str:

@@ -1,5 +1,7 @@
 """Benchmark: trends on chDB (persons per day; persons per day broken down by a property) against
-the plain GROUP BY a person would write by hand, same run, same data.
+the plain GROUP BY a person would write by hand, same run, same data; and customer insight
+(`customer_figures`: a behavioural cohort's size, 5-step paths, lifecycle over 30 days, NPS over
+100k survey responses) against the naive query of each.
 
 Events are generated inside ClickHouse (`INSERT … SELECT … FROM numbers()`): 20 event names
 (Zipf-like shares), persons who send under their user id or an anonymous id, 30 days, property
@@ -26,8 +28,13 @@ from functools import partial
 
 from collector.settings import AnalyticsLimits
 from collector.storage import connect, migrate
+from collector.storage.clickhouse import Client
+from insights.cohorts import BehaviorRule, Cohort, Cohorts
+from insights.lifecycle import LifecycleQuery, lifecycle
 from insights.limits import AnalyticalQueries
+from insights.paths import PathsQuery, paths
 from insights.query import Breakdown
+from insights.surveys import NpsQuery, nps
 from insights.trends import Series, TrendsQuery, trends
 
 _EVENTS = ["Page Viewed", "Button Clicked", "Search Performed", "Product Viewed", "Added To Cart", "Session Started",
@@ -103,7 +110,75 @@ def bench(events: int, persons: int, repeats: int) -> list[tuple[str, float, flo
             sql = _NAIVE.format(breakdown=naive_breakdown[0], group=naive_breakdown[1])
             naive = _median_seconds(partial(queries.rows, sql, bounds), repeats)
             figures.append((name, engine, naive))
+        figures += customer_figures(client, queries, persons, repeats)
         client.close()
+    return figures
+
+
+_RESPONSES = """
+INSERT INTO events (message_id, type, event, user_id, timestamp, original_timestamp, sent_at, received_at, properties)
+SELECT concat('s', toString(number)), 'track', 'Survey Responded',
+       concat('user-', toString(cityHash64(number, 's') % {persons:UInt64})) AS user_id,
+       toDateTime64({start:String}, 3, 'UTC') + toIntervalMillisecond(rand(11) % ({days:UInt32} * 86400000)) AS timestamp,
+       timestamp, timestamp, timestamp,
+       concat('{"survey":"bench-nps","score":', toString(rand(12) % 11), '}')
+FROM numbers({responses:UInt64})
+"""
+
+_NAIVE_COHORT = """
+SELECT count() FROM (
+    SELECT if(user_id != '', user_id, anonymous_id) AS id FROM events
+    WHERE event = {event:String} AND timestamp >= {since:DateTime64(3, 'UTC')} GROUP BY id HAVING count() >= 3
+)
+"""
+
+_NAIVE_PATHS = """
+SELECT path[i] AS source, path[i + 1] AS target, count() AS n
+FROM (SELECT arraySlice(arrayMap(x -> x.2, arraySort(groupArray((timestamp, event)))), 1, 5) AS path
+      FROM events WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
+      GROUP BY if(user_id != '', user_id, anonymous_id))
+ARRAY JOIN arrayEnumerate(path) AS i WHERE i < length(path)
+GROUP BY source, target ORDER BY n DESC LIMIT 50
+"""
+
+_NAIVE_LIFECYCLE = """
+SELECT day, count() FROM (
+    SELECT if(user_id != '', user_id, anonymous_id) AS id, toDate(timestamp) AS day, min(toDate(timestamp)) OVER (PARTITION BY id) AS first
+    FROM events WHERE event = {event:String} AND timestamp < {end:DateTime64(3, 'UTC')} GROUP BY id, day
+) WHERE day >= toDate({start:DateTime64(3, 'UTC')}) GROUP BY day, day = first
+"""
+
+_NAIVE_NPS = """
+SELECT count(), countIf(score >= 9), countIf(score <= 6)
+FROM (SELECT JSONExtractFloat(properties, 'score') AS score FROM events
+      WHERE event = 'Survey Responded' AND JSONExtractString(properties, 'survey') = 'bench-nps')
+"""
+
+
+def customer_figures(client: Client, queries: AnalyticalQueries, persons: int,
+                     repeats: int) -> list[tuple[str, float, float]]:
+    """(measure, engine seconds, naive seconds) of a behavioural cohort's size, 5-step paths, lifecycle over
+    30 days and NPS over 100k responses (added to the store first), each beside the query a person
+    would write by hand (no dedup, no persons, no sessions, no last-response-per-person)."""
+    responses = min(100_000, persons)
+    client.command(_RESPONSES, parameters={"persons": persons, "responses": responses, "start": f"{_DAY0} 00:00:00",
+                                           "days": _DAYS})
+    last = _DAY0 + dt.timedelta(days=_DAYS - 1)
+    start = dt.datetime.combine(_DAY0, dt.time(), dt.timezone.utc)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    cohorts = Cohorts(lambda: client, queries.rows)
+    cohorts.save(Cohort("bench-clickers", rules=[BehaviorRule(_EVENTS[1], count=3, within_days=30)]))
+    bounds = {"event": _EVENTS[1], "start": start, "end": end, "since": end - dt.timedelta(days=30)}
+    figures = []
+    for name, engine, sql in (
+        ("behavioural cohort size", partial(cohorts.size, "bench-clickers", end), _NAIVE_COHORT),
+        ("5-step paths", partial(paths, queries.rows, PathsQuery(_DAY0, last, steps=5)), _NAIVE_PATHS),
+        ("lifecycle over 30 days", partial(lifecycle, queries.rows, LifecycleQuery(_DAY0, last, _EVENTS[1])),
+         _NAIVE_LIFECYCLE),
+        (f"NPS over {responses:,} responses", partial(nps, queries.rows, NpsQuery("bench-nps", _DAY0, last)), _NAIVE_NPS),
+    ):
+        figures.append((name, _median_seconds(engine, repeats),
+                        _median_seconds(partial(queries.rows, sql, bounds), repeats)))  # same limits and priority
     return figures
 
 

@@ -127,6 +127,42 @@ class AdminClient:
         """Every saved insight's latest version."""
         return self._request("GET", "/v1/insights/saved")["insights"]
 
+    def insight(self, kind: str, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/insights/{kind}` (lifecycle, stickiness, paths, paths/persons, nps): the analysis's answer."""
+        return self._request("POST", f"/v1/insights/{kind}", query)
+
+    def save_cohort(self, cohort: dict[str, Any]) -> dict[str, Any]:
+        """Define a cohort (rules or static_ids) as a new version; answers `{"key", "version", ...}`."""
+        return self._request("PUT", f"/v1/cohorts/{quote(cohort['key'], safe='')}", cohort)
+
+    def upload_cohort(self, key: str, csv_text: str, name: str = "") -> dict[str, Any]:
+        """Define a static cohort from CSV text (the first column's ids)."""
+        return self._request("PUT", f"/v1/cohorts/{quote(key, safe='')}/static", {"csv": csv_text, "name": name})
+
+    def get_cohort(self, key: str, days: int = 14) -> dict[str, Any]:
+        """A cohort with its size now (`persons`) and at the end of each of the last `days` days (`sizes`)."""
+        return self._request("GET", f"/v1/cohorts/{quote(key, safe='')}?days={days}")
+
+    def list_cohorts(self) -> list[dict[str, Any]]:
+        """Every cohort's latest version."""
+        return self._request("GET", "/v1/cohorts")["cohorts"]
+
+    def cohort_persons(self, key: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        """One page of a cohort's members: `{"total", "persons", "next_offset", ...}`."""
+        return self._request("GET", f"/v1/cohorts/{quote(key, safe='')}/persons?offset={offset}&limit={limit}")
+
+    def save_survey(self, survey: dict[str, Any]) -> dict[str, Any]:
+        """Describe a survey (question, kind, scale)."""
+        return self._request("PUT", f"/v1/surveys/{quote(survey['key'], safe='')}", survey)
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The team's targets."""
+        return self._request("GET", "/v1/settings/targets")["targets"]
+
+    def save_targets(self, targets: list[dict[str, Any]]) -> dict[str, Any]:
+        """Replace the team's targets."""
+        return self._request("PUT", "/v1/settings/targets", {"targets": targets})
+
     def status(self) -> dict[str, Any]:
         """The ingestion counters: accepted, stored, backlog, inserts, failures, dead-lettered."""
         return self._request("GET", "/v1/status")

@@ -17,6 +17,7 @@ from typing import Any
 
 from experiments.apply import ApplyError, apply_definitions, load_definitions, load_document
 from northstar.admin_client import AdminClient, ApiError
+from northstar.customer_commands import CUSTOMER_ACTIONS, CustomerCommandError
 
 __all__ = ["AdminCommandError", "run_admin_command"]
 
@@ -37,7 +38,7 @@ def run_admin_command(args: argparse.Namespace, admin_secret: str) -> int:
     action = _ACTIONS[(args.command, getattr(args, "action", None))]
     try:
         action(AdminClient(args.url, admin_secret), args)
-    except (ApiError, ApplyError) as error:
+    except (ApiError, ApplyError, CustomerCommandError) as error:
         raise AdminCommandError(str(error)) from None
     return 0
 
@@ -213,6 +214,7 @@ _ACTIONS: dict[tuple[str, str | None], Action] = {
     ("insights", "events"): _catalog_events,
     ("insights", "properties"): _catalog_properties,
     ("insights", "saved"): _saved,
+    **CUSTOMER_ACTIONS,
     ("events", "latest"): _latest_events,
     ("events", "verify"): _verify,
     ("persons", "show"): lambda api, args: _print_json(api.person(args.id)),

@@ -5,6 +5,7 @@
     python -m northstar experiments list|get|put|apply|start|stop|new-phase|history|results ...
     python -m northstar metrics list|get|put ...
     python -m northstar insights trends|events|properties|saved ...
+    python -m northstar insights lifecycle|stickiness|paths|nps|cohorts|cohort-put|cohort-upload|cohort-persons|targets ...
     python -m northstar events latest|verify ...
     python -m northstar status
 
@@ -363,6 +364,9 @@ def _insight_commands(commands: argparse._SubParsersAction[Any]) -> None:
     saved = actions.add_parser("saved", help="list saved insights, or show one's trend")
     saved.add_argument("key", nargs="?", help="a saved insight's key: print its trend")
     saved.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    from northstar.customer_commands import add_customer_commands
+
+    add_customer_commands(actions)
 
 
 def _definition_commands(

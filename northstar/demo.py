@@ -17,6 +17,10 @@ Before the experiments, other users signed up over the last two weeks, through a
 week ago that doubled signups and brought in the team plan (`Signed Up` with their `plan`,
 dated on their signup day): the demo prints that trend, persons per day by plan, as the
 insights API answers it, and saves it as an insight the dashboard lists.
+
+Beside them, customers use the product for four weeks, a price change drives free customers
+away and they say so in the NPS survey (`northstar.demo_customers`): the demo prints lifecycle
+with churn, NPS by plan with verbatims, the top journeys and the cohorts' sizes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from experiments.report import render_table
 from insights.report import render_trends
 from insights.trends import TrendsResult
 from northstar.admin_client import AdminClient
+from northstar.demo_customers import print_customer_story, simulate_customers
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
@@ -212,14 +217,15 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
             since = f", started {experiment.history_days} days ago" if experiment.history_days else ", live"
             print(f"Experiment {experiment.key}: true conversion rates {rates}{since}")
         print(f"Simulating {users:,} users per experiment through the SDK over HTTP ...")
-        # The queue holds the whole simulation (signups included): a tight loop outruns any network.
+        # The queue holds the whole simulation (signups and the customers' story included): a tight loop outruns any network.
         client = sdk.Client("demo-write-key", host=server.url, sdk_key="demo-sdk-key-0123456",
-                            max_queue_size=18 * users)
+                            max_queue_size=30 * users)
         client.wait_for_definitions(timeout=30)
         today = now.date()
         simulate_signups(client, users, seed, today)
         simulated = {experiment.key: simulate_experiment(client, experiment, users, seed + number, now)
                      for number, experiment in enumerate(experiments)}
+        simulate_customers(client, users, seed, today)
         client.flush(timeout=_FLUSH_SECONDS)
         delivery = client.stats()
         sent = delivery.sent
@@ -241,11 +247,14 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         print(f"Signups by plan (persons per day; the launch was {LAUNCH_DAY} days ago):")
         print(render_trends(msgspec.convert(api.trends(trend), TrendsResult)))
         print()
+        print_customer_story(api, today)
+        print()
         print(f"{sent:,} events sent through the SDK ({delivery.dropped_total:,} dropped), "
               f"{stored:,} stored in ClickHouse; demo took {time.perf_counter() - started:.1f}s")
         if keep:
             print(f"Serving on {server.url} (write key demo-write-key, admin secret "
                   f"{settings.admin_secret}); Ctrl-C to stop.")
+            print(f"Customer health (after signing in): {server.url}/dashboard/customer")
             print(f"Dashboard: {server.url}/dashboard?token={quote(settings.admin_secret, safe='')}", flush=True)
             _wait_until_stopped()
     finally:

@@ -30,7 +30,15 @@ from .messages import Captured, json_safe, snapshot
 from .request_context import current as current_request
 from .spool import Spool, spool_supported
 from .transport import HttpTransport, RecordingTransport, Transport
-from .wire import DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_EVENT_BYTES, EXPOSURE_EVENT, exposure_properties, exposure_sender
+from .wire import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_EVENT_BYTES,
+    EXPOSURE_EVENT,
+    SURVEY_EVENT,
+    exposure_properties,
+    exposure_sender,
+    survey_properties,
+)
 from .wire import MessageKind as Kind
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
@@ -161,6 +169,30 @@ class Client:
         """Record that `user_id` (or `anonymous_id`) did `event`."""
         return self._capture("track", user_id, anonymous_id, event, properties, context, timestamp,
                              message_id, integrations)
+
+    def survey_response(
+        self,
+        user_id: str | None,
+        survey: str,
+        *,
+        score: float | None = None,
+        answer: str | None = None,
+        question: str | None = None,
+        anonymous_id: str | None = None,
+        timestamp: datetime | None = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record `user_id`'s answer to `survey`: a `Survey Responded` track event (never raises).
+
+        Its properties are `survey`, and `score` (NPS 0-10, or the survey's CSAT/rating scale),
+        `answer` (free text) and `question` when given, beside any extra `properties`.
+        """
+        try:
+            body = {**(properties or {}), **survey_properties(survey, score, answer, question)}
+        except Exception as error:  # a caller's odd mapping must not raise out of the SDK
+            report(self._on_error, NorthstarError("invalid", f"survey_response properties: {error}"))
+            return False
+        return self._capture("track", user_id, anonymous_id, SURVEY_EVENT, body, None, timestamp, None, None)
 
     def identify(
         self,

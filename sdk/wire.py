@@ -13,6 +13,8 @@ __all__ = [
     "MessageKind", "MESSAGE_KINDS",
     "EXPOSURE_EVENT", "EXPERIMENT_ID", "VARIATION_ID", "GROUP_TYPE", "GROUP_ID", "PERSON_UNITS",
     "exposure_properties", "exposure_sender",
+    "SURVEY_EVENT", "SURVEY_ID", "SURVEY_SCORE", "SURVEY_ANSWER", "SURVEY_QUESTION", "survey_properties",
+    "POSTHOG_SURVEY_EVENT", "POSTHOG_SURVEY_ID", "POSTHOG_SURVEY_RESPONSE",
     "MAX_EVENT_BYTES", "MAX_BATCH_BYTES", "MAX_ID_LENGTH", "MAX_NAME_LENGTH",
     "DEFAULT_MAX_EVENT_BYTES", "DEFAULT_MAX_BATCH_BYTES",
 ]
@@ -27,6 +29,23 @@ EXPERIMENT_ID: Final = "experiment_id"
 """Property of `EXPOSURE_EVENT`: the experiment key."""
 VARIATION_ID: Final = "variation_id"
 """Property of `EXPOSURE_EVENT`: the variant key the unit was assigned."""
+
+SURVEY_EVENT: Final = "Survey Responded"
+"""A person answered a survey (an NPS, CSAT or rating score and/or a free-text answer)."""
+SURVEY_ID: Final = "survey"
+"""Property of `SURVEY_EVENT`: the survey key (`PUT /v1/surveys/{key}` may describe it; it need not)."""
+SURVEY_SCORE: Final = "score"
+"""Property of `SURVEY_EVENT`: the numeric answer (NPS 0-10, CSAT/rating on the survey's scale)."""
+SURVEY_ANSWER: Final = "answer"
+"""Property of `SURVEY_EVENT`: the free-text answer."""
+SURVEY_QUESTION: Final = "question"
+"""Property of `SURVEY_EVENT`: the question as it was asked."""
+POSTHOG_SURVEY_EVENT: Final = "survey sent"
+"""PostHog's survey event, read like `SURVEY_EVENT`."""
+POSTHOG_SURVEY_ID: Final = "$survey_id"
+"""Property of `POSTHOG_SURVEY_EVENT`: the survey key."""
+POSTHOG_SURVEY_RESPONSE: Final = "$survey_response"
+"""Property of `POSTHOG_SURVEY_EVENT`: the answer (a number counts as the score, anything else as text)."""
 
 MAX_EVENT_BYTES: Final = 32 * 1024
 """The collector's limit on one serialised message."""
@@ -73,3 +92,13 @@ def exposure_sender(unit: str, unit_id: str, anonymous_id: str | None) -> tuple[
     if unit == "anonymous_id":
         return None, unit_id or anonymous_id or None
     return None, anonymous_id or unit_id or None
+
+
+def survey_properties(survey: str, score: float | None, answer: str | None,
+                      question: str | None) -> dict[str, str | float]:
+    """The properties of a `SURVEY_EVENT`: the survey key and whichever of score, answer, question are given."""
+    found: dict[str, str | float] = {SURVEY_ID: survey}
+    for name, value in ((SURVEY_SCORE, score), (SURVEY_ANSWER, answer), (SURVEY_QUESTION, question)):
+        if value is not None:
+            found[name] = value
+    return found

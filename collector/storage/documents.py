@@ -17,7 +17,7 @@ from collector.storage.clickhouse import Client, per_thread
 
 __all__ = ["StoredDefinition", "DefinitionStore", "DefinitionKind"]
 
-DefinitionKind = Literal["experiment", "metric", "insight"]
+DefinitionKind = Literal["experiment", "metric", "insight", "cohort", "survey", "setting"]
 
 
 @dataclass(frozen=True)

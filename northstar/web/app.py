@@ -26,9 +26,14 @@ from experiments.evaluation import Evaluation
 from experiments.metric_catalog import MetricCatalog
 from experiments.service import ExperimentService
 from insights.catalog import EventCatalog
+from insights.cohorts import Cohorts
 from insights.limits import AnalyticalQueries
 from insights.saved import SavedInsights
+from insights.surveys import Surveys
+from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Guards
+from northstar.web.customer import customer_routes
+from northstar.web.dashboard.customer_routes import customer_dashboard_routes
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes, person_dashboard_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
@@ -85,6 +90,8 @@ def build_app(settings: CollectorSettings) -> Starlette:
     queries = AnalyticalQueries(connect_store, settings.analytics)
     catalog = EventCatalog(queries.rows)
     saved_insights = SavedInsights(connect_store)
+    cohorts = Cohorts(connect_store, queries.rows)
+    surveys, targets = Surveys(connect_store), TargetStore(connect_store)
     stop_catalog = threading.Event()
 
     @contextlib.asynccontextmanager
@@ -112,7 +119,9 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *experiment_routes(experiments, evaluation, persons),
         *person_routes(persons, connect_store, settings.cluster),
         *metric_routes(evaluation.catalog),
-        *insight_routes(queries, catalog, saved_insights),
+        *insight_routes(queries, catalog, saved_insights, cohorts.members_sql),
+        *customer_routes(queries, cohorts, surveys, targets),
+        *customer_dashboard_routes(queries.rows, cohorts, surveys, targets),
         *dashboard_routes(evaluation, guards.dashboard, queries, catalog, saved_insights),
         *person_dashboard_routes(persons, connect_store),
         *lifecycle_routes(experiments),

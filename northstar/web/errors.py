@@ -22,9 +22,11 @@ from experiments.evaluation import MetricGone
 from experiments.metric_catalog import UnknownMetric
 from experiments.metrics import MetricError
 from experiments.service import UnknownExperiment
+from insights.cohorts import UnknownCohort
 from insights.limits import QueryBusy, QueryLimitExceeded, QueryRefused
 from insights.query import InsightError
 from insights.saved import UnknownInsight
+from insights.surveys import UnknownSurvey
 from northstar.web.bodies import PayloadTooLarge
 from northstar.web.dashboard.pages import not_found_page
 from northstar.web.responses import error_response, field_error_response
@@ -95,6 +97,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     MetricError: _invalid_field,
     InsightError: _invalid_field,
     UnknownInsight: _not_found("saved insight"),
+    UnknownCohort: _not_found("cohort"),
+    UnknownSurvey: _not_found("survey"),
     QueryBusy: _query_busy,
     QueryLimitExceeded: _query_cut_off,
     QueryRefused: _query_refused,

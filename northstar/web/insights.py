@@ -14,6 +14,7 @@ from insights.catalog import CatalogEvents, CatalogProperties, EventCatalog
 from insights.limits import AnalyticalQueries
 from insights.query import InsightError
 from insights.saved import SavedInsight, SavedInsights, parse_saved_insight
+from insights.scan import CohortMembers, no_cohorts
 from insights.trends import TrendsQuery, TrendsResult, parse_trends_query, trends
 from northstar.web.api_types import CatalogPropertiesQuery, SavedInsightAnswer, SavedInsightList
 from northstar.web.auth import ApiRoute, Credential
@@ -25,12 +26,14 @@ __all__ = ["insight_routes"]
 _MAX_QUERY_BYTES = 64 * 1024
 
 
-def insight_routes(queries: AnalyticalQueries, catalog: EventCatalog, saved: SavedInsights) -> list[ApiRoute]:
-    """Trends, catalog and saved insights; every route needs the admin secret."""
+def insight_routes(queries: AnalyticalQueries, catalog: EventCatalog, saved: SavedInsights,
+                   cohorts: CohortMembers = no_cohorts) -> list[ApiRoute]:
+    """Trends, catalog and saved insights; every route needs the admin secret (cohort filters and
+    breakdowns read the members `cohorts` gives)."""
     async def trends_route(request: Request) -> Response:
         """Trends: one value per interval per series (and breakdown value)."""
         query = parse_trends_query(await read_limited(request, _MAX_QUERY_BYTES))
-        return json_response(await run_in_threadpool(trends, queries.rows, query))
+        return json_response(await run_in_threadpool(trends, queries.rows, query, cohorts))
 
     async def catalog_events(request: Request) -> Response:
         """Event names of the last 30 days with counts and last seen."""

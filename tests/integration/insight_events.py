@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from collector.storage.clickhouse import Client
@@ -12,7 +13,7 @@ from collector.storage.events import EVENT_COLUMNS
 def event_row(message: dict[str, Any]) -> list[Any]:
     """The `events` row the collector would store for `message` (its time taken as sent)."""
     at = message["timestamp"]
-    return [message["messageId"], message["type"], message.get("event", ""), "", message.get("userId", ""),
+    return [message["messageId"], message["type"], message.get("event", ""), message.get("name", ""), message.get("userId", ""),
             message.get("anonymousId", ""), "", "", at, at, at, at, json.dumps(message.get("properties", {})),
             json.dumps(message.get("traits", {})), "{}", "", ""]
 
@@ -23,3 +24,10 @@ def load(client: Client, messages: list[dict[str, Any]], *, replace: bool = True
         client.command("TRUNCATE TABLE events")
     if messages:
         client.insert("events", [event_row(m) for m in messages], column_names=EVENT_COLUMNS)
+
+
+def rows_of(client: Client) -> Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]:
+    """The `rows` function an engine takes, over `client` (no analytical limits)."""
+    def rows(sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return list(client.query(sql, parameters=parameters).result_rows)
+    return rows

@@ -46,11 +46,21 @@ def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent(
             assert row, f"results for {variant} differ from what was simulated ({fraction})"
         signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", block)
         assert signed_up and all(int(n.replace(",", "")) > 0 for n in signed_up.groups())  # one unit each above
-    trend = output.split("Signups by plan")[1].split(" events sent through the SDK")[0]
+    trend = output.split("Signups by plan")[1].split("Customers: lifecycle")[0]
     rows = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){3})$", trend, re.MULTILINE)
     assert len(rows) == 14  # every day of the two weeks, zeros included
     assert sum(int(n.replace(",", "")) for _, cells in rows for n in cells.split()) == 10_000  # each signed up once
     assert [int(cells.split()[2]) for _, cells in rows[:7]] == [0] * 7  # the team plan came with the launch
+    customers = output.split("Customers: lifecycle")[1]
+    weeks = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){5})\s+(–|[\d.]+%)$", customers.split("Churn:")[0], re.MULTILINE)
+    assert len(weeks) == 4 and weeks[0][2] == "–"  # four full weeks; nobody to lose in the first
+    before, after = (float(v) for v in re.search(r"Churn: ([\d.]+)% the week before .*, ([\d.]+)% the week after",
+                                                 customers).groups())
+    assert after > before  # the price change drove customers away
+    assert re.search(r"^all\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+[+-]\d+ ± \d+", customers, re.MULTILINE)
+    assert re.search(r"^free\s+.*\s-\d+ ± \d+", customers, re.MULTILINE)  # free customers are detractors now
+    assert "Latest answers:" in customers and re.search(r"^1_Opened App\s+2_Dashboard\s", customers, re.MULTILINE)
+    assert re.search(r"Cohort free-gone-quiet .*\npersons now: [1-9]", customers)
 
 
 def test_events_sent_through_the_sdk_are_stored_exactly_once(

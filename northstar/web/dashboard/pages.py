@@ -69,6 +69,7 @@ def list_page(experiments: list[ExperimentDefinition], saved: Html) -> str:
     )
     body = html(
         "<nav class='sections'><a href='/dashboard/insights' id='insights-link'>Insights: trends</a> · "
+        "<a href='/dashboard/customer' id='customer-link'>Customer health</a> · "
         "<a href='/dashboard/persons'>Persons</a></nav>"
         "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
         "<section class='card'><table id='experiments'><thead><tr><th>Key</th><th>Name</th><th>Status</th>"

@@ -40,7 +40,7 @@ _STYLESHEET = (files(__package__) / "dashboard.css").read_bytes()
 ECHARTS = "echarts-5.6.0.min.js"
 """Apache ECharts 5.6.0 (`dist/echarts.min.js` of the npm package), Apache-2.0: `static/ECHARTS-LICENSE`."""
 _STATIC = {name: ((files(__package__) / "static" / name).read_bytes(), media_type) for name, media_type in (
-    (ECHARTS, "text/javascript"), ("charts.js", "text/javascript"),
+    (ECHARTS, "text/javascript"), ("charts.js", "text/javascript"), ("customer-charts.js", "text/javascript"),
     ("ECHARTS-LICENSE", "text/plain"), ("ECHARTS-NOTICE", "text/plain"))}
 _MAX_LOGIN_BYTES = 4096
 

@@ -220,3 +220,22 @@ def test_an_unreferenced_client_is_collected_and_its_thread_ends() -> None:
     assert reference() is None
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_survey_response_is_a_documented_track_event() -> None:
+    client = recording_client()
+    assert client.survey_response("user-1", "nps-q4", score=9, answer="Fast and clear", question="Recommend us?")
+    assert client.survey_response("user-2", "nps-q4", score=3)
+    first, second = client.recorded
+    assert (first["type"], first["event"], first["userId"]) == ("track", sdk.wire.SURVEY_EVENT, "user-1")
+    assert first["properties"] == {"survey": "nps-q4", "score": 9, "answer": "Fast and clear",
+                                   "question": "Recommend us?"}
+    assert second["properties"] == {"survey": "nps-q4", "score": 3}
+
+
+def test_a_bad_survey_response_is_reported_never_raised() -> None:
+    reports = Reports()
+    client = recording_client(on_error=reports)
+    assert not client.survey_response(None, "nps-q4", score=9)
+    assert not client.survey_response("u", "nps", properties=42)  # type: ignore[arg-type]
+    assert [error.reason for error in reports.errors] == ["invalid", "invalid"]

@@ -110,7 +110,8 @@
       if (!data) { continue; }
       var spec = JSON.parse(data.textContent);
       var chart = echarts.init(element, null, { renderer: "canvas" });
-      chart.setOption(BUILDERS[spec.kind](spec));
+      var builder = BUILDERS[spec.kind] || (window.NorthstarChartBuilders || {})[spec.kind];  // others register
+      chart.setOption(builder(spec));
     }
     window.addEventListener("resize", function () {
       for (var j = 0; j < elements.length; j++) {
