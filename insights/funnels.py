@@ -1,0 +1,491 @@
+"""Funnels: how many persons reach each step, computed in ClickHouse, one query.
+
+Semantics (PostHog's `funnel-udf/src/steps.rs` walk, ported to SQL):
+- A person reaches step k when steps 1..k happen in order with step k at most
+  `window_seconds` after step 1 (inclusive); the furthest step over all the person's attempts
+  counts. Step 1 must fall in the date range (local days in `timezone`); later steps may fall
+  after `date_to`, within the window. Counts mean "reached at least k".
+- Events are walked in time order; an event matching several steps is tried for the highest
+  step first (one event never serves two steps of one attempt). Events of one person at the
+  same millisecond with different step sets are tried in step order, one step at a time, with
+  exclusions and strict resets skipped (as PostHog does).
+- `strict`: every other event (any `event`) of the person resets the chains it does not continue.
+- `unordered`: a person reaches k when some window [t, t + window] starting at an event of
+  any step in the date range holds events of k different steps (an event matching two steps'
+  definitions counts for both).
+- Exclusions (`from_step` < `to_step`, numbered from 1): an exclusion event after step
+  `from_step` and before step `to_step` of the person's furthest attempt (within its window)
+  removes the person from the funnel; an exclusion at the very millisecond of a step does not.
+  Unordered funnels accept only exclusions over the whole funnel (1 .. last step).
+- Breakdown: the value of the step-1 event (an SQL expression, NULL = missing); a person
+  counts in each value their step-1 events had. The top `breakdown_limit` values by persons
+  entering the funnel are kept (ties by value, missing last); the rest form `"$other"`, where a
+  person counts once.
+- Times: mean and median (interpolated, numpy's) seconds from the previous step over the
+  persons who reached the step, from their counted attempt (zero seconds included).
+- Persons come from `collector.persons.resolution`; resent events count once (`events FINAL`).
+
+Cost: one scan, one GROUP BY person building a sorted array of the matching events, then one
+`arrayFold` over each array whose state is one slot per step: linear in events and steps (no
+`windowFunnel`, which refuses DateTime64, is wrong for strict and grows steeply with steps).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from collector.persons.resolution import DISTINCT_ID, PERSON_PROPERTIES, person_id, person_key
+from collector.storage.clickhouse import Client
+from insights.matching import EngineInputError, EventMatch, namespaced, range_bounds
+
+__all__ = [
+    "FunnelOrder", "ORDERS", "Exclusion", "FunnelBreakdown", "FunnelQuery", "FunnelStep", "BreakdownFunnel",
+    "FunnelResult", "FunnelPersons", "MAX_STEPS", "MAX_WINDOW_SECONDS", "OTHER", "DEFAULT_WINDOW_SECONDS",
+    "validate_funnel_query", "funnel", "funnel_persons",
+]
+
+FunnelOrder = Literal["ordered", "strict", "unordered"]
+ORDERS: tuple[str, ...] = FunnelOrder.__args__  # type: ignore[attr-defined]
+MAX_STEPS = 20
+DEFAULT_WINDOW_SECONDS = 14 * 86400
+MAX_WINDOW_SECONDS = 366 * 86400
+MAX_BREAKDOWN_LIMIT = 100
+MAX_PAGE = 10_000
+OTHER = "$other"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Persons whose counted attempt has `match` between steps `from_step` and `to_step` drop out."""
+
+    match: EventMatch
+    from_step: int
+    to_step: int
+
+
+@dataclass(frozen=True)
+class FunnelBreakdown:
+    """Group by `sql` (a Nullable(String) expression over the step-1 event row; NULL = missing)."""
+
+    sql: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    limit: int = 25
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    """One funnel. `person_properties`: conditions and breakdown may read the column
+    `person_properties` (the person's latest properties, JSON text, '' when none)."""
+
+    steps: tuple[EventMatch, ...]
+    date_from: dt.date
+    date_to: dt.date
+    timezone: str = "UTC"
+    window_seconds: int = DEFAULT_WINDOW_SECONDS
+    order: FunnelOrder = "ordered"
+    exclusions: tuple[Exclusion, ...] = ()
+    breakdown: FunnelBreakdown | None = None
+    person_properties: bool = False
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """Persons who reached the step; conversions are fractions (0..1); times None at step 1 or when no one reached it."""
+
+    event: str
+    count: int
+    conversion_from_first: float
+    conversion_from_previous: float
+    mean_seconds_from_previous: float | None
+    median_seconds_from_previous: float | None
+
+
+@dataclass(frozen=True)
+class BreakdownFunnel:
+    """The funnel of the persons whose step-1 event had `value` (None: missing; `OTHER`: the rest)."""
+
+    value: str | None
+    steps: tuple[FunnelStep, ...]
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    """`steps` over everyone; `breakdowns` (largest first, `OTHER` last) when the query has a breakdown."""
+
+    steps: tuple[FunnelStep, ...]
+    breakdowns: tuple[BreakdownFunnel, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunnelPersons:
+    """One page of person ids (sorted), and whether more follow."""
+
+    person_ids: tuple[str, ...]
+    has_more: bool
+
+
+def validate_funnel_query(query: FunnelQuery) -> None:
+    """Raise EngineInputError naming the field of an impossible funnel."""
+    if not 2 <= len(query.steps) <= MAX_STEPS:
+        raise EngineInputError("steps", f"a funnel has 2 to {MAX_STEPS} steps, got {len(query.steps)}")
+    for index, step in enumerate(query.steps):
+        if not step.event:
+            raise EngineInputError(f"steps[{index}].event", "is empty")
+    if query.order not in ORDERS:
+        raise EngineInputError("order", f"must be one of {', '.join(ORDERS)}")
+    if not 0 < query.window_seconds <= MAX_WINDOW_SECONDS:
+        raise EngineInputError("window_seconds", f"must be between 1 and {MAX_WINDOW_SECONDS}")
+    range_bounds(query.date_from, query.date_to, query.timezone)
+    for index, exclusion in enumerate(query.exclusions):
+        where = f"exclusions[{index}]"
+        if not exclusion.match.event:
+            raise EngineInputError(f"{where}.event", "is empty")
+        if not 1 <= exclusion.from_step < exclusion.to_step <= len(query.steps):
+            raise EngineInputError(f"{where}.from_step",
+                                   f"needs 1 <= from_step < to_step <= {len(query.steps)}")
+        if query.order == "unordered" and (exclusion.from_step, exclusion.to_step) != (1, len(query.steps)):
+            raise EngineInputError(f"{where}.from_step", "an unordered funnel excludes over all its steps only")
+        if exclusion.match in query.steps[exclusion.from_step - 1:exclusion.to_step]:
+            raise EngineInputError(f"{where}.event", "is one of the steps it excludes between")
+    if query.breakdown is not None and not 1 <= query.breakdown.limit <= MAX_BREAKDOWN_LIMIT:
+        raise EngineInputError("breakdown_limit", f"must be between 1 and {MAX_BREAKDOWN_LIMIT}")
+
+
+# The buckets a person's walk runs for: everyone (the overall funnel), one kept breakdown value, `$other`.
+_ALL, _VALUE, _OTHER = 0, 1, 2
+_NULL = "CAST(NULL AS Nullable(String))"
+
+
+class _FunnelSql:
+    """Builds the per-(person, bucket) walk of one funnel query; `parameters` collects every bound value."""
+
+    def __init__(self, query: FunnelQuery) -> None:
+        validate_funnel_query(query)
+        self.query = query
+        self.n = len(query.steps)
+        start, end = range_bounds(query.date_from, query.date_to, query.timezone)
+        self.parameters: dict[str, Any] = {
+            "range_start": start,
+            "range_end_ms": int(end.timestamp() * 1000),
+            "fetch_end": end + dt.timedelta(seconds=query.window_seconds),
+            "window_ms": query.window_seconds * 1000,
+        }
+        self.steps = [self._condition(step, f"s{i + 1}") for i, step in enumerate(query.steps)]
+        # Exclusion bit k-1 set: the event excludes between steps k and k+1 of an attempt.
+        self.exclusions = [
+            (self._condition(e.match, f"x{i}"), sum(1 << (k - 1) for k in range(e.from_step, e.to_step)))
+            for i, e in enumerate(query.exclusions)
+        ]
+        names = [step.event for step in query.steps] + [e.match.event for e in query.exclusions]
+        # One event can match two definitions only when they share an event name.
+        self.overlapping = len(set(names)) < len(names)
+
+    def _condition(self, match: EventMatch, prefix: str) -> str:
+        sql, parameters = match.condition(prefix, f"{prefix}_event")
+        self.parameters.update(parameters)
+        return sql
+
+    def _breakdown(self) -> str:
+        if self.query.breakdown is None:
+            return _NULL
+        sql, parameters = namespaced(self.query.breakdown.sql, self.query.breakdown.parameters, "b")
+        self.parameters.update(parameters)
+        self.parameters["breakdown_limit"] = self.query.breakdown.limit
+        return f"CAST(({sql}) AS Nullable(String))"
+
+    def _source(self) -> str:
+        if not self.query.person_properties:
+            return "events FINAL"
+        return (f"(SELECT *, ifNull(pp.properties, '') AS person_properties FROM events FINAL "
+                f"LEFT JOIN {PERSON_PROPERTIES} AS pp ON pp.person_key = {person_key(DISTINCT_ID)})")
+
+    def _rows(self) -> str:
+        """One row per event that matters: person, time (ms), step bits, in range, exclusion bits, breakdown value."""
+        steps = " + ".join(f"bitShiftLeft(toUInt32({c}), {i})" for i, c in enumerate(self.steps))
+        exclusions = " + ".join(f"toUInt32({c}) * {bits}" for c, bits in self.exclusions) or "0"
+        wanted = ("event != ''" if self.query.order == "strict"
+                  else " OR ".join([*self.steps, *(c for c, _ in self.exclusions)]))
+        return f"""
+            SELECT {person_key(DISTINCT_ID)} AS person, {DISTINCT_ID} AS distinct_id,
+                   toUnixTimestamp64Milli(timestamp) AS t, toUInt32({steps}) AS raw, toUInt32({exclusions}) AS excluding,
+                   toUInt8(t < {{range_end_ms:Int64}}) AS in_range,
+                   if(in_range AND raw != 0, {self._breakdown()}, {_NULL}) AS value
+            FROM {self._source()}
+            WHERE timestamp >= {{range_start:DateTime64(3, 'UTC')}} AND timestamp < {{fetch_end:DateTime64(3, 'UTC')}}
+              AND ({wanted})"""
+
+    def per_person(self) -> str:
+        """Rows (person, distinct_id, bucket_kind, bucket_value, reached, step_times): reached ≥ 1, not excluded."""
+        unordered = self.query.order == "unordered"
+        entering_bit = "raw != 0" if unordered else "bitTest(raw, 0)"
+        if self.query.breakdown is None:
+            top, buckets = f"CAST([] AS Array(Nullable(String)))", f"[(toUInt8({_ALL}), {_NULL})]"
+        else:
+            top = f"""(SELECT groupArray(value) FROM (
+                SELECT value FROM ({self._rows()}) WHERE in_range AND {entering_bit}
+                GROUP BY value ORDER BY uniqExact(person) DESC, value ASC NULLS LAST LIMIT {{breakdown_limit:UInt32}}))"""
+            buckets = f"""arrayConcat([(toUInt8({_ALL}), {_NULL})], arrayDistinct(arrayMap(
+                e -> if(has(top, e.5), (toUInt8({_VALUE}), e.5), (toUInt8({_OTHER}), {_NULL})),
+                arrayFilter(e -> e.4 AND {entering_bit.replace('raw', 'e.2')}, events))))"""
+        # May an event start an attempt of this bucket? (in range, and its value belongs to the bucket)
+        enters = (f"e.4 AND (bucket.1 = {_ALL} OR (bucket.1 = {_VALUE} AND e.5 IS NOT DISTINCT FROM bucket.2)"
+                  f" OR (bucket.1 = {_OTHER} AND NOT has(top, e.5)))")
+        walk = (_unordered_walk(self.n, enters, bool(self.exclusions)) if unordered else _ordered_walk(
+            self.n, enters, strict=self.query.order == "strict", exclusions=bool(self.exclusions),
+            overlapping=self.overlapping, breakdown=self.query.breakdown is not None))
+        return f"""
+        SELECT person, distinct_id, bucket.1 AS bucket_kind, bucket.2 AS bucket_value,
+               walk.1 AS reached, walk.2 AS step_times
+        FROM (
+            SELECT person, distinct_id, events, {top} AS top, arrayJoin({buckets}) AS bucket, {walk} AS walk
+            FROM (
+                SELECT person, min(distinct_id) AS distinct_id,
+                       arraySort(e -> (e.1, e.2, e.3), groupArray((t, raw, excluding, in_range, value))) AS events
+                FROM ({self._rows()})
+                GROUP BY person
+                HAVING max(in_range AND {entering_bit}) = 1
+            )
+        )
+        WHERE reached > 0"""
+
+
+def _ordered_walk(n: int, enters: str, *, strict: bool, exclusions: bool, overlapping: bool, breakdown: bool) -> str:
+    """SQL (reached UInt8, step times Array(Int64)) of the steps.rs walk over `events` for one bucket.
+
+    `events` are (t, raw step bits, exclusion bits, in range, value) sorted by (t, raw, exclusion bits).
+    The state keeps, per step k, the attempt that last reached k: its step-1 time (0: none), its
+    step times, whether an exclusion tainted it, which events of the current millisecond it used;
+    and the furthest attempt so far. reached is 0 when the furthest attempt was excluded.
+    """
+    # (t, bits that may count, raw bits, exclusion bits): step 1 only counts when the event enters the bucket.
+    attributed = (f"arrayMap(e -> (e.1, if({enters}, e.2, bitAnd(e.2, toUInt32(4294967294))), e.2, e.3), events)")
+    # PostHog's pruning: an event with at most one bit, equal to both neighbours and strictly between them
+    # in time, changes nothing.
+    pruned = f"""arrayFilter((x, b, a) -> NOT (bitCount(x.3) + bitCount(x.4) <= 1 AND x.2 = b.2 AND x.3 = b.3
+        AND x.4 = b.4 AND x.2 = a.2 AND x.3 = a.3 AND x.4 = a.4 AND x.1 > b.1 AND x.1 < a.1),
+        {attributed} AS att, arrayRotateRight(att, 1), arrayRotateLeft(att, 1))"""
+    # Milliseconds holding events with different step sets: those events are tried one step at a time.
+    mixed = "arrayMap(x -> x.1, arrayFilter((x, a) -> x.1 = a.1 AND (x.3 != a.3 OR x.4 != a.4), pr, arrayRotateLeft(pr, 1)))"
+    one_step = ("arrayMap(s -> (x.1, bitAnd(x.2, bitShiftLeft(toUInt32(1), s)), bitShiftLeft(toUInt32(1), s),"
+                " toUInt32(0), toUInt8(1), bitShiftLeft(toUInt64(1), i % 64)), bitPositionsToArray(x.3))")
+    expanded = f"""arrayFlatten(arrayMap((x, i) -> if(has(mixed_ms, x.1), {one_step},
+        [(x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0))]), pr, arrayEnumerate(pr)))"""
+    ordered = f"arraySort(x -> (x.1, x.5 * x.3, x.2, x.6), {expanded})"
+    elements = (f"if(empty({mixed} AS mixed_ms) AND NOT {int(breakdown)}, "
+                f"arrayMap(x -> (x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0)), {pruned} AS pr), {ordered})")
+    state = _FoldState(n, exclusions=exclusions, overlapping=overlapping)
+    fold = f"arrayFold((acc, e) -> {state.step(strict)}, {elements}, {state.initial()})"
+    return f"({fold}) AS walked, ({state.outcome('walked')})"
+
+
+class _FoldState:
+    """The arrayFold accumulator of the ordered walk, one tuple of scalars and arrays.
+
+    Fields: per step k (1..n) S_k (step-1 time of the attempt that last reached k, 0: none),
+    T_k (its step times), and only when needed X_k (tainted by an exclusion) and U_k (events of
+    the current millisecond it used, one bit per event); then mk, ms, mt (furthest step, its
+    attempt's step-1 time and step times) and mx (that attempt was excluded).
+    """
+
+    def __init__(self, n: int, *, exclusions: bool, overlapping: bool) -> None:
+        self.n, self.exclusions, self.overlapping = n, exclusions, overlapping
+        names = [f"S{k}" for k in range(1, n + 1)] + [f"T{k}" for k in range(1, n + 1)]
+        if exclusions:
+            names += [f"X{k}" for k in range(1, n + 1)] + ["mx"]
+        if overlapping:
+            names += [f"U{k}" for k in range(1, n + 1)]
+        names += ["mk", "ms", "mt"]
+        self.names = names
+        self.index = {name: i + 1 for i, name in enumerate(names)}
+
+    def field(self, name: str, acc: str = "acc") -> str:
+        return f"{acc}.{self.index[name]}"
+
+    _TYPES = {"S": "toInt64(0)", "T": "CAST([] AS Array(Int64))", "X": "toUInt8(0)", "U": "toUInt64(0)",
+              "mx": "toUInt8(0)", "mk": "toUInt8(0)", "ms": "toInt64(0)", "mt": "CAST([] AS Array(Int64))"}
+
+    def initial(self) -> str:
+        return "(" + ", ".join((self._TYPES[name] if name in self._TYPES else self._TYPES[name[0]]) for name in self.names) + ")"
+
+    def outcome(self, acc: str) -> str:
+        """(reached UInt8, step times) from the folded state: reached 0 when the furthest attempt was excluded."""
+        reached = self.field("mk", acc)
+        if self.exclusions:
+            reached = f"if({self.field('mx', acc)}, toUInt8(0), {reached})"
+        return f"{reached}, {self.field('mt', acc)}"
+
+    def step(self, strict: bool) -> str:
+        """The new state after element e = (t, countable bits, raw bits, exclusion bits, one-step?, event bit)."""
+        n, f = self.n, self.field
+        window = "{window_ms:Int64}"
+        S = {k: f(f"S{k}") for k in range(1, n + 1)}
+        T = {k: f(f"T{k}") for k in range(1, n + 1)}
+        # Exclusions first (skipped for one-step elements): taint the attempt at k if the event falls in its
+        # window before it reached k+1.
+        X: dict[int, str] = {}
+        mx = "toUInt8(0)"
+        if self.exclusions:
+            taint = {k: (f"(NOT e.5 AND bitTest(e.4, {k - 1}) AND {S[k]} != 0 AND e.1 - {S[k]} <= {window}"
+                         f" AND {S[k + 1]} != {S[k]} AND NOT {f(f'X{k}')})") for k in range(1, n)}
+            X = {k: (f"({f(f'X{k}')} OR {taint[k]})" if k < n else f(f"X{k}")) for k in range(1, n + 1)}
+            mx = ("(" + " OR ".join([f("mx")] + [
+                f"({taint[k]} AND {f('mk')} = {k} AND e.1 - {f('ms')} <= {window})" for k in range(1, n)]) + ")")
+        # Then the steps, all read from the state before this event (higher steps first in steps.rs).
+        ok, prev_start, prev_x, prev_times = {}, {}, {}, {}
+        for k in range(1, n + 1):
+            prev_start[k] = "e.1" if k == 1 else S[k - 1]
+            prev_x[k] = "toUInt8(0)" if k == 1 or not self.exclusions else X[k - 1]
+            prev_times[k] = "CAST([] AS Array(Int64))" if k == 1 else T[k - 1]
+            conditions = [f"bitTest(e.2, {k - 1})", f"NOT ({S[k]} = {prev_start[k]} AND {S[k]} != 0)"]
+            if k > 1:
+                conditions.append(f"{S[k - 1]} != 0 AND e.1 - {S[k - 1]} <= {window}")
+                if self.overlapping:
+                    conditions.append(f"NOT (e.5 AND {T[k - 1]}[-1] = e.1 AND bitAnd({f(f'U{k - 1}')}, e.6) != 0)")
+            ok[k] = "(" + " AND ".join(conditions) + ")"
+        fields: dict[str, str] = {}
+        for k in range(1, n + 1):
+            write = ok[k] if not self.exclusions else f"({ok[k]} AND NOT {prev_x[k]})"
+            clear = f"(NOT e.5 AND NOT bitTest(e.3, {k - 1}))" if strict else None
+            start = f"if({write}, {prev_start[k]}, {S[k]})"
+            times = f"if({write}, arrayPushBack({prev_times[k]}, e.1), {T[k]})"
+            fields[f"S{k}"] = f"if({clear}, toInt64(0), {start})" if clear else start
+            fields[f"T{k}"] = f"if({clear}, CAST([] AS Array(Int64)), {times})" if clear else times
+            if self.exclusions:
+                tainted = f"if({write}, toUInt8(0), {X[k]})"
+                fields[f"X{k}"] = f"if({clear}, toUInt8(0), {tainted})" if clear else tainted
+            if self.overlapping:
+                carried = "toUInt64(0)" if k == 1 else f"if({T[k - 1]}[-1] = e.1, {f(f'U{k - 1}')}, toUInt64(0))"
+                used = f"if({write}, bitOr({carried}, e.6), {f(f'U{k}')})"
+                fields[f"U{k}"] = f"if({clear}, toUInt64(0), {used})" if clear else used
+        # The furthest attempt: the highest step this event extends, when it beats the furthest so far.
+        beats = {k: (f"({ok[k]} AND ({k} > {f('mk')}" + (f" OR ({k} = {f('mk')} AND {mx})))" if self.exclusions
+                                                          else "))")) for k in range(n, 0, -1)}
+        def pick(values: dict[int, str], otherwise: str) -> str:
+            return "multiIf(" + ", ".join(f"{beats[k]}, {values[k]}" for k in range(n, 0, -1)) + f", {otherwise})"
+        fields["mk"] = pick({k: f"toUInt8({k})" for k in range(1, n + 1)}, f("mk"))
+        fields["ms"] = pick(prev_start, f("ms"))
+        fields["mt"] = pick({k: f"arrayPushBack({prev_times[k]}, e.1)" for k in range(1, n + 1)}, f("mt"))
+        if self.exclusions:
+            fields["mx"] = pick(prev_x, mx)
+        return "(" + ", ".join(fields[name] for name in self.names) + ")"
+
+
+def _unordered_walk(n: int, enters: str, exclusions: bool) -> str:
+    """SQL (reached UInt8, step times Array(Int64)) of the unordered funnel over `events` for one bucket.
+
+    For each anchor (an event of any step that enters the bucket) the window [t, t + window] holds
+    the first event of each step at or after t (same millisecond included); its steps reached are
+    those found. The furthest anchor counts; the person is excluded when every anchor reaching
+    that far has an exclusion event strictly after t and before its last step (or, short of the
+    last step, within the window). Linear: one reverse fill per step.
+    """
+    window = "{window_ms:Int64}"
+    lines = [f"arrayEnumerate(events) AS idx",
+             f"arrayFill(x -> x != 0, arrayMap((e, i, b) -> if(i = 1 OR e.1 != b.1, i, 0), events, idx,"
+             f" arrayRotateRight(events, 1))) AS group_first",
+             f"arrayReverseFill(x -> x != 0, arrayMap((e, i, a) -> if(i = length(events) OR e.1 != a.1, i, 0),"
+             f" events, idx, arrayRotateLeft(events, 1))) AS group_last"]
+    for k in range(1, n + 1):
+        lines.append(f"arrayReverseFill(x -> x != 0, arrayMap(e -> if(bitTest(e.2, {k - 1}), e.1, 0), events)) AS next{k}")
+    found = [f"next{k}[group_first[i]]" for k in range(1, n + 1)]
+    covered = [f"({v} != 0 AND {v} - events[i].1 <= {window})" for v in found]
+    reached = " + ".join(f"toUInt8({c})" for c in covered)
+    times = "arraySort(arrayFilter(x -> x != 0, [" + ", ".join(
+        f"if({c}, {v}, toInt64(0))" for c, v in zip(covered, found)) + "]))"
+    if exclusions:
+        lines.append("arrayReverseFill(x -> x != 0, arrayMap(e -> if(e.3 != 0, e.1, 0), events)) AS next_exclusion")
+        after = "if(group_last[i] < length(events), next_exclusion[group_last[i] + 1], toInt64(0))"
+        tainted = (f"({after} != 0 AND if(reached_i = {n}, {after} < arrayMax(times_i),"
+                   f" {after} - events[i].1 <= {window}))")
+    else:
+        tainted = "0"
+    anchors = (f"arrayFilter(a -> a.1, arrayMap(i -> (({enters.replace('e.', 'events[i].')}) AND events[i].2 != 0,"
+               f" {reached} AS reached_i, toUInt8({tainted}), {times} AS times_i), idx))")
+    lines.append(f"{anchors} AS anchors")
+    lines.append("arrayMax(a -> a.2, anchors) AS furthest")
+    lines.append("arrayFilter(a -> a.2 = furthest AND NOT a.3, anchors) AS clean")
+    return ", ".join(lines) + ", (if(empty(clean), toUInt8(0), furthest), if(empty(clean), CAST([] AS Array(Int64)), clean[1].4))"
+
+
+_COUNTS_SQL = """
+SELECT bucket_kind, bucket_value,
+       sumForEach(arrayMap(k -> toUInt64(reached >= k), range(1, {steps:UInt8} + 1))) AS counts,
+       avgForEach(durations) AS means, quantileExactInclusiveForEach(0.5)(durations) AS medians
+FROM (
+    SELECT *, arrayMap((a, b) -> (b - a) / 1000, arrayPopBack(step_times), arrayPopFront(step_times)) AS durations
+    FROM ({per_person})
+)
+GROUP BY bucket_kind, bucket_value
+"""
+
+
+def funnel(client: Client, query: FunnelQuery) -> FunnelResult:
+    """Run the funnel; raises EngineInputError for an impossible query (before any SQL runs)."""
+    sql = _FunnelSql(query)
+    text = _COUNTS_SQL.replace("{per_person}", sql.per_person())
+    rows = client.query(text, parameters={**sql.parameters, "steps": sql.n}).result_rows
+    by_bucket = {(kind, value): _steps(query, counts, means, medians) for kind, value, counts, means, medians in rows}
+    overall = by_bucket.pop((_ALL, None), _steps(query, [], [], []))
+    if query.breakdown is None:
+        return FunnelResult(overall)
+    values = sorted(((value, steps) for (kind, value), steps in by_bucket.items() if kind == _VALUE),
+                    key=lambda item: (-item[1][0].count, item[0] is None, item[0] or ""))
+    breakdowns = [BreakdownFunnel(value, steps) for value, steps in values]
+    if (_OTHER, None) in by_bucket:
+        breakdowns.append(BreakdownFunnel(OTHER, by_bucket[(_OTHER, None)]))
+    return FunnelResult(overall, tuple(breakdowns))
+
+
+def _steps(query: FunnelQuery, counts: Sequence[int], means: Sequence[float], medians: Sequence[float]
+           ) -> tuple[FunnelStep, ...]:
+    steps = []
+    first = counts[0] if counts else 0
+    for index, step in enumerate(query.steps):
+        count = int(counts[index]) if index < len(counts) else 0
+        previous = (int(counts[index - 1]) if index - 1 < len(counts) else 0) if index else count
+        mean = _number(means, index - 1) if index and count else None
+        median = _number(medians, index - 1) if index and count else None
+        steps.append(FunnelStep(step.event, count, count / first if first else 0.0,
+                                count / previous if previous else 0.0, mean, median))
+    return tuple(steps)
+
+
+def _number(values: Sequence[float], index: int) -> float | None:
+    if index >= len(values) or values[index] != values[index]:  # NaN: nobody had that step
+        return None
+    return float(values[index])
+
+
+_PERSONS_SQL = """
+SELECT {person_id} AS id
+FROM ({per_person})
+WHERE bucket_kind = {kind:UInt8} AND bucket_value IS NOT DISTINCT FROM {value:Nullable(String)}
+  AND if({dropped:Bool}, reached = {step:UInt8}, reached >= {step:UInt8})
+ORDER BY id
+LIMIT {limit:UInt32} OFFSET {offset:UInt64}
+"""
+
+
+def funnel_persons(
+    client: Client, query: FunnelQuery, step: int, *, dropped: bool = False,
+    breakdown_value: str | None = None, everyone: bool = True, limit: int = 100, offset: int = 0,
+) -> FunnelPersons:
+    """The ids of persons who reached `step` (numbered from 1), or with `dropped` who reached it and
+    no further; `everyone=False` restricts to the breakdown `breakdown_value` (`OTHER` for the rest)."""
+    if not 1 <= step <= len(query.steps):
+        raise EngineInputError("step", f"must be between 1 and {len(query.steps)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise EngineInputError("limit", f"must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise EngineInputError("offset", "must not be negative")
+    sql = _FunnelSql(query)
+    kind = _ALL if everyone else (_OTHER if breakdown_value == OTHER else _VALUE)
+    text = (_PERSONS_SQL.replace("{per_person}", sql.per_person())
+            .replace("{person_id}", person_id("distinct_id")))
+    parameters = {**sql.parameters, "kind": kind, "value": None if kind != _VALUE else breakdown_value,
+                  "dropped": dropped, "step": step, "limit": limit + 1, "offset": offset}
+    ids = [row[0] for row in client.query(text, parameters=parameters).result_rows]
+    return FunnelPersons(tuple(ids[:limit]), len(ids) > limit)
