@@ -233,52 +233,52 @@ class _FunnelSql:
         # May an event start an attempt of this bucket? (in range, and its value belongs to the bucket)
         enters = (f"e.4 AND (bucket.1 = {_ALL} OR (bucket.1 = {_VALUE} AND e.5 IS NOT DISTINCT FROM bucket.2)"
                   f" OR (bucket.1 = {_OTHER} AND NOT has(top, e.5)))")
-        walk = (_unordered_walk(self.n, enters, bool(self.exclusions)) if unordered else _ordered_walk(
+        stages = (_unordered_stages(self.n, enters, bool(self.exclusions)) if unordered else _ordered_stages(
             self.n, enters, strict=self.query.order == "strict", exclusions=bool(self.exclusions),
             overlapping=self.overlapping, breakdown=self.query.breakdown is not None))
-        return f"""
-        SELECT person, distinct_id, bucket.1 AS bucket_kind, bucket.2 AS bucket_value,
-               walk.1 AS reached, walk.2 AS step_times
-        FROM (
-            SELECT person, distinct_id, events, {top} AS top, arrayJoin({buckets}) AS bucket, {walk} AS walk
-            FROM (
+        # Each stage a subquery level: a column computed once, where an alias would be copied into every use.
+        walked = f"""
                 SELECT person, min(distinct_id) AS distinct_id,
                        arraySort(e -> (e.1, e.2, e.3), groupArray((t, raw, excluding, in_range, value))) AS events
                 FROM ({self._rows()})
                 GROUP BY person
-                HAVING max(in_range AND {entering_bit}) = 1
-            )
-        )
+                HAVING max(in_range AND {entering_bit}) = 1"""
+        walked = f"SELECT *, {top} AS top, arrayJoin({buckets}) AS bucket FROM ({walked})"
+        for stage in stages:
+            walked = f"SELECT *, {', '.join(stage)} FROM ({walked})"
+        return f"""
+        SELECT person, distinct_id, bucket.1 AS bucket_kind, bucket.2 AS bucket_value, reached, step_times
+        FROM ({walked})
         WHERE reached > 0"""
 
 
-def _ordered_walk(n: int, enters: str, *, strict: bool, exclusions: bool, overlapping: bool, breakdown: bool) -> str:
-    """SQL (reached UInt8, step times Array(Int64)) of the steps.rs walk over `events` for one bucket.
+def _ordered_stages(n: int, enters: str, *, strict: bool, exclusions: bool, overlapping: bool,
+                    breakdown: bool) -> list[list[str]]:
+    """Columns computing the steps.rs walk over `events` for one bucket, ending in `reached`, `step_times`.
 
     `events` are (t, raw step bits, exclusion bits, in range, value) sorted by (t, raw, exclusion bits).
-    The state keeps, per step k, the attempt that last reached k: its step-1 time (0: none), its
-    step times, whether an exclusion tainted it, which events of the current millisecond it used;
-    and the furthest attempt so far. reached is 0 when the furthest attempt was excluded.
+    reached is 0 when the furthest attempt was excluded.
     """
     # (t, bits that may count, raw bits, exclusion bits): step 1 only counts when the event enters the bucket.
-    attributed = (f"arrayMap(e -> (e.1, if({enters}, e.2, bitAnd(e.2, toUInt32(4294967294))), e.2, e.3), events)")
+    attributed = f"arrayMap(e -> (e.1, if({enters}, e.2, bitAnd(e.2, toUInt32(4294967294))), e.2, e.3), events)"
     # PostHog's pruning: an event with at most one bit, equal to both neighbours and strictly between them
     # in time, changes nothing.
-    pruned = f"""arrayFilter((x, b, a) -> NOT (bitCount(x.3) + bitCount(x.4) <= 1 AND x.2 = b.2 AND x.3 = b.3
+    pruned = """arrayFilter((x, b, a) -> NOT (bitCount(x.3) + bitCount(x.4) <= 1 AND x.2 = b.2 AND x.3 = b.3
         AND x.4 = b.4 AND x.2 = a.2 AND x.3 = a.3 AND x.4 = a.4 AND x.1 > b.1 AND x.1 < a.1),
-        {attributed} AS att, arrayRotateRight(att, 1), arrayRotateLeft(att, 1))"""
+        att, arrayRotateRight(att, 1), arrayRotateLeft(att, 1))"""
     # Milliseconds holding events with different step sets: those events are tried one step at a time.
     mixed = "arrayMap(x -> x.1, arrayFilter((x, a) -> x.1 = a.1 AND (x.3 != a.3 OR x.4 != a.4), pr, arrayRotateLeft(pr, 1)))"
     one_step = ("arrayMap(s -> (x.1, bitAnd(x.2, bitShiftLeft(toUInt32(1), s)), bitShiftLeft(toUInt32(1), s),"
                 " toUInt32(0), toUInt8(1), bitShiftLeft(toUInt64(1), i % 64)), bitPositionsToArray(x.3))")
     expanded = f"""arrayFlatten(arrayMap((x, i) -> if(has(mixed_ms, x.1), {one_step},
         [(x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0))]), pr, arrayEnumerate(pr)))"""
+    plain = "arrayMap(x -> (x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0)), pr)"
     ordered = f"arraySort(x -> (x.1, x.5 * x.3, x.2, x.6), {expanded})"
-    elements = (f"if(empty({mixed} AS mixed_ms) AND NOT {int(breakdown)}, "
-                f"arrayMap(x -> (x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0)), {pruned} AS pr), {ordered})")
+    elements = f"if(empty(mixed_ms) AND NOT {int(breakdown)}, {plain}, {ordered})"
     state = _FoldState(n, exclusions=exclusions, overlapping=overlapping)
-    fold = f"arrayFold((acc, e) -> {state.step(strict)}, {elements}, {state.initial()})"
-    return f"({fold}) AS walked, ({state.outcome('walked')})"
+    fold = f"arrayFold((acc, e) -> {state.step(strict)}, elements, {state.initial()})"
+    return [[f"{attributed} AS att"], [f"{pruned} AS pr"], [f"{mixed} AS mixed_ms"], [f"{elements} AS elements"],
+            [f"{fold} AS walked"], state.outcome("walked")]
 
 
 class _FoldState:
@@ -310,12 +310,12 @@ class _FoldState:
     def initial(self) -> str:
         return "(" + ", ".join((self._TYPES[name] if name in self._TYPES else self._TYPES[name[0]]) for name in self.names) + ")"
 
-    def outcome(self, acc: str) -> str:
+    def outcome(self, acc: str) -> list[str]:
         """(reached UInt8, step times) from the folded state: reached 0 when the furthest attempt was excluded."""
         reached = self.field("mk", acc)
         if self.exclusions:
             reached = f"if({self.field('mx', acc)}, toUInt8(0), {reached})"
-        return f"{reached}, {self.field('mt', acc)}"
+        return [f"{reached} AS reached", f"{self.field('mt', acc)} AS step_times"]
 
     def step(self, strict: bool) -> str:
         """The new state after element e = (t, countable bits, raw bits, exclusion bits, one-step?, event bit)."""
@@ -373,41 +373,44 @@ class _FoldState:
         return "(" + ", ".join(fields[name] for name in self.names) + ")"
 
 
-def _unordered_walk(n: int, enters: str, exclusions: bool) -> str:
-    """SQL (reached UInt8, step times Array(Int64)) of the unordered funnel over `events` for one bucket.
+def _unordered_stages(n: int, enters: str, exclusions: bool) -> list[list[str]]:
+    """Columns computing the unordered funnel over `events` for one bucket, ending in `reached`, `step_times`.
 
     For each anchor (an event of any step that enters the bucket) the window [t, t + window] holds
     the first event of each step at or after t (same millisecond included); its steps reached are
     those found. The furthest anchor counts; the person is excluded when every anchor reaching
     that far has an exclusion event strictly after t and before its last step (or, short of the
-    last step, within the window). Linear: one reverse fill per step.
+    last step, within the window). Linear in events × steps: one reverse fill per step.
     """
     window = "{window_ms:Int64}"
-    lines = [f"arrayEnumerate(events) AS idx",
-             f"arrayFill(x -> x != 0, arrayMap((e, i, b) -> if(i = 1 OR e.1 != b.1, i, 0), events, idx,"
-             f" arrayRotateRight(events, 1))) AS group_first",
-             f"arrayReverseFill(x -> x != 0, arrayMap((e, i, a) -> if(i = length(events) OR e.1 != a.1, i, 0),"
-             f" events, idx, arrayRotateLeft(events, 1))) AS group_last"]
-    for k in range(1, n + 1):
-        lines.append(f"arrayReverseFill(x -> x != 0, arrayMap(e -> if(bitTest(e.2, {k - 1}), e.1, 0), events)) AS next{k}")
-    found = [f"next{k}[group_first[i]]" for k in range(1, n + 1)]
-    covered = [f"({v} != 0 AND {v} - events[i].1 <= {window})" for v in found]
-    reached = " + ".join(f"toUInt8({c})" for c in covered)
-    times = "arraySort(arrayFilter(x -> x != 0, [" + ", ".join(
-        f"if({c}, {v}, toInt64(0))" for c, v in zip(covered, found)) + "]))"
+    fills = [f"arrayReverseFill(x -> x != 0, arrayMap(e -> if(bitTest(e.2, {k}), e.1, 0), events)) AS next{k}"
+             for k in range(n)]
+    fills += [
+        "arrayFill(x -> x != 0, arrayMap((e, i, b) -> if(i = 1 OR e.1 != b.1, i, 0), events, arrayEnumerate(events),"
+        " arrayRotateRight(events, 1))) AS group_first",
+        "arrayReverseFill(x -> x != 0, arrayMap((e, i, a) -> if(i = length(events) OR e.1 != a.1, i, 0), events,"
+        " arrayEnumerate(events), arrayRotateLeft(events, 1))) AS group_last",
+        f"arrayMap(e -> {enters} AND e.2 != 0, events) AS anchor_at",
+    ]
     if exclusions:
-        lines.append("arrayReverseFill(x -> x != 0, arrayMap(e -> if(e.3 != 0, e.1, 0), events)) AS next_exclusion")
-        after = "if(group_last[i] < length(events), next_exclusion[group_last[i] + 1], toInt64(0))"
-        tainted = (f"({after} != 0 AND if(reached_i = {n}, {after} < arrayMax(times_i),"
-                   f" {after} - events[i].1 <= {window}))")
+        fills.append("arrayReverseFill(x -> x != 0, arrayMap(e -> if(e.3 != 0, e.1, 0), events)) AS next_exclusion")
+    firsts = "arrayMap(g -> [" + ", ".join(f"next{k}[g]" for k in range(n)) + "], group_first)"
+    in_window = f"arrayMap((f, e) -> arrayMap(x -> if(x != 0 AND x - e.1 <= {window}, x, 0), f), firsts, events)"
+    stages = [fills, [f"{firsts} AS firsts"], [f"{in_window} AS in_window"],
+              ["arrayMap(w -> toUInt8(arrayCount(x -> x != 0, w)), in_window) AS reach_at",
+               "arrayMap(w -> arraySort(arrayFilter(x -> x != 0, w)), in_window) AS times_at"]]
+    if exclusions:
+        after = "if(l < length(events), next_exclusion[l + 1], toInt64(0))"
+        stages.append([f"arrayMap((l, e, r, w) -> {after} != 0 AND if(r = {n}, {after} < arrayMax(w),"
+                       f" {after} - e.1 <= {window}), group_last, events, reach_at, times_at) AS tainted_at"])
     else:
-        tainted = "0"
-    anchors = (f"arrayFilter(a -> a.1, arrayMap(i -> (({enters.replace('e.', 'events[i].')}) AND events[i].2 != 0,"
-               f" {reached} AS reached_i, toUInt8({tainted}), {times} AS times_i), idx))")
-    lines.append(f"{anchors} AS anchors")
-    lines.append("arrayMax(a -> a.2, anchors) AS furthest")
-    lines.append("arrayFilter(a -> a.2 = furthest AND NOT a.3, anchors) AS clean")
-    return ", ".join(lines) + ", (if(empty(clean), toUInt8(0), furthest), if(empty(clean), CAST([] AS Array(Int64)), clean[1].4))"
+        stages.append(["arrayMap(e -> 0, events) AS tainted_at"])
+    stages.append(["arrayMax(arrayMap((a, r) -> if(a, r, 0), anchor_at, reach_at)) AS furthest"])
+    stages.append(["arrayFirstIndex((a, r, x) -> a AND r = furthest AND NOT x, anchor_at, reach_at, tainted_at)"
+                   " AS chosen"])
+    stages.append(["if(chosen = 0, toUInt8(0), furthest) AS reached",
+                   "if(chosen = 0, CAST([] AS Array(Int64)), times_at[chosen]) AS step_times"])
+    return stages
 
 
 _COUNTS_SQL = """
