@@ -224,7 +224,7 @@ class _FunnelSql:
         if self.query.breakdown is None:
             top, buckets = f"CAST([] AS Array(Nullable(String)))", f"[(toUInt8({_ALL}), {_NULL})]"
         else:
-            top = f"""(SELECT groupArray(value) FROM (
+            top = f"""(SELECT arrayMap(v -> v.1, groupArray(tuple(value))) FROM (
                 SELECT value FROM ({self._rows()}) WHERE in_range AND {entering_bit}
                 GROUP BY value ORDER BY uniqExact(person) DESC, value ASC NULLS LAST LIMIT {{breakdown_limit:UInt32}}))"""
             buckets = f"""arrayConcat([(toUInt8({_ALL}), {_NULL})], arrayDistinct(arrayMap(
