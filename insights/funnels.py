@@ -222,7 +222,7 @@ class _FunnelSql:
         unordered = self.query.order == "unordered"
         entering_bit = "raw != 0" if unordered else "bitTest(raw, 0)"
         if self.query.breakdown is None:
-            top, buckets = f"CAST([] AS Array(Nullable(String)))", f"[(toUInt8({_ALL}), {_NULL})]"
+            top, buckets = "CAST([] AS Array(Nullable(String)))", f"[(toUInt8({_ALL}), {_NULL})]"
         else:
             top = f"""(SELECT arrayMap(v -> v.1, groupArray(tuple(value))) FROM (
                 SELECT value FROM ({self._rows()}) WHERE in_range AND {entering_bit}

@@ -167,7 +167,7 @@ def reference_funnel(events: list[RefEvent], funnel: RefFunnel) -> dict[object, 
     ranked = sorted(value_persons, key=lambda v: (-len(value_persons[v]), v is None, v or ""))
     top = set(ranked[:funnel.breakdown_limit]) if funnel.breakdown else set()
     results: dict[object, list[tuple[int, list[int]]]] = defaultdict(list)
-    for person, evs in by_person.items():
+    for evs in by_person.values():
         evs = [e for e in evs if funnel.order == "strict" or raw_bits(e) or exclusion_bits(e)]
         evs = [RefEvent(e.person, e.name, e.t, e.plan, uid) for uid, e in enumerate(sorted(evs, key=lambda e: (e.t, raw_bits(e), exclusion_bits(e))))]
         if not any(entering(e) for e in evs):

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from insights_reference import OTHER, RefEvent, RefFunnel, reference_funnel
-from insights_store import load
 
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
 from insights.funnels import Exclusion, FunnelBreakdown, FunnelQuery, funnel, funnel_persons
 from insights.matching import EngineInputError, EventMatch
+from insights_reference import OTHER, RefEvent, RefFunnel, reference_funnel
+from insights_store import load
 
 DAY = 86_400_000
 HOUR = 3_600_000

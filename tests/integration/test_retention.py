@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from insights_reference import RefEvent, reference_retention
-from insights_store import load
 
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
 from insights.matching import EngineInputError, EventMatch
 from insights.retention import RetentionQuery, retention
+from insights_reference import RefEvent, reference_retention
+from insights_store import load
 
 HOUR = 3_600_000
 
