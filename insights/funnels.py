@@ -266,111 +266,97 @@ def _ordered_stages(n: int, enters: str, *, strict: bool, exclusions: bool, over
     pruned = """arrayFilter((x, b, a) -> NOT (bitCount(x.3) + bitCount(x.4) <= 1 AND x.2 = b.2 AND x.3 = b.3
         AND x.4 = b.4 AND x.2 = a.2 AND x.3 = a.3 AND x.4 = a.4 AND x.1 > b.1 AND x.1 < a.1),
         att, arrayRotateRight(att, 1), arrayRotateLeft(att, 1))"""
+    if breakdown:  # same-millisecond events: those whose step 1 counts for this bucket last
+        pruned = f"arraySort(x -> (x.1, x.2), {pruned})"
     # Milliseconds holding events with different step sets: those events are tried one step at a time.
     mixed = "arrayMap(x -> x.1, arrayFilter((x, a) -> x.1 = a.1 AND (x.3 != a.3 OR x.4 != a.4), pr, arrayRotateLeft(pr, 1)))"
-    one_step = ("arrayMap(s -> (x.1, bitAnd(x.2, bitShiftLeft(toUInt32(1), s)), bitShiftLeft(toUInt32(1), s),"
-                " toUInt32(0), toUInt8(1), bitShiftLeft(toUInt64(1), i % 64)), bitPositionsToArray(x.3))")
-    expanded = f"""arrayFlatten(arrayMap((x, i) -> if(has(mixed_ms, x.1), {one_step},
-        [(x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0))]), pr, arrayEnumerate(pr)))"""
-    plain = "arrayMap(x -> (x.1, x.2, x.3, x.4, toUInt8(0), toUInt64(0)), pr)"
-    ordered = f"arraySort(x -> (x.1, x.5 * x.3, x.2, x.6), {expanded})"
-    elements = f"if(empty(mixed_ms) AND NOT {int(breakdown)}, {plain}, {ordered})"
-    state = _FoldState(n, exclusions=exclusions, overlapping=overlapping)
-    fold = f"arrayFold((acc, e) -> {state.step(strict)}, elements, {state.initial()})"
-    return [[f"{attributed} AS att"], [f"{pruned} AS pr"], [f"{mixed} AS mixed_ms"], [f"{elements} AS elements"],
-            [f"{fold} AS walked"], state.outcome("walked")]
+    # Elements (t, step that counts or 0, raw bits, exclusion bits, one-step?, event bit, strict reset after?):
+    # an event of several steps becomes one element per step, highest first, exclusions on the first,
+    # the strict reset after the last.
+    step_of = "if(bitTest(x.2, s), toUInt8(s + 1), toUInt8(0))"
+    one_step = (f"arrayMap(s -> (x.1, {step_of}, bitShiftLeft(toUInt32(1), s), toUInt32(0), toUInt8(1),"
+                " bitShiftLeft(toUInt64(1), i % 64), toUInt8(0)), if(has(mixed_ms, x.1), bitPositionsToArray(x.3), []))")
+    parts = (f"arrayMap((s, p) -> (x.1, {step_of}, x.3, if(p = 1, x.4, toUInt32(0)), toUInt8(0), toUInt64(0),"
+             " toUInt8(p = bitCount(x.3))), arrayReverse(bitPositionsToArray(x.3)) AS bits, arrayEnumerate(bits))")
+    single = ("[(x.1, if(x.2 = 0, toUInt8(0), toUInt8(bitPositionsToArray(x.2)[1] + 1)), x.3, x.4, toUInt8(0),"
+              " toUInt64(0), toUInt8(1))]")
+    split = f"if(bitCount(x.3) <= 1, {single}, {parts})" if overlapping else single
+    expanded = f"arrayFlatten(arrayMap((x, i) -> if(has(mixed_ms, x.1), {one_step}, {split}), pr, arrayEnumerate(pr)))"
+    if not overlapping:  # the common case, no millisecond with different steps: no flattening
+        expanded = f"if(empty(mixed_ms), arrayMap(x -> {single}[1], pr), {expanded.replace(', pr, ', ', if(empty(mixed_ms), [], pr), ')})"
+        expanded = expanded.replace("arrayEnumerate(pr)", "arrayEnumerate(if(empty(mixed_ms), [], pr))")
+    # Only rows with such a millisecond sort (the others sort an empty array: `if` evaluates both sides).
+    mixed_only = "if(empty(mixed_ms), [], flat)"
+    elements = f"arraySort((x, i) -> (x.1, x.5 * x.3, if(x.5, x.6, i)), {mixed_only}, arrayEnumerate({mixed_only}))"
+    fold = _ArrayWalk(n, strict=strict, exclusions=exclusions, overlapping=overlapping)
+    return [[f"{attributed} AS att"], [f"{pruned} AS pr"], [f"{mixed} AS mixed_ms"], [f"{expanded} AS flat"],
+            [f"if(empty(mixed_ms), flat, {elements}) AS elements"],
+            [f"arrayFold((acc, e) -> {fold.step()}, elements, {fold.initial()}) AS walked"], fold.outcome("walked")]
 
 
-class _FoldState:
-    """The arrayFold accumulator of the ordered walk, one tuple of scalars and arrays.
+class _ArrayWalk:
+    """The arrayFold of the ordered walk: per-step state in arrays, so one element costs the same
+    expression whatever the number of steps (its copying grows with it, not its planning).
 
-    Fields: per step k (1..n) S_k (step-1 time of the attempt that last reached k, 0: none),
-    T_k (its step times), and only when needed X_k (tainted by an exclusion) and U_k (events of
-    the current millisecond it used, one bit per event); then mk, ms, mt (furthest step, its
-    attempt's step-1 time and step times) and mx (that attempt was excluded).
+    State: S (per step: step-1 time of the attempt that last reached it, 0: none), T (its step
+    times), X (tainted by an exclusion), U (events of the current millisecond it used, one bit
+    each); mk, ms, mt (the furthest step, its attempt's step-1 time and step times), mx (that
+    attempt was excluded). Element e = (t, step that counts or 0, raw bits, exclusion bits,
+    one-step?, event bit, strict reset after?).
     """
 
-    def __init__(self, n: int, *, exclusions: bool, overlapping: bool) -> None:
-        self.n, self.exclusions, self.overlapping = n, exclusions, overlapping
-        names = [f"S{k}" for k in range(1, n + 1)] + [f"T{k}" for k in range(1, n + 1)]
-        if exclusions:
-            names += [f"X{k}" for k in range(1, n + 1)] + ["mx"]
-        if overlapping:
-            names += [f"U{k}" for k in range(1, n + 1)]
-        names += ["mk", "ms", "mt"]
-        self.names = names
-        self.index = {name: i + 1 for i, name in enumerate(names)}
-
-    def field(self, name: str, acc: str = "acc") -> str:
-        return f"{acc}.{self.index[name]}"
-
-    _TYPES = {"S": "toInt64(0)", "T": "CAST([] AS Array(Int64))", "X": "toUInt8(0)", "U": "toUInt64(0)",
-              "mx": "toUInt8(0)", "mk": "toUInt8(0)", "ms": "toInt64(0)", "mt": "CAST([] AS Array(Int64))"}
+    def __init__(self, n: int, *, strict: bool, exclusions: bool, overlapping: bool) -> None:
+        self.n, self.strict, self.exclusions, self.overlapping = n, strict, exclusions, overlapping
 
     def initial(self) -> str:
-        return "(" + ", ".join((self._TYPES[name] if name in self._TYPES else self._TYPES[name[0]]) for name in self.names) + ")"
+        n = self.n
+        return (f"(arrayWithConstant({n}, toInt64(0)), arrayWithConstant({n}, CAST([] AS Array(Int64))),"
+                f" arrayWithConstant({n}, toUInt8(0)), arrayWithConstant({n}, toUInt64(0)),"
+                " toUInt8(0), toInt64(0), CAST([] AS Array(Int64)), toUInt8(0))")
 
     def outcome(self, acc: str) -> list[str]:
-        """(reached UInt8, step times) from the folded state: reached 0 when the furthest attempt was excluded."""
-        reached = self.field("mk", acc)
-        if self.exclusions:
-            reached = f"if({self.field('mx', acc)}, toUInt8(0), {reached})"
-        return [f"{reached} AS reached", f"{self.field('mt', acc)} AS step_times"]
+        """reached (0 when the furthest attempt was excluded) and its step times."""
+        return [f"if({acc}.8, toUInt8(0), {acc}.5) AS reached", f"{acc}.7 AS step_times"]
 
-    def step(self, strict: bool) -> str:
-        """The new state after element e = (t, countable bits, raw bits, exclusion bits, one-step?, event bit)."""
-        n, f = self.n, self.field
-        window = "{window_ms:Int64}"
-        S = {k: f(f"S{k}") for k in range(1, n + 1)}
-        T = {k: f(f"T{k}") for k in range(1, n + 1)}
-        # Exclusions first (skipped for one-step elements): taint the attempt at k if the event falls in its
-        # window before it reached k+1.
-        X: dict[int, str] = {}
-        mx = "toUInt8(0)"
+    def step(self) -> str:
+        n, window = self.n, "{window_ms:Int64}"
+        S, T, X, U, mk, ms, mt, mx = (f"acc.{i}" for i in range(1, 9))
+        k, kk = "e.2", "greatest(e.2, 1)"
+        steps = f"range(1, {n + 1})"
         if self.exclusions:
-            taint = {k: (f"(NOT e.5 AND bitTest(e.4, {k - 1}) AND {S[k]} != 0 AND e.1 - {S[k]} <= {window}"
-                         f" AND {S[k + 1]} != {S[k]} AND NOT {f(f'X{k}')})") for k in range(1, n)}
-            X = {k: (f"({f(f'X{k}')} OR {taint[k]})" if k < n else f(f"X{k}")) for k in range(1, n + 1)}
-            mx = ("(" + " OR ".join([f("mx")] + [
-                f"({taint[k]} AND {f('mk')} = {k} AND e.1 - {f('ms')} <= {window})" for k in range(1, n)]) + ")")
-        # Then the steps, all read from the state before this event (higher steps first in steps.rs).
-        ok, prev_start, prev_x, prev_times = {}, {}, {}, {}
-        for k in range(1, n + 1):
-            prev_start[k] = "e.1" if k == 1 else S[k - 1]
-            prev_x[k] = "toUInt8(0)" if k == 1 or not self.exclusions else X[k - 1]
-            prev_times[k] = "CAST([] AS Array(Int64))" if k == 1 else T[k - 1]
-            conditions = [f"bitTest(e.2, {k - 1})", f"NOT ({S[k]} = {prev_start[k]} AND {S[k]} != 0)"]
-            if k > 1:
-                conditions.append(f"{S[k - 1]} != 0 AND e.1 - {S[k - 1]} <= {window}")
-                if self.overlapping:
-                    conditions.append(f"NOT (e.5 AND {T[k - 1]}[-1] = e.1 AND bitAnd({f(f'U{k - 1}')}, e.6) != 0)")
-            ok[k] = "(" + " AND ".join(conditions) + ")"
-        fields: dict[str, str] = {}
-        for k in range(1, n + 1):
-            write = ok[k] if not self.exclusions else f"({ok[k]} AND NOT {prev_x[k]})"
-            clear = f"(NOT e.5 AND NOT bitTest(e.3, {k - 1}))" if strict else None
-            start = f"if({write}, {prev_start[k]}, {S[k]})"
-            times = f"if({write}, arrayPushBack({prev_times[k]}, e.1), {T[k]})"
-            fields[f"S{k}"] = f"if({clear}, toInt64(0), {start})" if clear else start
-            fields[f"T{k}"] = f"if({clear}, CAST([] AS Array(Int64)), {times})" if clear else times
-            if self.exclusions:
-                tainted = f"if({write}, toUInt8(0), {X[k]})"
-                fields[f"X{k}"] = f"if({clear}, toUInt8(0), {tainted})" if clear else tainted
-            if self.overlapping:
-                carried = "toUInt64(0)" if k == 1 else f"if({T[k - 1]}[-1] = e.1, {f(f'U{k - 1}')}, toUInt64(0))"
-                used = f"if({write}, bitOr({carried}, e.6), {f(f'U{k}')})"
-                fields[f"U{k}"] = f"if({clear}, toUInt64(0), {used})" if clear else used
-        # The furthest attempt: the highest step this event extends, when it beats the furthest so far.
-        beats = {k: (f"({ok[k]} AND ({k} > {f('mk')}" + (f" OR ({k} = {f('mk')} AND {mx})))" if self.exclusions
-                                                          else "))")) for k in range(n, 0, -1)}
-        def pick(values: dict[int, str], otherwise: str) -> str:
-            return "multiIf(" + ", ".join(f"{beats[k]}, {values[k]}" for k in range(n, 0, -1)) + f", {otherwise})"
-        fields["mk"] = pick({k: f"toUInt8({k})" for k in range(1, n + 1)}, f("mk"))
-        fields["ms"] = pick(prev_start, f("ms"))
-        fields["mt"] = pick({k: f"arrayPushBack({prev_times[k]}, e.1)" for k in range(1, n + 1)}, f("mt"))
-        if self.exclusions:
-            fields["mx"] = pick(prev_x, mx)
-        return "(" + ", ".join(fields[name] for name in self.names) + ")"
+            # An exclusion taints the attempt at step i (i < n) when it falls in its window before it reached i+1.
+            taint = (f"arrayMap((x, s, sn, i) -> NOT e.5 AND bitTest(e.4, i - 1) AND i < {n} AND s != 0"
+                     f" AND e.1 - s <= {window} AND sn != s AND NOT x, {X}, {S},"
+                     f" arrayPushBack(arrayPopFront({S}), toInt64(0)), {steps})")
+            X1 = f"arrayMap((x, c) -> x OR c, {X}, {taint})"
+            mx1 = f"({mx} OR ({mk} >= 1 AND {taint}[{mk}] AND e.1 - {ms} <= {window}))"
+        else:
+            X1, mx1 = X, mx
+        prev_start = f"if({k} = 1, e.1, {S}[{kk} - 1])"
+        prev_x = f"if({k} <= 1, toUInt8(0), {X1}[{kk} - 1])"
+        prev_times = f"if({k} <= 1, CAST([] AS Array(Int64)), {T}[{kk} - 1])"
+        ok = (f"({k} >= 1 AND ({k} = 1 OR ({S}[{kk} - 1] != 0 AND e.1 - {S}[{kk} - 1] <= {window}))"
+              f" AND NOT ({S}[{kk}] = {prev_start} AND {S}[{kk}] != 0)")
+        if self.overlapping:
+            ok += f" AND NOT ({k} > 1 AND e.5 AND {T}[{kk} - 1][-1] = e.1 AND bitAnd({U}[{kk} - 1], e.6) != 0)"
+        ok += ")"
+        write = f"({ok} AND NOT {prev_x})"
+        times = f"arrayPushBack({prev_times}, e.1)"
+
+        def put(array: str, value: str) -> str:
+            return f"if({write}, arrayConcat(arraySlice({array}, 1, {kk} - 1), [{value}], arraySlice({array}, {kk} + 1)), {array})"
+
+        used = f"bitOr(if({k} > 1 AND {T}[{kk} - 1][-1] = e.1, {U}[{kk} - 1], toUInt64(0)), e.6)"
+        fields = [put(S, prev_start), put(T, times), put(X1, "toUInt8(0)") if self.exclusions else X,
+                  put(U, used) if self.overlapping else U]
+        if self.strict:  # after the event's last element: every chain it does not continue starts over
+            empty = {0: "toInt64(0)", 1: "CAST([] AS Array(Int64))", 2: "toUInt8(0)", 3: "toUInt64(0)"}
+            fields = [f"if(e.7 AND NOT e.5, arrayMap((v, i) -> if(bitTest(e.3, i - 1), v, {empty[j]}), {f}, {steps}), {f})"
+                      for j, f in enumerate(fields)]
+        beats = f"({ok} AND ({k} > {mk} OR ({k} = {mk} AND {mx1})))"
+        fields += [f"if({beats}, {k}, {mk})", f"if({beats}, {prev_start}, {ms})", f"if({beats}, {times}, {mt})",
+                   f"if({beats}, {prev_x}, {mx1})"]
+        return "(" + ", ".join(fields) + ")"
 
 
 def _unordered_stages(n: int, enters: str, exclusions: bool) -> list[list[str]]:
