@@ -126,9 +126,6 @@ FROM (
     FROM (
         SELECT {person_key} AS person,
                __starts__ AS starts,
-               groupArrayIf(toUnixTimestamp64Milli(timestamp), is_return AND timestamp >= {range_start:DateTime64(3, 'UTC')})
-                   AS return_times,
-               arrayDistinct(arrayMap(t -> __bucket_ms__, return_times)) AS return_buckets,
                __returns__ AS returns
         FROM (SELECT *, __start__ AS is_start, __return__ AS is_return FROM __source__)
         WHERE timestamp < {range_end:DateTime64(3, 'UTC')} AND __where__
@@ -155,7 +152,6 @@ def retention(client: Client, query: RetentionQuery) -> RetentionResult:
         "range_start": range_start, "range_end": range_end, "periods": query.periods,
         "rolling_ms": _ROLLING_MS[query.interval],
     }
-    bucket_ms = _BUCKET[query.interval].replace("__ts__", "fromUnixTimestamp64Milli(t, 'UTC')")
     first_time = query.type == "first_time"
     in_range = "timestamp >= {range_start:DateTime64(3, 'UTC')}"
     first_start = "minIf(timestamp, is_start)"
@@ -166,17 +162,18 @@ def retention(client: Client, query: RetentionQuery) -> RetentionResult:
                       if first_time else
                       f"arrayMap(b -> (b, toInt64(0)), groupUniqArrayIf({_BUCKET[query.interval].replace('__ts__', 'timestamp')},"
                       f" is_start AND {in_range}))")
-        returns_sql = "return_buckets"
+        returns_sql = (f"groupUniqArrayIf({_BUCKET[query.interval].replace('__ts__', 'timestamp')},"
+                       f" is_return AND {in_range})")
         cell = "has(returns, cohort + k)" if not query.cumulative else "arrayMax(arrayPushBack(returns, -1)) >= cohort + k"
     else:
         # (interval index, start time in ms): the person's first start event of each interval.
         starts_sql = ((f"if({first_start} >= {{range_start:DateTime64(3, 'UTC')}}, [("
                        + _BUCKET[query.interval].replace("__ts__", first_start)
                        + f", toUnixTimestamp64Milli({first_start}))], [])") if first_time else
-                      f"arrayFilter((x, p) -> x.1 != p.1 OR p.2 = -1, arraySort(groupArrayIf(("
+                      f"arrayFilter((x, i) -> i = 1 OR x.1 != s[i - 1].1, arraySort(groupArrayIf(("
                       f"{_BUCKET[query.interval].replace('__ts__', 'timestamp')}, toUnixTimestamp64Milli(timestamp)),"
-                      f" is_start AND {in_range})) AS s, arrayPushFront(arrayPopBack(s), (-1, -1)))")
-        returns_sql = "return_times"
+                      f" is_start AND {in_range})) AS s, arrayEnumerate(s))")
+        returns_sql = f"groupArrayIf(toUnixTimestamp64Milli(timestamp), is_return AND {in_range})"
         periods = "arrayMap(t -> intDiv(t - anchor, {rolling_ms:Int64}), arrayFilter(t -> t >= anchor, returns))"
         cell = f"has({periods}, k)" if not query.cumulative else f"arrayMax(arrayPushBack({periods}, -1)) >= k"
     source = "events FINAL" if not query.person_properties else (
@@ -184,7 +181,7 @@ def retention(client: Client, query: RetentionQuery) -> RetentionResult:
         f"LEFT JOIN {PERSON_PROPERTIES} AS pp ON pp.person_key = {person_key(DISTINCT_ID)})")
     where = f"(is_return AND {in_range}) OR (is_start AND {'1' if first_time else in_range})"
     sql = (_SQL.replace("__cell__", cell).replace("__cohorts__", "arrayJoin(starts)")
-           .replace("__starts__", starts_sql).replace("__returns__", returns_sql).replace("__bucket_ms__", bucket_ms)
+           .replace("__starts__", starts_sql).replace("__returns__", returns_sql)
            .replace("__start__", start_sql).replace("__return__", return_sql).replace("__source__", source)
            .replace("__where__", f"({where})").replace("{person_key}", person_key(DISTINCT_ID)))
     rows = {cohort: (size, returned) for cohort, size, returned in
