@@ -75,7 +75,7 @@ def test_impossible_queries_name_their_field() -> None:
 T0 = int(dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.lists(st.tuples(st.sampled_from(["p1", "p2", "p3", "p4", "p5"]), st.sampled_from(["S", "R"]),
                               st.integers(-100, 24 * 60)), max_size=30),
        interval=st.sampled_from(["day", "week", "month"]), periods=st.integers(1, 6),
