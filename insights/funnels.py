@@ -206,13 +206,14 @@ class _FunnelSql:
         """One row per event that matters: person, time (ms), step bits, in range, exclusion bits, breakdown value."""
         steps = " + ".join(f"bitShiftLeft(toUInt32({c}), {i})" for i, c in enumerate(self.steps))
         exclusions = " + ".join(f"toUInt32({c}) * {bits}" for c, bits in self.exclusions) or "0"
+        value = ("" if self.query.breakdown is None else
+                 f", if(in_range AND raw != 0, {self._breakdown()}, {_NULL}) AS value")
         wanted = ("event != ''" if self.query.order == "strict"
                   else " OR ".join([*self.steps, *(c for c, _ in self.exclusions)]))
         return f"""
             SELECT {person_key(DISTINCT_ID)} AS person, {DISTINCT_ID} AS distinct_id,
                    toUnixTimestamp64Milli(timestamp) AS t, toUInt32({steps}) AS raw, toUInt32({exclusions}) AS excluding,
-                   toUInt8(t < {{range_end_ms:Int64}}) AS in_range,
-                   if(in_range AND raw != 0, {self._breakdown()}, {_NULL}) AS value
+                   toUInt8(t < {{range_end_ms:Int64}}) AS in_range{value}
             FROM {self._source()}
             WHERE timestamp >= {{range_start:DateTime64(3, 'UTC')}} AND timestamp < {{fetch_end:DateTime64(3, 'UTC')}}
               AND ({wanted})"""
@@ -232,14 +233,15 @@ class _FunnelSql:
                 arrayFilter(e -> e.4 AND {entering_bit.replace('raw', 'e.2')}, events))))"""
         # May an event start an attempt of this bucket? (in range, and its value belongs to the bucket)
         enters = (f"e.4 AND (bucket.1 = {_ALL} OR (bucket.1 = {_VALUE} AND e.5 IS NOT DISTINCT FROM bucket.2)"
-                  f" OR (bucket.1 = {_OTHER} AND NOT has(top, e.5)))")
+                  f" OR (bucket.1 = {_OTHER} AND NOT has(top, e.5)))") if self.query.breakdown is not None else "e.4"
+        carried = "t, raw, excluding, in_range" + (", value" if self.query.breakdown is not None else "")
         stages = (_unordered_stages(self.n, enters, bool(self.exclusions)) if unordered else _ordered_stages(
             self.n, enters, strict=self.query.order == "strict", exclusions=bool(self.exclusions),
             overlapping=self.overlapping, breakdown=self.query.breakdown is not None))
         # Each stage a subquery level: a column computed once, where an alias would be copied into every use.
         walked = f"""
                 SELECT person, min(distinct_id) AS distinct_id,
-                       arraySort(e -> (e.1, e.2, e.3), groupArray((t, raw, excluding, in_range, value))) AS events
+                       arraySort(e -> (e.1, e.2, e.3), groupArray(({carried}))) AS events
                 FROM ({self._rows()})
                 GROUP BY person
                 HAVING max(in_range AND {entering_bit}) = 1"""
@@ -256,7 +258,7 @@ def _ordered_stages(n: int, enters: str, *, strict: bool, exclusions: bool, over
                     breakdown: bool) -> list[list[str]]:
     """Columns computing the steps.rs walk over `events` for one bucket, ending in `reached`, `step_times`.
 
-    `events` are (t, raw step bits, exclusion bits, in range, value) sorted by (t, raw, exclusion bits).
+    `events` are (t, raw step bits, exclusion bits, in range[, breakdown value]) sorted by (t, raw, exclusion bits).
     reached is 0 when the furthest attempt was excluded.
     """
     # (t, bits that may count, raw bits, exclusion bits): step 1 only counts when the event enters the bucket.
