@@ -188,12 +188,10 @@ class _FunnelSql:
         self.parameters.update(parameters)
         return sql
 
-    def _breakdown(self) -> str:
-        if self.query.breakdown is None:
-            return _NULL
-        sql, parameters = namespaced(self.query.breakdown.sql, self.query.breakdown.parameters, "b")
+    def _breakdown(self, breakdown: FunnelBreakdown) -> str:
+        sql, parameters = namespaced(breakdown.sql, breakdown.parameters, "b")
         self.parameters.update(parameters)
-        self.parameters["breakdown_limit"] = self.query.breakdown.limit
+        self.parameters["breakdown_limit"] = breakdown.limit
         return f"CAST(({sql}) AS Nullable(String))"
 
     def _source(self) -> str:
@@ -206,8 +204,8 @@ class _FunnelSql:
         """One row per event that matters: person, time (ms), step bits, in range, exclusion bits, breakdown value."""
         steps = " + ".join(f"bitShiftLeft(toUInt32({c}), {i})" for i, c in enumerate(self.steps))
         exclusions = " + ".join(f"toUInt32({c}) * {bits}" for c, bits in self.exclusions) or "0"
-        value = ("" if self.query.breakdown is None else
-                 f", if(in_range AND raw != 0, {self._breakdown()}, {_NULL}) AS value")
+        breakdown = self.query.breakdown
+        value = ("" if breakdown is None else f", if(in_range AND raw != 0, {self._breakdown(breakdown)}, {_NULL}) AS value")
         wanted = ("event != ''" if self.query.order == "strict"
                   else " OR ".join([*self.steps, *(c for c, _ in self.exclusions)]))
         return f"""
