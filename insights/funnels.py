@@ -310,9 +310,11 @@ class _ArrayWalk:
 
     def initial(self) -> str:
         n = self.n
+        # X and U stay empty when the funnel has no exclusions / no two definitions of one event name.
+        tainted = f"arrayWithConstant({n if self.exclusions else 0}, toUInt8(0))"
+        used = f"arrayWithConstant({n if self.overlapping else 0}, toUInt64(0))"
         return (f"(arrayWithConstant({n}, toInt64(0)), arrayWithConstant({n}, CAST([] AS Array(Int64))),"
-                f" arrayWithConstant({n}, toUInt8(0)), arrayWithConstant({n}, toUInt64(0)),"
-                " toUInt8(0), toInt64(0), CAST([] AS Array(Int64)), toUInt8(0))")
+                f" {tainted}, {used}, toUInt8(0), toInt64(0), CAST([] AS Array(Int64)), toUInt8(0))")
 
     def outcome(self, acc: str) -> list[str]:
         """reached (0 when the furthest attempt was excluded) and its step times."""
@@ -351,8 +353,9 @@ class _ArrayWalk:
                   put(U, used) if self.overlapping else U]
         if self.strict:  # after the event's last element: every chain it does not continue starts over
             empty = {0: "toInt64(0)", 1: "CAST([] AS Array(Int64))", 2: "toUInt8(0)", 3: "toUInt64(0)"}
+            needed = (True, True, self.exclusions, self.overlapping)
             fields = [f"if(e.7 AND NOT e.5, arrayMap((v, i) -> if(bitTest(e.3, i - 1), v, {empty[j]}), {f}, {steps}), {f})"
-                      for j, f in enumerate(fields)]
+                      if needed[j] else f for j, f in enumerate(fields)]
         beats = f"({ok} AND ({k} > {mk} OR ({k} = {mk} AND {mx1})))"
         fields += [f"if({beats}, {k}, {mk})", f"if({beats}, {prev_start}, {ms})", f"if({beats}, {times}, {mt})",
                    f"if({beats}, {prev_x}, {mx1})"]
