@@ -233,9 +233,14 @@ class _FunnelSql:
         enters = (f"e.4 AND (bucket.1 = {_ALL} OR (bucket.1 = {_VALUE} AND e.5 IS NOT DISTINCT FROM bucket.2)"
                   f" OR (bucket.1 = {_OTHER} AND NOT has(top, e.5)))") if self.query.breakdown is not None else "e.4"
         carried = "t, raw, excluding, in_range" + (", value" if self.query.breakdown is not None else "")
-        stages = (_unordered_stages(self.n, enters, bool(self.exclusions)) if unordered else _ordered_stages(
-            self.n, enters, strict=self.query.order == "strict", exclusions=bool(self.exclusions),
-            overlapping=self.overlapping, breakdown=self.query.breakdown is not None))
+        if unordered:
+            stages = _unordered_stages(self.n, enters, bool(self.exclusions))
+        elif self.query.order == "ordered" and not self.exclusions and not self.overlapping:
+            stages = _greedy_stages(self.n, enters)
+        else:
+            stages = _ordered_stages(self.n, enters, strict=self.query.order == "strict",
+                                     exclusions=bool(self.exclusions), overlapping=self.overlapping,
+                                     breakdown=self.query.breakdown is not None)
         # Each stage a subquery level: a column computed once, where an alias would be copied into every use.
         walked = f"""
                 SELECT person, min(distinct_id) AS distinct_id,
@@ -250,6 +255,40 @@ class _FunnelSql:
         SELECT person, distinct_id, bucket.1 AS bucket_kind, bucket.2 AS bucket_value, reached, step_times
         FROM ({walked})
         WHERE reached > 0"""
+
+
+def _greedy_stages(n: int, enters: str) -> list[list[str]]:
+    """Columns computing the ordered walk without exclusions, when no event matches two steps.
+
+    Then steps.rs reduces to chains: from each step-1 event, step k is the first event of step k
+    after step k-1 (events sorted by time, then step: same-millisecond events count in step
+    order), within the window of the start. The furthest chain counts; its step times are those
+    of the chain that completes first, from the latest start among them (the attempt steps.rs
+    keeps). Checked against the steps.rs port on random events. A few array passes per step,
+    no fold: the common funnel's fast path.
+    """
+    window = "{window_ms:Int64}"
+    fills = [f"arrayReverseFill(x -> x != 0, arrayMap((e, i) -> if(bitTest(e.2, {k - 1}), i, 0), events,"
+             f" arrayEnumerate(events))) AS next{k}" for k in range(2, n + 1)]
+    fills.append(f"arrayFilter(i -> bitTest(events[i].2, 0) AND ({enters.replace('e.', 'events[i].')}),"
+                 " arrayEnumerate(events)) AS starts")
+    stages = [fills, ["starts AS chain1"]]
+    for k in range(2, n + 1):
+        stages.append([f"arrayMap((p, s) -> if(p = 0 OR next{k}[p + 1] = 0"
+                       f" OR events[next{k}[p + 1]].1 - events[s].1 > {window}, 0, next{k}[p + 1]),"
+                       f" chain{k - 1}, starts) AS chain{k}"])
+    chains = ", ".join(f"chain{k}" for k in range(1, n + 1))
+    stages.append([f"arrayMap(({', '.join(f'c{k}' for k in range(1, n + 1))}) -> [{', '.join(f'c{k}' for k in range(1, n + 1))}],"
+                   f" {chains}) AS chains"])
+    stages.append(["arrayMap(c -> toUInt8(arrayCount(x -> x != 0, c)), chains) AS chain_steps",
+                   "arrayMax(arrayPushBack(chain_steps, toUInt8(0))) AS furthest"])
+    # The furthest chains; of them the one ending first, then the latest start.
+    stages.append(["arraySort(c -> (c[furthest], -toInt64(c[1])), arrayFilter((c, r) -> r = furthest, chains, chain_steps))"
+                   " AS counted"])
+    stages.append(["furthest AS reached",
+                   "if(furthest = 0, CAST([] AS Array(Int64)),"
+                   " arrayMap(i -> events[i].1, arraySlice(counted[1], 1, furthest))) AS step_times"])
+    return stages
 
 
 def _ordered_stages(n: int, enters: str, *, strict: bool, exclusions: bool, overlapping: bool,
