@@ -25,9 +25,12 @@ Semantics (PostHog's `funnel-udf/src/steps.rs` walk, ported to SQL):
   persons who reached the step, from their counted attempt (zero seconds included).
 - Persons come from `collector.persons.resolution`; resent events count once (`events FINAL`).
 
-Cost: one scan, one GROUP BY person building a sorted array of the matching events, then one
-`arrayFold` over each array whose state is one slot per step: linear in events and steps (no
-`windowFunnel`, which refuses DateTime64, is wrong for strict and grows steeply with steps).
+Cost: one scan, one GROUP BY person building a sorted array of the matching events, then array
+passes over it, linear in events × steps (no `windowFunnel`: it refuses DateTime64, is wrong
+for strict and grows steeply with steps). Ordered funnels without exclusions whose steps name
+different events walk chains (a few array passes per step); strict funnels, exclusions and
+steps sharing an event name run the full steps.rs walk as one `arrayFold` whose state is an
+array per field; unordered funnels take one reverse fill per step.
 """
 
 from __future__ import annotations
