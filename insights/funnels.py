@@ -247,7 +247,7 @@ class _FunnelSql:
         # Each stage a subquery level: a column computed once, where an alias would be copied into every use.
         walked = f"""
                 SELECT person, min(distinct_id) AS distinct_id,
-                       arraySort(e -> (e.1, e.2, e.3), groupArray(({carried}))) AS events
+                       arraySort(groupArray(({carried}))) AS events
                 FROM ({self._rows()})
                 GROUP BY person
                 HAVING max(in_range AND {entering_bit}) = 1"""
@@ -298,7 +298,7 @@ def _ordered_stages(n: int, enters: str, *, strict: bool, exclusions: bool, over
                     breakdown: bool) -> list[list[str]]:
     """Columns computing the steps.rs walk over `events` for one bucket, ending in `reached`, `step_times`.
 
-    `events` are (t, raw step bits, exclusion bits, in range[, breakdown value]) sorted by (t, raw, exclusion bits).
+    `events` are (t, raw step bits, exclusion bits, in range[, breakdown value]) in tuple order (time first).
     reached is 0 when the furthest attempt was excluded.
     """
     # (t, bits that may count, raw bits, exclusion bits): step 1 only counts when the event enters the bucket.
