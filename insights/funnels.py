@@ -271,14 +271,15 @@ def _greedy_stages(n: int, enters: str) -> list[list[str]]:
     no fold: the common funnel's fast path.
     """
     window = "{window_ms:Int64}"
-    fills = [f"arrayReverseFill(x -> x != 0, arrayMap((e, i) -> if(bitTest(e.2, {k - 1}), i, 0), events,"
-             f" arrayEnumerate(events))) AS next{k}" for k in range(2, n + 1)]
-    fills.append(f"arrayFilter(i -> bitTest(events[i].2, 0) AND ({enters.replace('e.', 'events[i].')}),"
-                 " arrayEnumerate(events)) AS starts")
-    stages = [fills, ["starts AS chain1"]]
+    columns = ["arrayEnumerate(events) AS idx", "arrayMap(e -> e.1, events) AS times",
+               "arrayMap(e -> e.2, events) AS masks",
+               f"arrayFilter((i, e) -> bitTest(e.2, 0) AND ({enters}), arrayEnumerate(events), events) AS starts"]
+    fills = [f"arrayReverseFill(x -> x != 0, arrayMap((m, i) -> if(bitTest(m, {k - 1}), i, 0), masks, idx)) AS next{k}"
+             for k in range(2, n + 1)]
+    stages = [columns, fills, ["starts AS chain1"]]
     for k in range(2, n + 1):
         stages.append([f"arrayMap((p, s) -> if(p = 0 OR next{k}[p + 1] = 0"
-                       f" OR events[next{k}[p + 1]].1 - events[s].1 > {window}, 0, next{k}[p + 1]),"
+                       f" OR times[next{k}[p + 1]] - times[s] > {window}, 0, next{k}[p + 1]),"
                        f" chain{k - 1}, starts) AS chain{k}"])
     chains = ", ".join(f"chain{k}" for k in range(1, n + 1))
     stages.append([f"arrayMap(({', '.join(f'c{k}' for k in range(1, n + 1))}) -> [{', '.join(f'c{k}' for k in range(1, n + 1))}],"
@@ -290,7 +291,7 @@ def _greedy_stages(n: int, enters: str) -> list[list[str]]:
                    " AS counted"])
     stages.append(["furthest AS reached",
                    "if(furthest = 0, CAST([] AS Array(Int64)),"
-                   " arrayMap(i -> events[i].1, arraySlice(counted[1], 1, furthest))) AS step_times"])
+                   " arrayMap(i -> times[i], arraySlice(counted[1], 1, furthest))) AS step_times"])
     return stages
 
 
