@@ -164,6 +164,8 @@ def retention(client: Client, query: RetentionQuery) -> RetentionResult:
                       f" is_start AND {in_range}))")
         returns_sql = (f"groupUniqArrayIf({_BUCKET[query.interval].replace('__ts__', 'timestamp')},"
                        f" is_return AND {in_range})")
+        if not first_time and query.start_event == query.return_event:  # the same intervals: gather them once
+            returns_sql = "arrayMap(s -> s.1, starts)"
         cell = "has(returns, cohort + k)" if not query.cumulative else "arrayMax(arrayPushBack(returns, -1)) >= cohort + k"
     else:
         # (interval index, start time in ms): the person's first start event of each interval.
