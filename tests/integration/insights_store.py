@@ -1,0 +1,27 @@
+"""A chDB store for engine tests: events loaded by one columnar insert, the table emptied between cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from collector.storage.clickhouse import Client
+from collector.storage.events import EVENT_COLUMNS
+from insights_reference import RefEvent
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def load(store: Client, events: list[RefEvent], aliases: tuple[tuple[str, str], ...] = ()) -> None:
+    """Replace every stored event with `events` (and Segment alias messages previous_id -> user_id)."""
+    store.command("TRUNCATE TABLE events")
+    rows = []
+    for n, e in enumerate(events):
+        at = EPOCH + dt.timedelta(milliseconds=e.t)
+        properties = json.dumps({} if e.plan is None else {"plan": e.plan})
+        rows.append([f"m{n}", "track", e.name, "", e.person, "", "", "", at, at, at, at, properties, "{}", "{}", "", ""])
+    for n, (previous, user) in enumerate(aliases):
+        at = EPOCH
+        rows.append([f"a{n}", "alias", "", "", user, "", "", previous, at, at, at, at, "{}", "{}", "{}", "", ""])
+    if rows:
+        store.insert("events", rows, column_names=EVENT_COLUMNS)
