@@ -195,7 +195,7 @@ def _progress(size: SampleSizeDocument) -> Html:
 def _charts(document: ResultDocument) -> Html:
     timeline = document.timeline
     forest = [
-        ForestRow(f"{metric.name} · {c.variant}", c.relative_effect,
+        ForestRow(f"{c.variant} · {metric.name}", c.relative_effect,
                   *((None, None) if c.degenerate else c.relative_ci), c.verdict)  # no interval to trust
         for metric in document.metrics for c in metric.comparisons
     ]
