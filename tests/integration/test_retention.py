@@ -56,7 +56,6 @@ def test_posthog_day_interval_without_the_alias_merged_differs_only_in_row_five(
     assert grid[5] in (GOLDEN[5], [2, 1, 0, 0, 0, 0])
 
 
-@pytest.mark.xfail(strict=True, reason="needs persons: alias1 merges into person1 once the persons branch lands")
 def test_posthog_day_interval_golden_grid(store: Client) -> None:
     assert _day_interval(store) == GOLDEN
 
