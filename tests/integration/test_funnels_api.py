@@ -104,3 +104,25 @@ def test_bad_input_is_a_400_naming_the_field(collector: CollectorProcess, path: 
 @pytest.mark.parametrize("path", ["funnel", "funnel/persons", "retention"])
 def test_funnels_and_retention_need_the_admin_secret(collector: CollectorProcess, path: str) -> None:
     assert httpx.post(f"{collector.url}/v1/insights/{path}", json={}).status_code == 401
+
+
+def test_the_cli_prints_the_apis_numbers(collector: CollectorProcess, api: AdminClient, tag: str, tmp_path) -> None:  # noqa: ANN001
+    from test_cli import fails, succeeds
+
+    days = ["--from", "2026-05-01", "--to", "2026-05-14"]
+    flags = ["insights", "funnel", *(f"{tag}-{s}" for s in "ABC"), *days, "--window-seconds", "86400", "--order", "strict"]
+    expected = api.funnel(_funnel(tag, order="strict"))
+    assert json.loads(succeeds(collector, *flags, "--json")) == expected
+    table = succeeds(collector, *flags).splitlines()
+    counts = [line.split()[2] for line in table if line.lstrip()[:2] in ("1.", "2.", "3.")]
+    assert counts == [f"{s['count']:,}" for s in expected["steps"]] == ["6", "3", "2"]
+    query = tmp_path / "funnel.json"
+    query.write_text(json.dumps(_funnel(tag)))
+    assert json.loads(succeeds(collector, "insights", "funnel", "--query", str(query), "--json")) == api.funnel(_funnel(tag))
+
+    retention = ["insights", "retention", f"{tag}-open", "--from", "2026-05-01", "--to", "2026-05-03", "--periods", "3"]
+    expected = api.retention(_retention(tag))
+    assert json.loads(succeeds(collector, *retention, "--json")) == expected
+    rows = {line.split()[0]: line.split()[1] for line in succeeds(collector, *retention).splitlines()[4:]}
+    assert rows == {c["start"]: f"{c['size']:,}" for c in expected["cohorts"]}
+    assert "window_seconds" in fails(collector, *flags[:-4], "--window-seconds", "99999999999")
