@@ -3,7 +3,6 @@ numbers, drop-offs link to the persons who dropped, under the strict CSP, with n
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
