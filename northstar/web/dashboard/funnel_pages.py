@@ -11,6 +11,7 @@ style (the dashboard's CSP). Same numbers as the API: the same request types and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -158,7 +159,7 @@ def funnel_dashboard_routes(queries: AnalyticalQueries) -> list[ApiRoute]:
             result, message = None, str(error)
         return page("Retention", retention_body(result, message))
 
-    def serve(render):  # type: ignore[no-untyped-def]
+    def serve(render: Callable[[Form], str]) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
             form = parse_qs(request.url.query, keep_blank_values=True)
             return HTMLResponse(await run_in_threadpool(render, form))
