@@ -106,6 +106,18 @@ class AdminClient:
         """`POST /v1/insights/trends`: `{"series": [{"label", "breakdown_value", "dates", "values", ...}], ...}`."""
         return self._request("POST", "/v1/insights/trends", query)
 
+    def funnel(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/insights/funnel`: `{"steps": [{"event", "count", "conversion_from_first", ...}], "breakdowns"}`."""
+        return self._request("POST", "/v1/insights/funnel", query)
+
+    def funnel_persons(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/insights/funnel/persons`: `{"person_ids": [...], "has_more"}` of a step (`"dropped"`: after it)."""
+        return self._request("POST", "/v1/insights/funnel/persons", query)
+
+    def retention(self, query: dict[str, Any]) -> dict[str, Any]:
+        """`POST /v1/insights/retention`: `{"cohorts": [{"start", "size", "values"}]}`."""
+        return self._request("POST", "/v1/insights/retention", query)
+
     def catalog_events(self) -> list[dict[str, Any]]:
         """Event names of the last 30 days: `{"name", "count_30d", "last_seen"}`, most frequent first."""
         return self._request("GET", "/v1/catalog/events")["events"]

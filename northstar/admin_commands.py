@@ -154,6 +154,82 @@ def _trends(api: AdminClient, args: argparse.Namespace) -> None:
     _print_trends(api.trends(_trends_query(args)), args.json)
 
 
+def _query_file(args: argparse.Namespace, what: str) -> dict[str, Any] | None:
+    if args.query is None:
+        return None
+    document = load_document(args.query)
+    if not isinstance(document, dict):
+        raise AdminCommandError(f"{args.query}: a {what} query is a JSON object")
+    return document
+
+
+def _days(args: argparse.Namespace) -> dict[str, str]:
+    import datetime as dt
+
+    try:
+        date_to = dt.date.fromisoformat(args.date_to) if args.date_to else dt.date.today()
+        date_from = dt.date.fromisoformat(args.date_from) if args.date_from else date_to - dt.timedelta(days=6)
+    except ValueError as error:
+        raise AdminCommandError(f"--from/--to take YYYY-MM-DD: {error}") from None
+    return {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "timezone": args.timezone}
+
+
+def _funnel_query(args: argparse.Namespace) -> dict[str, Any]:
+    """The API body the `insights funnel` flags describe (or the --query file's); checked by the server."""
+    document = _query_file(args, "funnel")
+    if document is not None:
+        if args.events:
+            raise AdminCommandError("give step events or --query, not both")
+        return document
+    if len(args.events) < 2:
+        raise AdminCommandError("name at least two step events (or pass --query FILE)")
+    query: dict[str, Any] = {"steps": [{"event": event} for event in args.events], **_days(args),
+                             "window_seconds": args.window_seconds, "order": args.order}
+    if args.breakdown:
+        kind, _, name = args.breakdown.rpartition(":")
+        query["breakdown"] = {"property": name, "type": kind or "event"}
+    return query
+
+
+def _funnel(api: AdminClient, args: argparse.Namespace) -> None:
+    answer = api.funnel(_funnel_query(args))
+    if args.json:
+        _print_json(answer)
+        return
+    import msgspec
+
+    from insights.funnels import FunnelResult
+    from insights.report import render_funnel
+
+    print(render_funnel(msgspec.convert(answer, FunnelResult)))
+
+
+def _retention_query(args: argparse.Namespace) -> dict[str, Any]:
+    """The API body the `insights retention` flags describe (or the --query file's)."""
+    document = _query_file(args, "retention")
+    if document is not None:
+        if args.start_event:
+            raise AdminCommandError("give the start event or --query, not both")
+        return document
+    if not args.start_event:
+        raise AdminCommandError("name the start event (or pass --query FILE)")
+    return {"start_event": {"event": args.start_event}, "return_event": {"event": args.return_event or args.start_event},
+            **_days(args), "interval": args.interval, "periods": args.periods, "type": args.type, "window": args.window}
+
+
+def _retention(api: AdminClient, args: argparse.Namespace) -> None:
+    answer = api.retention(_retention_query(args))
+    if args.json:
+        _print_json(answer)
+        return
+    import msgspec
+
+    from insights.report import render_retention
+    from insights.retention import RetentionResult
+
+    print(render_retention(msgspec.convert(answer, RetentionResult)))
+
+
 def _catalog_events(api: AdminClient, args: argparse.Namespace) -> None:
     for event in api.catalog_events():
         print(f"{event['name']}\t{event['count_30d']:,}\t{event['last_seen']}")
@@ -211,6 +287,8 @@ _ACTIONS: dict[tuple[str, str | None], Action] = {
     ("metrics", "get"): lambda api, args: _print_json(api.get_metric(args.key)),
     ("metrics", "put"): _put_metric,
     ("insights", "trends"): _trends,
+    ("insights", "funnel"): _funnel,
+    ("insights", "retention"): _retention,
     ("insights", "events"): _catalog_events,
     ("insights", "properties"): _catalog_properties,
     ("insights", "saved"): _saved,

@@ -4,7 +4,7 @@
     python -m northstar demo
     python -m northstar experiments list|get|put|apply|start|stop|new-phase|history|results ...
     python -m northstar metrics list|get|put ...
-    python -m northstar insights trends|events|properties|saved ...
+    python -m northstar insights trends|funnel|retention|events|properties|saved ...
     python -m northstar insights lifecycle|stickiness|paths|nps|cohorts|cohort-put|cohort-upload|cohort-persons|targets ...
     python -m northstar events latest|verify ...
     python -m northstar status
@@ -337,8 +337,14 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     _admin_group(commands, "status", "print the ingestion counters (JSON)")
 
 
+def _days_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 6 days before --to)")
+    parser.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today)")
+    parser.add_argument("--timezone", default="UTC", help="IANA time zone of the days (default UTC)")
+
+
 def _insight_commands(commands: argparse._SubParsersAction[Any]) -> None:
-    """`insights trends|events|properties|saved`: product analytics from a running server."""
+    """`insights trends|funnel|retention|events|properties|saved`: product analytics from a running server."""
     actions = _admin_group(commands, "insights", "query product insights: trends, the event catalog, saved "
                            "insights").add_subparsers(dest="action", required=True)
     trends = actions.add_parser("trends", help="a value per interval per event (a table, or --json)")
@@ -357,6 +363,25 @@ def _insight_commands(commands: argparse._SubParsersAction[Any]) -> None:
                         '"value": "pro"}\' (repeatable)')
     trends.add_argument("--query", type=Path, help="a JSON/YAML file holding the whole query (the API's body)")
     trends.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    funnel = actions.add_parser("funnel", help="persons reaching each step, conversion and drop-off (a table, or --json)")
+    funnel.add_argument("events", nargs="*", help="the steps' event names, in order (or --query)")
+    _days_flags(funnel)
+    funnel.add_argument("--window-seconds", type=_positive_int, default=14 * 86400,
+                        help="step k at most this long after step 1 (default 14 days)")
+    funnel.add_argument("--order", default="ordered", help="ordered, strict or unordered (default ordered)")
+    funnel.add_argument("--breakdown", help="split by this step-1 event property (person:NAME for a person's)")
+    funnel.add_argument("--query", type=Path, help="a JSON/YAML file holding the whole query (the API's body)")
+    funnel.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    retention = actions.add_parser("retention", help="per start cohort, the share returning each period (a table, or --json)")
+    retention.add_argument("start_event", nargs="?", help="the event that puts a person in a cohort (or --query)")
+    retention.add_argument("--return-event", help="the event that counts as coming back (default: the start event)")
+    _days_flags(retention)
+    retention.add_argument("--interval", default="day", help="day, week or month (default day)")
+    retention.add_argument("--periods", type=_positive_int, default=8, help="periods per cohort, 0 included (default 8)")
+    retention.add_argument("--type", default="recurring", help="recurring or first_time (default recurring)")
+    retention.add_argument("--window", default="calendar", help="calendar or rolling (default calendar)")
+    retention.add_argument("--query", type=Path, help="a JSON/YAML file holding the whole query (the API's body)")
+    retention.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
     actions.add_parser("events", help="event names of the last 30 days with counts (the catalog)")
     properties = actions.add_parser("properties", help="properties of an event (or --person) with types and examples")
     properties.add_argument("event", nargs="?", help="event name (default: every event's)")

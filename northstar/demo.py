@@ -41,10 +41,12 @@ import msgspec
 import sdk
 from collector.settings import CollectorSettings, default_clickhouse_dsn
 from experiments.report import render_table
-from insights.report import render_trends
+from insights.funnels import FunnelResult
+from insights.report import render_funnel, render_retention, render_trends
+from insights.retention import RetentionResult
 from insights.trends import TrendsResult
 from northstar.admin_client import AdminClient
-from northstar.demo_customers import print_customer_story, simulate_customers
+from northstar.demo_customers import print_customer_story, simulate_customers, story_weeks
 from northstar.ports import free_port
 from northstar.runner import BackgroundServer
 
@@ -187,6 +189,23 @@ def signup_trend_query(today: dt.date) -> dict[str, object]:
             "breakdown": {"property": "plan"}}
 
 
+def print_funnel_and_retention(api: AdminClient, today: dt.date) -> None:
+    """The checkout funnel of both experiments' users, and weekly retention of the customers' app opens."""
+    funnel = {"steps": [{"event": "Page Viewed", "filters": [{"property": "path", "operator": "equals", "value": "/cart"}]},
+                        {"event": "Order Completed"}],
+              "date_from": (today - dt.timedelta(days=15)).isoformat(), "date_to": today.isoformat(),
+              "window_seconds": 86400}
+    print("Checkout funnel (cart page view, then an order within a day; persons over the last 16 days):")
+    print(render_funnel(msgspec.convert(api.funnel(funnel), FunnelResult)))
+    print()
+    weeks = story_weeks(today)
+    retention = {"start_event": {"event": "Opened App"}, "return_event": {"event": "Opened App"}, "interval": "week",
+                 "periods": len(weeks), "date_from": weeks[0].isoformat(),
+                 "date_to": (weeks[-1] + dt.timedelta(days=6)).isoformat()}
+    print("Customers opening the app, by week:")
+    print(render_retention(msgspec.convert(api.retention(retention), RetentionResult)))
+
+
 def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
     """Run the demo; 0 when every simulated event was stored. Its temporary directory is
     removed however it ends (`keep`: serve until Ctrl-C or SIGTERM first)."""
@@ -246,6 +265,8 @@ def run_demo(users: int, port: int, keep: bool, seed: int) -> int:
         api.save_insight({"key": "signups-by-plan", "name": "Signups by plan", "query": trend})
         print(f"Signups by plan (persons per day; the launch was {LAUNCH_DAY} days ago):")
         print(render_trends(msgspec.convert(api.trends(trend), TrendsResult)))
+        print()
+        print_funnel_and_retention(api, today)
         print()
         print_customer_story(api, today)
         print()

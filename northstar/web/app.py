@@ -34,6 +34,7 @@ from insights.targets import TargetStore
 from northstar.web.auth import ApiRoute, Guards
 from northstar.web.customer import customer_routes
 from northstar.web.dashboard.customer_routes import customer_dashboard_routes
+from northstar.web.dashboard.funnel_pages import funnel_dashboard_routes
 from northstar.web.dashboard.pages import login_page
 from northstar.web.dashboard.routes import dashboard_routes, person_dashboard_routes
 from northstar.web.dashboard.security import DashboardSecurityHeaders
@@ -124,6 +125,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
         *customer_dashboard_routes(queries.rows, cohorts, surveys, targets),
         *dashboard_routes(evaluation, guards.dashboard, queries, catalog, saved_insights),
         *person_dashboard_routes(persons, connect_store),
+        *funnel_dashboard_routes(queries),
         *lifecycle_routes(experiments),
         *sdk_routes(experiments, writer.accept),
     ]

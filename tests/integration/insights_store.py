@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from collector.persons.derivation import derive_persons
 from collector.storage.clickhouse import Client
 from collector.storage.events import EVENT_COLUMNS
 from insights_reference import RefEvent
@@ -13,8 +14,11 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def load(store: Client, events: list[RefEvent], aliases: tuple[tuple[str, str], ...] = ()) -> None:
-    """Replace every stored event with `events` (and Segment alias messages previous_id -> user_id)."""
+    """Replace every stored event with `events` (and Segment alias messages previous_id -> user_id),
+    then derive persons from the aliases (what ingestion's `events_input` view and the server's
+    derivation task do; rows inserted straight into `events` bypass the view)."""
     store.command("TRUNCATE TABLE events")
+    store.command("TRUNCATE TABLE identity_links")
     rows = []
     for n, e in enumerate(events):
         at = EPOCH + dt.timedelta(milliseconds=e.t)
@@ -25,3 +29,7 @@ def load(store: Client, events: list[RefEvent], aliases: tuple[tuple[str, str], 
         rows.append([f"a{n}", "alias", "", "", user, "", "", previous, at, at, at, at, "{}", "{}", "{}", "", ""])
     if rows:
         store.insert("events", rows, column_names=EVENT_COLUMNS)
+    if aliases:
+        store.insert("identity_links", [[f"a{n}", "alias", EPOCH, user, previous] for n, (previous, user) in enumerate(aliases)],
+                     column_names=["message_id", "kind", "timestamp", "user_id", "other_id"])
+    derive_persons(store)

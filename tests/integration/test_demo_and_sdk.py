@@ -46,11 +46,21 @@ def test_demo_prints_a_keep_running_and_a_ship_decision_for_every_event_it_sent(
             assert row, f"results for {variant} differ from what was simulated ({fraction})"
         signed_up = re.search(r"signed up mid-way .*: control ([\d,]+), treatment ([\d,]+)", block)
         assert signed_up and all(int(n.replace(",", "")) > 0 for n in signed_up.groups())  # one unit each above
-    trend = output.split("Signups by plan")[1].split("Customers: lifecycle")[0]
+    trend = output.split("Signups by plan")[1].split("Checkout funnel")[0]
     rows = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){3})$", trend, re.MULTILINE)
     assert len(rows) == 14  # every day of the two weeks, zeros included
     assert sum(int(n.replace(",", "")) for _, cells in rows for n in cells.split()) == 10_000  # each signed up once
     assert [int(cells.split()[2]) for _, cells in rows[:7]] == [0] * 7  # the team plan came with the launch
+    funnel = output.split("Checkout funnel")[1].split("Customers opening the app")[0]
+    steps = re.findall(r"^(\d)\. (Page Viewed|Order Completed)\s+([\d,]+)\s", funnel, re.MULTILINE)
+    units = sum(int(units.replace(",", "")) for _, units in re.findall(r"(control|treatment) [\d,]+/([\d,]+)", output))
+    conversions = sum(int(c.replace(",", "")) for _, c in re.findall(r"(control|treatment) ([\d,]+)/[\d,]+", output))
+    assert [s[:2] for s in steps] == [("1", "Page Viewed"), ("2", "Order Completed")]
+    assert int(steps[0][2].replace(",", "")) == units  # one cart view per simulated user
+    assert 0 < int(steps[1][2].replace(",", "")) <= conversions
+    grid = output.split("Customers opening the app, by week:")[1].split("Customers: lifecycle")[0]
+    cohorts = re.findall(r"^(\d{4}-\d\d-\d\d)\s+([\d,]+)\s+(100%|-)", grid, re.MULTILINE)
+    assert len(cohorts) == 4 and all(int(size.replace(",", "")) > 0 for _, size, _ in cohorts)
     customers = output.split("Customers: lifecycle")[1]
     weeks = re.findall(r"^(\d{4}-\d\d-\d\d)((?:\s+[\d,]+){5})\s+(–|[\d.]+%)$", customers.split("Churn:")[0], re.MULTILINE)
     assert len(weeks) == 4 and weeks[0][2] == "–"  # four full weeks; nobody to lose in the first
