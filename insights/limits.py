@@ -48,10 +48,16 @@ class QueryRefused(Exception):
 
 
 class AnalyticalQueries:
-    """Runs analytical SQL under `limits`; one ClickHouse client per calling thread."""
+    """Runs analytical SQL under `limits`; one ClickHouse client per calling thread.
 
-    def __init__(self, connect: Callable[[], Client], limits: AnalyticsLimits) -> None:
+    `before_query` (the server passes its persons derivation's `refresh`) runs before each
+    query, so an analysis sees every identity link stored by then, not the last background pass.
+    """
+
+    def __init__(self, connect: Callable[[], Client], limits: AnalyticsLimits,
+                 before_query: Callable[[], object] = lambda: None) -> None:
         self.limits = limits
+        self._before_query = before_query
         self._client = per_thread(connect)
         self._slots = threading.BoundedSemaphore(limits.max_concurrent_queries)
         self._settings = {
@@ -67,6 +73,7 @@ class AnalyticalQueries:
         if not self._slots.acquire(timeout=self.limits.queue_seconds):
             raise QueryBusy(self.limits.max_concurrent_queries, max(1, math.ceil(self.limits.queue_seconds)))
         try:
+            self._before_query()
             answer = self._client().query(sql, parameters=parameters, settings=self._settings)
             return [tuple(row) for row in answer.result_rows]
         except DatabaseError as error:

@@ -88,7 +88,7 @@ def build_app(settings: CollectorSettings) -> Starlette:
     experiments = ExperimentService(connect_store)
     evaluation = Evaluation(connect_store, experiments, MetricCatalog(connect_store))
     guards = Guards(settings, refusal_page=login_page)
-    queries = AnalyticalQueries(connect_store, settings.analytics)
+    queries = AnalyticalQueries(connect_store, settings.analytics, before_query=persons.refresh)
     catalog = EventCatalog(queries.rows)
     saved_insights = SavedInsights(connect_store)
     cohorts = Cohorts(connect_store, queries.rows)
