@@ -16,7 +16,7 @@ from experiments.result_document import LiftPointDocument
 from insights.trends import TrendsResult
 from northstar.web.dashboard.html import Html, html, json_script
 
-__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "trend_chart"]
+__all__ = ["ForestRow", "forest_chart", "lift_chart", "exposure_chart", "funnel_chart", "trend_chart"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,13 @@ def exposure_chart(days: Sequence[str], exposures: Mapping[str, Sequence[int]]) 
     return _chart("exposure-chart", "Units first exposed per day and variant", {
         "kind": "bars", "days": list(days),
         "series": [{"name": variant, "values": list(counts)} for variant, counts in exposures.items()]})
+
+
+def funnel_chart(steps: Sequence[str], reached: Sequence[int], dropped: Sequence[int]) -> Html:
+    """Persons per funnel step: those who reached it and those who dropped after it, side by side."""
+    return _chart("funnel-chart", "Persons per funnel step", {
+        "kind": "bars", "days": list(steps),
+        "series": [{"name": "reached", "values": list(reached)}, {"name": "dropped after", "values": list(dropped)}]})
 
 
 def trend_chart(result: TrendsResult) -> Html:

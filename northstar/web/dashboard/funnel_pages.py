@@ -32,7 +32,7 @@ from insights.limits import AnalyticalQueries
 from insights.query import InsightError
 from insights.retention import RetentionResult
 from northstar.web.auth import ApiRoute, Credential
-from northstar.web.dashboard.charts import _chart
+from northstar.web.dashboard.charts import funnel_chart
 from northstar.web.dashboard.html import Html, html, join
 from northstar.web.dashboard.pages import page
 
@@ -71,17 +71,56 @@ def funnel_request(form: Form) -> FunnelRequest:
                          _one(form, "timezone", "UTC"), _int(form, "window", 14 * 86400), order)  # type: ignore[arg-type]
 
 
+_FUNNEL_FORM_STEPS = 5
+
+
+def _input(label: str, name: str, value: str, kind: str = "text") -> Html:
+    return html("<label>{label}<input type='{kind}' name='{name}' value='{value}'></label>",
+                label=label, kind=kind, name=name, value=value)
+
+
+def _select(label: str, name: str, value: str, options: tuple[str, ...]) -> Html:
+    choices = join(html("<option{selected}>{option}</option>", option=option,
+                        selected=html(" selected") if option == value else html("")) for option in options)
+    return html("<label>{label}<select name='{name}'>{choices}</select></label>", label=label, name=name, choices=choices)
+
+
+def _range_inputs(form: Form) -> Html:
+    return join([_input("from", "from", _one(form, "from", ""), "date"), _input("to", "to", _one(form, "to", ""), "date"),
+                 _input("zone", "timezone", _one(form, "timezone", "UTC"))])
+
+
+def funnel_form(form: Form) -> Html:
+    """The query form (a GET to this page, so the URL holds the funnel): up to five steps."""
+    steps = [step for step in form.get("steps", []) if step]
+    inputs = join(_input(f"step {n + 1}", "steps", steps[n] if n < len(steps) else "")
+                  for n in range(max(_FUNNEL_FORM_STEPS, len(steps))))
+    return html("<form class='query card' id='query' method='get' action='/dashboard/funnel'>"
+                "<fieldset>{inputs}</fieldset>{range}{window}{order}<button type='submit'>Show</button></form>",
+                inputs=inputs, range=_range_inputs(form),
+                window=_input("window (seconds)", "window", _one(form, "window", str(14 * 86400)), "number"),
+                order=_select("order", "order", _one(form, "order", "ordered"), ("ordered", "strict", "unordered")))
+
+
+def retention_form(form: Form) -> Html:
+    """The query form (a GET to this page, so the URL holds the query)."""
+    return html("<form class='query card' id='query' method='get' action='/dashboard/retention'>"
+                "{start}{back}{range}{interval}{periods}<button type='submit'>Show</button></form>",
+                start=_input("start event", "event", _one(form, "event", "")),
+                back=_input("return event", "return", _one(form, "return", "")), range=_range_inputs(form),
+                interval=_select("interval", "interval", _one(form, "interval", "day"), ("day", "week", "month")),
+                periods=_input("periods", "periods", _one(form, "periods", "8"), "number"))
+
+
 def funnel_body(form: Form, result: FunnelResult | None, message: str) -> Html:
-    """The chart and table of one funnel (or why there is none)."""
+    """The form, and the chart and table of one funnel (or why there is none)."""
     if result is None:
-        return html("<h1>Funnel</h1><p class='error' id='error'>{message}</p>", message=message)
+        return html("<h1>Funnel</h1>{form}<p class='error' id='error'>{message}</p>", form=funnel_form(form),
+                    message=message)
     steps = result.steps
     names = [f"{i + 1}. {s.event}" for i, s in enumerate(steps)]
     dropped = [steps[i].count - steps[i + 1].count if i + 1 < len(steps) else 0 for i in range(len(steps))]
-    chart = _chart("funnel-chart", "Persons per funnel step", {
-        "kind": "bars", "days": names,
-        "series": [{"name": "reached", "values": [s.count for s in steps]},
-                   {"name": "dropped after", "values": dropped}]})
+    chart = funnel_chart(names, [s.count for s in steps], dropped)
     base = {k: v for k, v in form.items() if k not in ("step", "dropped")}
 
     def persons_link(step: int, count: int, drop: bool) -> Html:
@@ -94,9 +133,9 @@ def funnel_body(form: Form, result: FunnelResult | None, message: str) -> Html:
                      previous=s.conversion_from_previous,
                      drop=persons_link(i + 1, dropped[i], True) if i + 1 < len(steps) else html("–"))
                 for i, s in enumerate(steps))
-    return html("<h1>Funnel</h1>{chart}<table id='funnel-steps'><thead><tr><th>step</th><th>persons</th>"
+    return html("<h1>Funnel</h1>{form}{chart}<table id='funnel-steps'><thead><tr><th>step</th><th>persons</th>"
                 "<th>of first</th><th>of previous</th><th>dropped after</th></tr></thead><tbody>{rows}</tbody></table>",
-                chart=chart, rows=rows)
+                form=funnel_form(form), chart=chart, rows=rows)
 
 
 def retention_request(form: Form) -> RetentionRequest:
@@ -109,10 +148,11 @@ def retention_request(form: Form) -> RetentionRequest:
                             _one(form, "timezone", "UTC"), interval, _int(form, "periods", 8))  # type: ignore[arg-type]
 
 
-def retention_body(result: RetentionResult | None, message: str) -> Html:
-    """The retention grid, each cell shaded by its share of the cohort (CSS classes, no inline style)."""
+def retention_body(form: Form, result: RetentionResult | None, message: str) -> Html:
+    """The form and the retention grid, each cell shaded by its share of the cohort (CSS classes, no inline style)."""
     if result is None:
-        return html("<h1>Retention</h1><p class='error' id='error'>{message}</p>", message=message)
+        return html("<h1>Retention</h1>{form}<p class='error' id='error'>{message}</p>", form=retention_form(form),
+                    message=message)
     periods = max((len(c.values) for c in result.cohorts), default=0)
     header = join(html("<th class='num'>{k}</th>", k=k) for k in range(periods))
 
@@ -124,8 +164,9 @@ def retention_body(result: RetentionResult | None, message: str) -> Html:
     rows = join(html("<tr><td>{start}</td><td class='num'>{size:,}</td>{cells}</tr>", start=c.start.isoformat(),
                      size=c.size, cells=join(cell(v, c.size) for v in c.values))
                 for c in result.cohorts)
-    return html("<h1>Retention</h1><table id='retention-grid' class='retention'><thead><tr><th>cohort</th>"
-                "<th class='num'>size</th>{header}</tr></thead><tbody>{rows}</tbody></table>", header=header, rows=rows)
+    return html("<h1>Retention</h1>{form}<table id='retention-grid' class='retention'><thead><tr><th>cohort</th>"
+                "<th class='num'>size</th>{header}</tr></thead><tbody>{rows}</tbody></table>",
+                form=retention_form(form), header=header, rows=rows)
 
 
 def funnel_dashboard_routes(queries: AnalyticalQueries) -> list[ApiRoute]:
@@ -157,7 +198,7 @@ def funnel_dashboard_routes(queries: AnalyticalQueries) -> list[ApiRoute]:
             result, message = run_retention(queries.rows, retention_request(form)), ""
         except InsightError as error:
             result, message = None, str(error)
-        return page("Retention", retention_body(result, message))
+        return page("Retention", retention_body(form, result, message))
 
     def serve(render: Callable[[Form], str]) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:

@@ -69,6 +69,8 @@ def list_page(experiments: list[ExperimentDefinition], saved: Html) -> str:
     )
     body = html(
         "<nav class='sections'><a href='/dashboard/insights' id='insights-link'>Insights: trends</a> · "
+        "<a href='/dashboard/funnel' id='funnel-link'>Funnels</a> · "
+        "<a href='/dashboard/retention' id='retention-link'>Retention</a> · "
         "<a href='/dashboard/customer' id='customer-link'>Customer health</a> · "
         "<a href='/dashboard/persons'>Persons</a></nav>"
         "<h1>Experiments</h1><p class='sub'>{count} experiment{plural}</p>"
