@@ -86,9 +86,10 @@ def derive_persons(client: Client, cluster: str | None = None) -> Derived:
     persons = merge_links(links, identified_at)
     written = _write_overrides(client, persons)
     _write_refusals(client, persons, links)
-    if written:
-        on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
-        client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICTIONARY}{on_cluster}")
+    # Reloaded after every pass, not only when this pass wrote: rows removed since the last load
+    # (a deleted person) must leave the dictionary too. A pass runs only when its inputs changed.
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    client.command(f"SYSTEM RELOAD DICTIONARY {PERSON_DICTIONARY}{on_cluster}")
     return Derived(len(links), persons.merged(), len(persons.refused), written, time.monotonic() - started)
 
 

@@ -1,5 +1,6 @@
 """Trends in ClickHouse equal the plain-Python reference on randomized events: every math,
-interval and breakdown, filters of every operator, zones with DST, resent events."""
+interval and breakdown, filters of every operator, zones with DST, resent events, and identity
+merges (through the ingestion path and the persons derivation)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from hypothesis import strategies as st
 
 from collector.storage import connect, migrate
 from collector.storage.clickhouse import Client
-from insight_events import load
+from insight_events import ingest, load
 from insights.trends import parse_trends_query, trends
 from tests.reference import trends as reference
+from tests.reference.persons import resolve
 
 T0 = dt.datetime(2026, 3, 6, tzinfo=dt.timezone.utc)  # the US (Mar 8) and EU (Mar 29) spring-forward inside the span
 SPAN_HOURS = 26 * 24
@@ -54,6 +56,19 @@ def messages(draw: st.DrawFn) -> list[dict[str, Any]]:
         found.append({"type": "identify", "userId": user, "messageId": f"i{index}",
                       "timestamp": T0 + dt.timedelta(hours=index),
                       "traits": {"country": draw(st.sampled_from(["DE", "US", "FR"])), "tier": draw(st.sampled_from([1, 2]))}})
+    return found
+
+
+@st.composite
+def merged_messages(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """`messages` plus identity merges at random times: identify (anonymousId -> userId) and alias
+    (previousId -> userId), among them some the merge rules refuse (both sides identified)."""
+    found = draw(messages())
+    for index in range(draw(st.integers(0, 4))):
+        source, target = draw(st.lists(st.sampled_from(USERS), min_size=2, max_size=2, unique=True))
+        at = T0 + dt.timedelta(minutes=draw(st.integers(0, SPAN_HOURS * 60)))
+        kind = draw(st.sampled_from([("identify", "anonymousId"), ("alias", "previousId")]))
+        found.append({"type": kind[0], "userId": target, kind[1]: source, "messageId": f"merge{index}", "timestamp": at})
     return found
 
 
@@ -127,3 +142,13 @@ def assert_same(found: list[dict[str, Any]], expected: list[dict[str, Any]]) -> 
 def test_trends_equal_the_reference(client: Client, events: list[dict[str, Any]], query: dict[str, Any]) -> None:
     load(client, events)
     assert_same(engine(client, query), reference.trends(events, query))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(events=merged_messages(), query=queries())
+def test_trends_count_merged_persons_as_the_reference_does(client: Client, events: list[dict[str, Any]],
+                                                            query: dict[str, Any]) -> None:
+    """Identify and alias merges (refused ones included) give the persons the reference's merge rules give."""
+    ingest(client, events)
+    assert_same(engine(client, query), reference.trends(events, query, persons=resolve))
