@@ -28,6 +28,7 @@ from experiments.definitions import ExperimentDefinition, Variant
 from experiments.evaluation import analyse_experiment
 from experiments.metrics import Measure, MetricDefinition
 from experiments.queries import MetricQuery, build_query
+from loadtests.timing import median_seconds
 
 _EXPERIMENT = ExperimentDefinition(
     key="bench",
@@ -85,15 +86,6 @@ SELECT concat('u', toString(number)), toDateTime64('2026-02-01 00:00:00', 3, 'UT
 _BASELINE = "SELECT sum(cityHash64(properties)) FROM events"
 
 
-def _median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
 
 def _alternating_medians(first: Callable[[], object], second: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median seconds of each, run in turns (after one warm-up each), so a shared machine's
@@ -133,10 +125,10 @@ def bench(events: int, repeats: int) -> dict[str, float]:
             lambda: client.query(sql, parameters=parameters), lambda: client.query(without, parameters=parameters),
             2 * repeats + 1)
         timings = {
-            "experiment": _median_seconds(lambda: analyse_experiment(client, _EXPERIMENT, _METRICS), repeats),
+            "experiment": median_seconds(lambda: analyse_experiment(client, _EXPERIMENT, _METRICS), repeats),
             "with_identity": with_identity,
             "without_identity": without_identity,
-            "baseline": _median_seconds(lambda: client.query(_BASELINE), repeats),
+            "baseline": median_seconds(lambda: client.query(_BASELINE), repeats),
             "derivation": derived.seconds,
         }
         client.close()

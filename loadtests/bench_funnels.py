@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from collector.storage.clickhouse import Client
 from insights.funnels import FunnelQuery, funnel
 from insights.matching import EventMatch
 from insights.retention import RetentionQuery, retention
+from loadtests.timing import median_seconds
 
 _GENERATE = """
 INSERT INTO events (message_id, type, event, user_id, timestamp, original_timestamp, sent_at, received_at, properties)
@@ -72,15 +72,6 @@ GROUP BY cohort, k
 """
 
 
-def _timed(run: Callable[[], object], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
 
 def _funnel_query(steps: int) -> FunnelQuery:
     return FunnelQuery(tuple(EventMatch(f"e{i}") for i in range(steps)), dt.date(2026, 3, 1), dt.date(2026, 3, 14),
@@ -102,16 +93,16 @@ def bench(events: int, persons: int, repeats: int) -> None:
             sql = _WINDOW_FUNNEL.replace("{conditions}", ", ".join(f"event = '{n}'" for n in names))
             return lambda: store.query(sql, parameters={"names": names})
 
-        three = _timed(lambda: funnel(store, _funnel_query(3)), repeats)
-        twenty = _timed(lambda: funnel(store, _funnel_query(20)), repeats)
-        wf3 = _timed(window_funnel(3), repeats)
-        wf20 = _timed(window_funnel(20), 1)
-        arrays3 = _timed(lambda: store.query(_ARRAYS_ALONE, parameters={"names": ["e0", "e1", "e2"]}), repeats)
-        arrays20 = _timed(lambda: store.query(_ARRAYS_ALONE, parameters={"names": [f"e{i}" for i in range(20)]}),
+        three = median_seconds(lambda: funnel(store, _funnel_query(3)), repeats)
+        twenty = median_seconds(lambda: funnel(store, _funnel_query(20)), repeats)
+        wf3 = median_seconds(window_funnel(3), repeats)
+        wf20 = median_seconds(window_funnel(20), 1)
+        arrays3 = median_seconds(lambda: store.query(_ARRAYS_ALONE, parameters={"names": ["e0", "e1", "e2"]}), repeats)
+        arrays20 = median_seconds(lambda: store.query(_ARRAYS_ALONE, parameters={"names": [f"e{i}" for i in range(20)]}),
                           repeats)
-        ours = _timed(lambda: retention(store, RetentionQuery(EventMatch("e0"), EventMatch("e0"), dt.date(2026, 3, 1),
+        ours = median_seconds(lambda: retention(store, RetentionQuery(EventMatch("e0"), EventMatch("e0"), dt.date(2026, 3, 1),
                                                               dt.date(2026, 3, 8), periods=8)), repeats)
-        naive = _timed(lambda: store.query(_NAIVE_RETENTION), repeats)
+        naive = median_seconds(lambda: store.query(_NAIVE_RETENTION), repeats)
         print(f"funnel 3 steps      {three:6.2f} s   windowFunnel {wf3:6.2f} s   ratio {three / wf3:.2f}"
               f"   (sorted arrays alone {arrays3:.2f} s)")
         print(f"funnel 20 steps     {twenty:6.2f} s   windowFunnel {wf20:6.2f} s   ratio {twenty / wf20:.2f}"

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 
 from collector.settings import AnalyticsLimits
@@ -36,6 +34,7 @@ from insights.paths import PathsQuery, paths
 from insights.query import Breakdown
 from insights.surveys import NpsQuery, nps
 from insights.trends import Series, TrendsQuery, trends
+from loadtests.timing import median_seconds
 
 _EVENTS = ["Page Viewed", "Button Clicked", "Search Performed", "Product Viewed", "Added To Cart", "Session Started",
            "Signed In", "Checkout Started", "Order Completed", "Video Played", "Comment Posted", "Profile Updated",
@@ -75,15 +74,6 @@ ORDER BY day
 """
 
 
-def _median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
 
 def bench(events: int, persons: int, repeats: int) -> list[tuple[str, float, float]]:
     """(measure, engine seconds, naive seconds) on a fresh store of `events` events."""
@@ -106,9 +96,9 @@ def bench(events: int, persons: int, repeats: int) -> list[tuple[str, float, flo
             ("persons per day by plan", Breakdown("plan"), ("JSONExtractString(properties, 'plan') AS plan, ", ", plan")),
         ):
             query = TrendsQuery([Series(_EVENTS[0], "persons")], _DAY0, last, breakdown=breakdown)
-            engine = _median_seconds(partial(trends, queries.rows, query), repeats)
+            engine = median_seconds(partial(trends, queries.rows, query), repeats)
             sql = _NAIVE.format(breakdown=naive_breakdown[0], group=naive_breakdown[1])
-            naive = _median_seconds(partial(queries.rows, sql, bounds), repeats)
+            naive = median_seconds(partial(queries.rows, sql, bounds), repeats)
             figures.append((name, engine, naive))
         figures += customer_figures(client, queries, persons, repeats)
         client.close()
@@ -177,8 +167,8 @@ def customer_figures(client: Client, queries: AnalyticalQueries, persons: int,
          _NAIVE_LIFECYCLE),
         (f"NPS over {responses:,} responses", partial(nps, queries.rows, NpsQuery("bench-nps", _DAY0, last)), _NAIVE_NPS),
     ):
-        figures.append((name, _median_seconds(engine, repeats),
-                        _median_seconds(partial(queries.rows, sql, bounds), repeats)))  # same limits and priority
+        figures.append((name, median_seconds(engine, repeats),
+                        median_seconds(partial(queries.rows, sql, bounds), repeats)))  # same limits and priority
     return figures
 
 
